@@ -1,0 +1,1162 @@
+/* tlsconf.c - TLS options from -ssl_dist_optfile / -ssl_dist_opt, and the
+ * wolfSSL context they describe.
+ *
+ * Both sources end in the same place: an option is a name and a value in
+ * the external term format.  The optfile gives terms directly (through
+ * termtext.c); en_tls_conf_set_opt() first turns its string into the term
+ * that OTP's inet_tls_dist makes of it.  One table then says what each
+ * option means.
+ */
+#include "tlsconf.h"
+
+#include "buf.h"
+#include "termtext.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ei.h>
+
+#if defined(OPENSSL_EXTRA) && defined(KEEP_OUR_CERT)
+#include <wolfssl/openssl/evp.h>
+#define HAVE_SIGN_CHECK 1
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+static int say(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Write a sentence to err (if there is room for one) and return -1. */
+static int say(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static char *copy_string(const char *s, size_t n)
+{
+    char *copy = malloc(n + 1);
+    if (copy) {
+        memcpy(copy, s, n);
+        copy[n] = 0;
+    }
+    return copy;
+}
+
+/* Append code point cp as UTF-8, the encoding erl uses for file names. */
+static int put_utf8(en_buf_t *b, uint32_t cp)
+{
+    uint8_t u[4];
+    size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    static const uint8_t lead[5] = {0, 0, 0xC0, 0xE0, 0xF0};
+    for (size_t i = n - 1; i > 0; i--) {
+        u[i] = (uint8_t)(0x80 | (cp & 0x3F));
+        cp >>= 6;
+    }
+    u[0] = (uint8_t)(lead[n] | cp);
+    return en_buf_append(b, u, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* The configuration                                                   */
+/* ------------------------------------------------------------------ */
+
+static void side_init(en_tls_side_t *side)
+{
+    memset(side, 0, sizeof *side);
+    side->verify = EN_VERIFY_DEFAULT;
+    side->fail_if_no_peer_cert = -1;
+    side->depth = -1;
+}
+
+static void side_free(en_tls_side_t *side)
+{
+    free(side->certfile);
+    free(side->keyfile);
+    free(side->cacertfile);
+    free(side->password);
+    free(side->dhfile);
+    free(side->ciphers);
+    free(side->sni_host);
+    side_init(side);
+}
+
+void en_tls_conf_init(en_tls_conf_t *conf)
+{
+    memset(conf, 0, sizeof *conf);
+    side_init(&conf->server);
+    side_init(&conf->client);
+}
+
+void en_tls_conf_free(en_tls_conf_t *conf)
+{
+    en_tls_warn_fn *warn = conf->warn;
+    void *warn_arg = conf->warn_arg;
+    side_free(&conf->server);
+    side_free(&conf->client);
+    en_tls_conf_init(conf);
+    conf->warn = warn;
+    conf->warn_arg = warn_arg;
+}
+
+static void warn(const en_tls_conf_t *conf, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void warn(const en_tls_conf_t *conf, const char *fmt, ...)
+{
+    if (!conf->warn)
+        return;
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    conf->warn(conf->warn_arg, message);
+}
+
+/* ------------------------------------------------------------------ */
+/* Option values                                                       */
+/* ------------------------------------------------------------------ */
+
+/* One option being applied: where it came from (for messages), the side
+ * it is for, and its value as ETF at buf[index]. */
+typedef struct opt_call {
+    const struct option *option;
+    en_tls_conf_t *conf;
+    en_tls_side_t *side;
+    const char *where; /* "ssl_dist_optfile F: server option N", ... */
+    const char *buf;
+    int index;
+    char *err;
+    size_t errlen;
+} opt_call_t;
+
+/* "WHERE: what, not VALUE", with VALUE printed as Erlang would. */
+static int bad_value(const opt_call_t *c, const char *what)
+{
+    char *text = NULL;
+    int idx = c->index;
+    if (ei_s_print_term(&text, c->buf, &idx) < 0 || !text)
+        return say(c->err, c->errlen, "%s: %s", c->where, what);
+    int r = say(c->err, c->errlen, "%s: %s, not %.60s%s", c->where, what, text,
+                strlen(text) > 60 ? "..." : "");
+    free(text);
+    return r;
+}
+
+/* Append the characters of an Erlang string (STRING_EXT or LIST_EXT of
+ * integers) to b as UTF-8. */
+static int string_chars(const char *buf, int *idx, int type, int size,
+                        en_buf_t *b)
+{
+    if (type == ERL_STRING_EXT) {
+        char *bytes = malloc((size_t)size + 1);
+        int r = bytes ? ei_decode_string(buf, idx, bytes) : -1;
+        for (int i = 0; r == 0 && i < size; i++)
+            r = put_utf8(b, (uint8_t)bytes[i]);
+        free(bytes);
+        return r;
+    }
+    int arity;
+    if (ei_decode_list_header(buf, idx, &arity) < 0)
+        return -1;
+    for (int i = 0; i < arity; i++) {
+        long cp;
+        if (ei_decode_long(buf, idx, &cp) < 0 || cp < 1 || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF) || put_utf8(b, (uint32_t)cp) < 0)
+            return -1;
+    }
+    return arity > 0 ? ei_decode_list_header(buf, idx, &arity) : 0;
+}
+
+/* A string value: an Erlang string, or a binary (taken as bytes).  The
+ * empty string means "not given", as it does in OTP.  *out is malloc'd
+ * and NUL-terminated, or NULL for empty. */
+static int decode_string(const char *buf, int *idx, char **out)
+{
+    int type, size, r = -1;
+    en_buf_t b = EN_BUF_INIT;
+    *out = NULL;
+    if (ei_get_type(buf, idx, &type, &size) < 0)
+        return -1;
+    if (type == ERL_NIL_EXT || type == ERL_STRING_EXT || type == ERL_LIST_EXT) {
+        r = string_chars(buf, idx, type, size, &b);
+    } else if (type == ERL_BINARY_EXT &&
+               en_buf_reserve(&b, (size_t)size + 1) == 0) {
+        long len;
+        r = ei_decode_binary(buf, idx, b.data, &len);
+        b.len = (size_t)len;
+    }
+    if (r == 0 && b.len > 0 && !memchr(b.data, 0, b.len)) {
+        *out = copy_string((const char *)b.data, b.len);
+        r = *out ? 0 : -1;
+    } else if (r == 0 && b.len > 0) {
+        r = -1; /* a NUL would cut the string short in C */
+    }
+    en_buf_free(&b);
+    return r;
+}
+
+static int value_string(const opt_call_t *c, char **out, const char *what)
+{
+    int idx = c->index;
+    if (decode_string(c->buf, &idx, out) < 0)
+        return bad_value(c, what);
+    return 0;
+}
+
+/* The value as an atom, UTF-8, into name[MAXATOMLEN_UTF8]; -1 if it is
+ * not an atom. */
+static int value_atom(const opt_call_t *c, char *name)
+{
+    int idx = c->index;
+    return ei_decode_atom_as(c->buf, &idx, name, MAXATOMLEN_UTF8, ERLANG_UTF8,
+                             NULL, NULL);
+}
+
+static int value_bool(const opt_call_t *c, int *out)
+{
+    char name[MAXATOMLEN_UTF8];
+    if (value_atom(c, name) == 0 && strcmp(name, "true") == 0)
+        *out = 1;
+    else if (value_atom(c, name) == 0 && strcmp(name, "false") == 0)
+        *out = 0;
+    else
+        return bad_value(c, "must be true or false");
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Options that enode honours                                          */
+/* ------------------------------------------------------------------ */
+
+static int set_file(opt_call_t *c, char **field)
+{
+    char *path;
+    if (value_string(c, &path, "must be a file name (a string)") < 0)
+        return -1;
+    free(*field);
+    *field = path;
+    return 0;
+}
+
+static int opt_certfile(opt_call_t *c)
+{
+    return set_file(c, &c->side->certfile);
+}
+
+static int opt_keyfile(opt_call_t *c)
+{
+    return set_file(c, &c->side->keyfile);
+}
+
+static int opt_dhfile(opt_call_t *c)
+{
+    return set_file(c, &c->side->dhfile);
+}
+
+static int opt_cacertfile(opt_call_t *c)
+{
+    return set_file(c, &c->side->cacertfile);
+}
+
+static int opt_password(opt_call_t *c)
+{
+    char *password;
+    if (value_string(c, &password, "must be a string") < 0)
+        return -1;
+    free(c->side->password);
+    c->side->password = password;
+    return 0;
+}
+
+static int opt_verify(opt_call_t *c)
+{
+    char name[MAXATOMLEN_UTF8];
+    if (value_atom(c, name) == 0 && strcmp(name, "verify_peer") == 0)
+        c->side->verify = EN_VERIFY_PEER;
+    else if (value_atom(c, name) == 0 && strcmp(name, "verify_none") == 0)
+        c->side->verify = EN_VERIFY_NONE;
+    else
+        return bad_value(c, "must be verify_peer or verify_none");
+    return 0;
+}
+
+static int opt_fail_if_no_peer_cert(opt_call_t *c)
+{
+    return value_bool(c, &c->side->fail_if_no_peer_cert);
+}
+
+static int opt_depth(opt_call_t *c)
+{
+    int idx = c->index;
+    long long depth;
+    if (ei_decode_longlong(c->buf, &idx, &depth) < 0 || depth < 0 ||
+        depth > INT_MAX)
+        return bad_value(c, "must be a non-negative integer");
+    c->side->depth = (int)depth;
+    return 0;
+}
+
+/* One element of `versions`, as a bit, or -1 with a reason in *why. */
+static int version_bit(const char *name, const char **why)
+{
+    if (strcmp(name, "tlsv1.2") == 0)
+        return EN_TLS_V12;
+    if (strcmp(name, "tlsv1.3") == 0)
+        return EN_TLS_V13;
+    if (strcmp(name, "tlsv1") == 0 || strcmp(name, "tlsv1.1") == 0 ||
+        strcmp(name, "sslv3") == 0)
+        *why = "enode speaks TLS 1.2 and 1.3 only";
+    else
+        *why = "versions must be a list of 'tlsv1.2' and 'tlsv1.3'";
+    return -1;
+}
+
+static int opt_versions(opt_call_t *c)
+{
+    int idx = c->index, arity;
+    unsigned versions = 0;
+    if (ei_decode_list_header(c->buf, &idx, &arity) < 0 || arity == 0)
+        return bad_value(c, "must be a non-empty list such as "
+                            "['tlsv1.3', 'tlsv1.2']");
+    for (int i = 0; i < arity; i++) {
+        char name[MAXATOMLEN_UTF8];
+        const char *why = "versions must be a list of 'tlsv1.2' and 'tlsv1.3'";
+        int bit = ei_decode_atom_as(c->buf, &idx, name, sizeof name,
+                                    ERLANG_UTF8, NULL, NULL) < 0
+                      ? -1
+                      : version_bit(name, &why);
+        if (bit < 0)
+            return bad_value(c, why);
+        versions |= (unsigned)bit;
+    }
+    if (ei_decode_list_header(c->buf, &idx, &arity) < 0 || arity != 0)
+        return bad_value(c, "must be a proper list");
+    c->side->versions = versions;
+    return 0;
+}
+
+/* A list of strings, joined with ':' into *out (NULL if empty). */
+static int join_names(const char *buf, int *idx, char **out)
+{
+    en_buf_t b = EN_BUF_INIT;
+    int arity, r = ei_decode_list_header(buf, idx, &arity);
+    for (int i = 0; r == 0 && i < arity; i++) {
+        char *name;
+        r = decode_string(buf, idx, &name);
+        if (r == 0 && name && b.len > 0)
+            r = en_buf_put8(&b, ':');
+        if (r == 0 && name)
+            r = en_buf_append(&b, name, strlen(name));
+        free(name);
+    }
+    if (r == 0 && arity > 0 &&
+        (ei_decode_list_header(buf, idx, &arity) < 0 || arity != 0))
+        r = -1;
+    *out = NULL;
+    if (r == 0 && b.len > 0 &&
+        !(*out = copy_string((const char *)b.data, b.len)))
+        r = -1;
+    en_buf_free(&b);
+    return r;
+}
+
+/* ciphers: "A:B" (OpenSSL style) or ["A", "B"]. */
+static int opt_ciphers(opt_call_t *c)
+{
+    int idx = c->index;
+    char *ciphers;
+    if (decode_string(c->buf, &idx, &ciphers) < 0) {
+        idx = c->index;
+        if (join_names(c->buf, &idx, &ciphers) < 0)
+            return bad_value(c, "must be OpenSSL-style cipher suite names, "
+                                "as \"A:B\" or [\"A\", \"B\"] (maps and "
+                                "tuples are not supported)");
+    }
+    free(c->side->ciphers);
+    c->side->ciphers = ciphers;
+    return 0;
+}
+
+static int opt_server_name_indication(opt_call_t *c)
+{
+    char name[MAXATOMLEN_UTF8], *host;
+    if (value_atom(c, name) == 0) {
+        if (strcmp(name, "disable") != 0)
+            return bad_value(c, "must be disable or a host name (a string)");
+        c->side->sni_disable = 1;
+        return 0;
+    }
+    if (value_string(c, &host, "must be disable or a host name (a string)") < 0)
+        return -1;
+    free(c->side->sni_host);
+    c->side->sni_host = host;
+    c->side->sni_disable = 0;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Options accepted without effect, and options refused                */
+/* ------------------------------------------------------------------ */
+
+static int opt_no_effect(opt_call_t *c);
+static int opt_refused(opt_call_t *c);
+
+static int opt_crl_check(opt_call_t *c)
+{
+    int on;
+    if (value_bool(c, &on) == 0 && !on)
+        return 0; /* the default: nothing to do */
+    return say(c->err, c->errlen,
+               "%s: CRL checking is not supported by enode; remove the "
+               "option or set it to false",
+               c->where);
+}
+
+enum sides { BOTH_SIDES, SERVER_ONLY, CLIENT_ONLY };
+
+/* How -ssl_dist_opt turns its string into the option's value, as OTP's
+ * inet_tls_dist does (listify, atomize, list_to_integer, [atomize]). */
+enum conv {
+    OPTFILE_ONLY, /* erl does not take it as -ssl_dist_opt */
+    AS_STRING,
+    AS_ATOM,
+    AS_INTEGER,
+    AS_ATOM_LIST,
+    AS_ATOM_OR_STRING /* "disable" is an atom, anything else a string */
+};
+
+typedef struct option {
+    const char *name;
+    int (*apply)(opt_call_t *);
+    enum sides sides;
+    enum conv conv;
+    const char *why; /* for options without effect, or refused: why */
+} option_t;
+
+static const option_t options[] = {
+    {"certfile", opt_certfile, BOTH_SIDES, AS_STRING, NULL},
+    {"keyfile", opt_keyfile, BOTH_SIDES, AS_STRING, NULL},
+    {"cacertfile", opt_cacertfile, BOTH_SIDES, AS_STRING, NULL},
+    {"password", opt_password, BOTH_SIDES, AS_STRING, NULL},
+    {"verify", opt_verify, BOTH_SIDES, AS_ATOM, NULL},
+    {"fail_if_no_peer_cert", opt_fail_if_no_peer_cert, SERVER_ONLY, AS_ATOM,
+     NULL},
+    {"depth", opt_depth, BOTH_SIDES, AS_INTEGER, NULL},
+    {"versions", opt_versions, BOTH_SIDES, AS_ATOM_LIST, NULL},
+    {"ciphers", opt_ciphers, BOTH_SIDES, AS_STRING, NULL},
+    {"dhfile", opt_dhfile, SERVER_ONLY, AS_STRING, NULL},
+    {"server_name_indication", opt_server_name_indication, CLIENT_ONLY,
+     AS_ATOM_OR_STRING, NULL},
+    {"crl_check", opt_crl_check, BOTH_SIDES, AS_ATOM, NULL},
+
+    {"secure_renegotiate", opt_no_effect, BOTH_SIDES, AS_ATOM,
+     "enode never renegotiates"},
+    {"client_renegotiation", opt_no_effect, SERVER_ONLY, OPTFILE_ONLY,
+     "enode never renegotiates"},
+    {"reuse_sessions", opt_no_effect, BOTH_SIDES, AS_ATOM,
+     "enode does not resume TLS sessions"},
+    {"reuse_session", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
+     "enode does not resume TLS sessions"},
+    {"session_tickets", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
+     "enode does not use session tickets"},
+    {"hibernate_after", opt_no_effect, BOTH_SIDES, AS_INTEGER,
+     "it tunes Erlang processes"},
+    {"ktls", opt_no_effect, BOTH_SIDES, AS_ATOM,
+     "enode does not use kernel TLS; peers see the same bytes either way"},
+    {"honor_cipher_order", opt_no_effect, SERVER_ONLY, OPTFILE_ONLY,
+     "wolfSSL chooses the cipher suite"},
+    {"log_level", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
+     "enode reports TLS failures in its own error messages"},
+    {"log_alert", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
+     "enode reports TLS failures in its own error messages"},
+    {"keep_secrets", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
+     "enode does not export TLS secrets"},
+    {"middlebox_comp_mode", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
+     "wolfSSL decides"},
+    {"max_handshake_size", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
+     "wolfSSL applies its own limit"},
+    {"beast_mitigation", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
+     "it concerns TLS 1.0 only"},
+    {"padding_check", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
+     "it concerns TLS 1.0 only"},
+    {"erl_dist", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY, "OTP sets it itself"},
+
+    {"verify_fun", opt_refused, BOTH_SIDES, AS_STRING,
+     "enode cannot run Erlang funs"},
+    {"partial_chain", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
+     "enode cannot run Erlang funs"},
+    {"crl_cache", opt_refused, BOTH_SIDES, AS_STRING,
+     "CRL checking is not supported by enode"},
+    {"cacerts", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
+     "enode reads certificates from PEM files: use cacertfile"},
+    {"cert", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
+     "enode reads certificates from PEM files: use certfile"},
+    {"key", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
+     "enode reads keys from PEM files: use keyfile"},
+    {"certs_keys", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
+     "enode reads one certificate and key: use certfile and keyfile"},
+    {"eccs", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
+     "enode cannot restrict the curves; wolfSSL's defaults apply"},
+    {"supported_groups", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
+     "enode cannot restrict the groups; wolfSSL's defaults apply"},
+    {"signature_algs", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
+     "enode cannot restrict the signature algorithms; wolfSSL's defaults "
+     "apply"},
+    {"signature_algs_cert", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
+     "enode cannot restrict the signature algorithms; wolfSSL's defaults "
+     "apply"},
+};
+
+static const option_t *find_option(const char *name)
+{
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+        if (strcmp(options[i].name, name) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static int opt_no_effect(opt_call_t *c)
+{
+    warn(c->conf, "%s has no effect in enode (%s)", c->where, c->option->why);
+    return 0;
+}
+
+static int opt_refused(opt_call_t *c)
+{
+    return say(c->err, c->errlen, "%s is not supported: %s", c->where,
+               c->option->why);
+}
+
+static int unknown_option(const char *where, char *err, size_t errlen)
+{
+    return say(err, errlen,
+               "%s: unknown option (enode reads certfile, keyfile, "
+               "cacertfile, password, verify, fail_if_no_peer_cert, depth, "
+               "versions, ciphers, dhfile, server_name_indication)",
+               where);
+}
+
+/* Apply option `name` whose value is buf[index] to side. */
+static int apply_option(en_tls_conf_t *conf, en_tls_side_t *side,
+                        const char *side_name, const char *where,
+                        const char *name, const char *buf, int index, char *err,
+                        size_t errlen)
+{
+    const option_t *o = find_option(name);
+    if (!o)
+        return unknown_option(where, err, errlen);
+    int is_server = strcmp(side_name, "server") == 0;
+    if ((o->sides == SERVER_ONLY && !is_server) ||
+        (o->sides == CLIENT_ONLY && is_server))
+        return say(err, errlen,
+                   "%s: %s is a %s option; OTP refuses it for "
+                   "the %s side",
+                   where, name, is_server ? "client" : "server", side_name);
+    opt_call_t call = {o, conf, side, where, buf, index, err, errlen};
+    if (o->apply(&call) < 0)
+        return -1;
+    side->options_given++;
+    conf->any_option_given = 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* -ssl_dist_opt                                                       */
+/* ------------------------------------------------------------------ */
+
+/* list_to_integer/1: an optional sign and decimal digits, nothing else. */
+static int parse_integer(const char *s, long long *out)
+{
+    char *end;
+    if (!*s || (*s != '-' && *s != '+' && (*s < '0' || *s > '9')))
+        return -1;
+    errno = 0;
+    *out = strtoll(s, &end, 10);
+    return errno || *end ? -1 : 0;
+}
+
+static int encode_arg(ei_x_buff *x, enum conv conv, const char *value)
+{
+    size_t len = strlen(value);
+    long long n;
+    switch (conv) {
+    case AS_INTEGER:
+        return parse_integer(value, &n) < 0 ? -2 : ei_x_encode_longlong(x, n);
+    case AS_ATOM_LIST:
+        if (ei_x_encode_list_header(x, 1) < 0)
+            return -1;
+        /* fall through */
+    case AS_ATOM:
+        /* ei refuses only atoms too long or not UTF-8 */
+        if (len >= MAXATOMLEN_UTF8 ||
+            ei_x_encode_atom_len_as(x, value, (int)len, ERLANG_UTF8,
+                                    ERLANG_UTF8) < 0)
+            return -2;
+        return conv == AS_ATOM_LIST ? ei_x_encode_empty_list(x) : 0;
+    case AS_ATOM_OR_STRING:
+        if (strcmp(value, "disable") == 0)
+            return ei_x_encode_atom(x, value);
+        /* fall through */
+    case AS_STRING:
+    case OPTFILE_ONLY:
+        break;
+    }
+    /* A binary keeps the bytes of a UTF-8 file name exactly as given. */
+    return len > INT_MAX ? -2 : ei_x_encode_binary(x, value, (int)len);
+}
+
+/* The side that a -ssl_dist_opt key names by its prefix, or NULL. */
+static en_tls_side_t *side_of_key(en_tls_conf_t *conf, const char *key,
+                                  const char **side_name)
+{
+    if (strncmp(key, "server_", 7) == 0) {
+        *side_name = "server";
+        return &conf->server;
+    }
+    if (strncmp(key, "client_", 7) == 0) {
+        *side_name = "client";
+        return &conf->client;
+    }
+    return NULL;
+}
+
+int en_tls_conf_set_opt(en_tls_conf_t *conf, const char *key, const char *value,
+                        char *err, size_t errlen)
+{
+    const char *side_name;
+    if (!key || !value)
+        return say(err, errlen, "-ssl_dist_opt: a name and a value are needed");
+    en_tls_side_t *side = side_of_key(conf, key, &side_name);
+    if (!side)
+        return say(err, errlen,
+                   "-ssl_dist_opt %s: the name must start with server_ or "
+                   "client_",
+                   key);
+    const char *name = key + 7;
+    char where[160];
+    snprintf(where, sizeof where, "-ssl_dist_opt %.100s", key);
+    const option_t *o = find_option(name);
+    if (!o)
+        return unknown_option(where, err, errlen);
+    if (o->conv == OPTFILE_ONLY)
+        return say(err, errlen,
+                   "%s: erl does not take %s as -ssl_dist_opt; "
+                   "put it in an ssl_dist_optfile",
+                   where, name);
+    if (side->from_optfile) {
+        warn(conf,
+             "%s is ignored: the ssl_dist_optfile has a %s entry, "
+             "which wins, as in OTP",
+             where, side_name);
+        return 0;
+    }
+    ei_x_buff x;
+    if (ei_x_new(&x) < 0)
+        return say(err, errlen, "%s: out of memory", where);
+    int r = encode_arg(&x, o->conv, value);
+    if (r == -2)
+        r = say(err, errlen, "%s: \"%.60s\" is not %s", where, value,
+                o->conv == AS_INTEGER ? "an integer" : "a valid value");
+    else if (r < 0)
+        r = say(err, errlen, "%s: out of memory", where);
+    else
+        r = apply_option(conf, side, side_name, where, name, x.buff, 0, err,
+                         errlen);
+    ei_x_free(&x);
+    return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* -ssl_dist_optfile                                                   */
+/* ------------------------------------------------------------------ */
+
+/* What the optfile must hold, for error messages. */
+#define OPTFILE_SHAPE "[{server, Options}, {client, Options}]."
+
+/* Print the term at buf[idx] into text (truncated). */
+static const char *show(const char *buf, int idx, char *text, size_t size)
+{
+    char *s = NULL;
+    if (ei_s_print_term(&s, buf, &idx) < 0 || !s)
+        snprintf(text, size, "(unprintable)");
+    else
+        snprintf(text, size, "%.60s%s", s, strlen(s) > 60 ? "..." : "");
+    free(s);
+    return text;
+}
+
+/* The options list of one side: [{Name, Value}, ...]. */
+static int read_options(en_tls_conf_t *conf, en_tls_side_t *side,
+                        const char *side_name, const char *path,
+                        const char *buf, int *idx, char *err, size_t errlen)
+{
+    int type, size, arity;
+    char text[80];
+    ei_get_type(buf, idx, &type, &size);
+    if ((type != ERL_LIST_EXT && type != ERL_NIL_EXT) ||
+        ei_decode_list_header(buf, idx, &arity) < 0)
+        return say(err, errlen,
+                   "ssl_dist_optfile %s: the %s options must be "
+                   "a list of {Name, Value}, not %s",
+                   path, side_name, show(buf, *idx, text, sizeof text));
+    for (int i = 0; i < arity; i++) {
+        char name[MAXATOMLEN_UTF8], where[320];
+        int at = *idx, pair;
+        if (ei_decode_tuple_header(buf, idx, &pair) < 0 || pair != 2 ||
+            ei_decode_atom_as(buf, idx, name, sizeof name, ERLANG_UTF8, NULL,
+                              NULL) < 0)
+            return say(err, errlen,
+                       "ssl_dist_optfile %s: in the %s options, "
+                       "%s is not a {Name, Value} pair",
+                       path, side_name, show(buf, at, text, sizeof text));
+        snprintf(where, sizeof where,
+                 "ssl_dist_optfile %.200s: %.16s option %.64s", path, side_name,
+                 name);
+        if (apply_option(conf, side, side_name, where, name, buf, *idx, err,
+                         errlen) < 0)
+            return -1;
+        ei_skip_term(buf, idx);
+    }
+    if (arity > 0 && (ei_decode_list_header(buf, idx, &arity) < 0 || arity))
+        return say(err, errlen,
+                   "ssl_dist_optfile %s: the %s options must be "
+                   "a proper list",
+                   path, side_name);
+    return 0;
+}
+
+/* One {server, Options} or {client, Options}.  Like OTP, which only ever
+ * looks these two up, ignore other tuples; a later entry replaces an
+ * earlier one for the same side. */
+static int read_section(en_tls_conf_t *conf, const char *path, const char *buf,
+                        int *idx, char *err, size_t errlen)
+{
+    char key[MAXATOMLEN_UTF8], text[80];
+    int at = *idx, arity;
+    if (ei_decode_tuple_header(buf, idx, &arity) < 0 || arity < 1 ||
+        ei_decode_atom_as(buf, idx, key, sizeof key, ERLANG_UTF8, NULL, NULL) <
+            0) {
+        return say(err, errlen,
+                   "ssl_dist_optfile %s: expected {server, "
+                   "Options} or {client, Options}, found %s",
+                   path, show(buf, at, text, sizeof text));
+    }
+    int is_server = strcmp(key, "server") == 0;
+    if (!is_server && strcmp(key, "client") != 0) {
+        warn(conf,
+             "ssl_dist_optfile %s: %s is ignored; only server and "
+             "client entries are read",
+             path, show(buf, at, text, sizeof text));
+        *idx = at;
+        return ei_skip_term(buf, idx);
+    }
+    if (arity != 2)
+        return say(err, errlen,
+                   "ssl_dist_optfile %s: expected {%s, Options}, "
+                   "found %s",
+                   path, key, show(buf, at, text, sizeof text));
+    en_tls_side_t *side = is_server ? &conf->server : &conf->client;
+    side_free(side);
+    side->from_optfile = 1;
+    return read_options(conf, side, key, path, buf, idx, err, errlen);
+}
+
+/* The one term of the file: a list of sections (or a single section, which
+ * OTP's ets:insert/2 also takes). */
+static int read_sections(en_tls_conf_t *conf, const char *path, const char *buf,
+                         char *err, size_t errlen)
+{
+    int idx = 0, version, count, type, size;
+    char text[80];
+    ei_decode_version(buf, &idx, &version);
+    ei_decode_list_header(buf, &idx, &count);
+    if (count != 1)
+        return say(err, errlen,
+                   "ssl_dist_optfile %s %s; it must hold one "
+                   "term, " OPTFILE_SHAPE,
+                   path, count ? "holds more than one term" : "is empty");
+    ei_get_type(buf, &idx, &type, &size);
+    if (type == ERL_SMALL_TUPLE_EXT || type == ERL_LARGE_TUPLE_EXT)
+        return read_section(conf, path, buf, &idx, err, errlen);
+    if (type == ERL_NIL_EXT)
+        return 0;
+    if (type != ERL_LIST_EXT || ei_decode_list_header(buf, &idx, &count) < 0)
+        return say(err, errlen,
+                   "ssl_dist_optfile %s must hold " OPTFILE_SHAPE " not %s",
+                   path, show(buf, idx, text, sizeof text));
+    for (int i = 0; i < count; i++)
+        if (read_section(conf, path, buf, &idx, err, errlen) < 0)
+            return -1;
+    if (ei_decode_list_header(buf, &idx, &count) < 0 || count != 0)
+        return say(err, errlen,
+                   "ssl_dist_optfile %s: the list of entries "
+                   "must be a proper list",
+                   path);
+    return 0;
+}
+
+int en_tls_conf_read_optfile(en_tls_conf_t *conf, const char *path, char *err,
+                             size_t errlen)
+{
+    ei_x_buff x;
+    en_termtext_error_t syntax;
+    if (en_termtext_parse_file(path, &x, &syntax) < 0) {
+        if (syntax.line == 0)
+            return say(err, errlen, "ssl_dist_optfile: %s", syntax.msg);
+        return say(err, errlen, "ssl_dist_optfile %s, line %d, column %d: %s",
+                   path, syntax.line, syntax.column, syntax.msg);
+    }
+    int r = read_sections(conf, path, x.buff, err, errlen);
+    ei_x_free(&x);
+    return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* The wolfSSL context                                                 */
+/* ------------------------------------------------------------------ */
+
+/* " (wolfSSL: reason)" for the oldest queued wolfSSL error, or "". */
+static const char *wolf_reason(char *text, size_t size)
+{
+    unsigned long e = wolfSSL_ERR_get_error();
+    wolfSSL_ERR_clear_error();
+    if (e == 0)
+        return "";
+    const char *reason = wolfSSL_ERR_reason_error_string(e);
+    snprintf(text, size, " (wolfSSL: %s)", reason ? reason : "unknown error");
+    return text;
+}
+
+/* Fail early, with the system's reason, on a file we cannot open:
+ * wolfSSL would only say that loading failed. */
+static int check_readable(const char *what, const char *path, char *err,
+                          size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return say(err, errlen, "cannot read %s %s: %s", what, path,
+                   strerror(errno));
+    fclose(f);
+    return 0;
+}
+
+/* Does the PEM file hold an encrypted key?  Both PKCS#8
+ * ("BEGIN ENCRYPTED PRIVATE KEY") and the traditional "Proc-Type:
+ * 4,ENCRYPTED" say ENCRYPTED; looking saves a vague error later. */
+static int pem_is_encrypted(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    for (size_t i = 0; i < n; i++) /* strstr stops at a NUL */
+        if (text[i] == 0)
+            text[i] = ' ';
+    return strstr(text, "ENCRYPTED") != NULL;
+}
+
+/* The default password callback returns the password given as userdata. */
+static int give_password(char *buf, int size, int rw, void *userdata)
+{
+    (void)rw;
+    const char *password = userdata;
+    size_t n = strlen(password);
+    if (size <= 0 || n >= (size_t)size)
+        return -1;
+    memcpy(buf, password, n);
+    return (int)n;
+}
+
+/* wolfSSL_CTX_check_private_key() in wolfSSL 5.5 accepts any EC key of the
+ * right curve, so also sign with the key and verify with the certificate. */
+static int key_matches_cert(WOLFSSL_CTX *ctx)
+{
+    if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS)
+        return 0;
+#ifdef HAVE_SIGN_CHECK
+    WOLFSSL_X509 *cert = wolfSSL_CTX_get0_certificate(ctx);
+    WOLFSSL_EVP_PKEY *key = wolfSSL_CTX_get0_privatekey(ctx);
+    if (!cert || !key)
+        return 1;
+    int type = wolfSSL_EVP_PKEY_base_id(key);
+    if (type != EVP_PKEY_RSA && type != EVP_PKEY_EC)
+        return 1; /* check_private_key compares other kinds fully */
+    WOLFSSL_EVP_PKEY *pub = wolfSSL_X509_get_pubkey(cert);
+    static const unsigned char probe[] = "enode key check";
+    unsigned char sig[1024];
+    size_t siglen = sizeof sig;
+    int ok = 0;
+    WOLFSSL_EVP_MD_CTX *md = wolfSSL_EVP_MD_CTX_new();
+    if (pub && md &&
+        wolfSSL_EVP_DigestSignInit(md, NULL, wolfSSL_EVP_sha256(), NULL, key) ==
+            1 &&
+        wolfSSL_EVP_DigestSignUpdate(md, probe, sizeof probe) == 1 &&
+        wolfSSL_EVP_DigestSignFinal(md, sig, &siglen) == 1) {
+        wolfSSL_EVP_MD_CTX_free(md);
+        md = wolfSSL_EVP_MD_CTX_new();
+        ok = md &&
+             wolfSSL_EVP_DigestVerifyInit(md, NULL, wolfSSL_EVP_sha256(), NULL,
+                                          pub) == 1 &&
+             wolfSSL_EVP_DigestVerifyUpdate(md, probe, sizeof probe) == 1 &&
+             wolfSSL_EVP_DigestVerifyFinal(md, sig, siglen) == 1;
+    }
+    wolfSSL_EVP_MD_CTX_free(md);
+    wolfSSL_EVP_PKEY_free(pub);
+    wolfSSL_ERR_clear_error();
+    return ok;
+#else
+    return 1;
+#endif
+}
+
+static int load_key(WOLFSSL_CTX *ctx, const en_tls_side_t *side, char *err,
+                    size_t errlen)
+{
+    const char *keyfile = side->keyfile ? side->keyfile : side->certfile;
+    const char *what = side->keyfile ? "keyfile" : "certfile";
+    char reason[160];
+    if (check_readable(what, keyfile, err, errlen) < 0)
+        return -1;
+    int encrypted = pem_is_encrypted(keyfile);
+    if (encrypted && !side->password)
+        return say(err, errlen,
+                   "%s %s holds an encrypted key; give its "
+                   "password with the password option",
+                   what, keyfile);
+    if (side->password) {
+        wolfSSL_CTX_set_default_passwd_cb(ctx, give_password);
+        wolfSSL_CTX_set_default_passwd_cb_userdata(ctx, side->password);
+    }
+    int r = wolfSSL_CTX_use_PrivateKey_file(ctx, keyfile, WOLFSSL_FILETYPE_PEM);
+    /* side->password is not ours to keep a pointer to */
+    wolfSSL_CTX_set_default_passwd_cb(ctx, NULL);
+    wolfSSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+    if (r != WOLFSSL_SUCCESS && encrypted)
+        return say(err, errlen,
+                   "cannot decrypt the key in %s %s: wrong "
+                   "password?%s",
+                   what, keyfile, wolf_reason(reason, sizeof reason));
+    if (r != WOLFSSL_SUCCESS)
+        return say(err, errlen, "%s %s holds no PEM private key%s%s", what,
+                   keyfile, side->keyfile ? "" : " (give a keyfile)",
+                   wolf_reason(reason, sizeof reason));
+    /* Old-style PEM encryption has no integrity check: a wrong password
+     * can yield a key, just not the right one. */
+    if (!key_matches_cert(ctx))
+        return say(err, errlen,
+                   "%s %s does not match certfile %s: the key "
+                   "is not the certificate's%s",
+                   what, keyfile, side->certfile,
+                   encrypted ? " (or the password is wrong)" : "");
+    return 0;
+}
+
+/* certfile (a PEM chain, ours first) and its key. */
+static int load_identity(WOLFSSL_CTX *ctx, const en_tls_side_t *side, int role,
+                         char *err, size_t errlen)
+{
+    char reason[160];
+    if (!side->certfile && side->keyfile)
+        return say(err, errlen, "keyfile %s is given without a certfile",
+                   side->keyfile);
+    if (!side->certfile && role == EN_TLS_SERVER)
+        return say(err, errlen,
+                   "the server side needs a certfile: a TLS "
+                   "server cannot work without a certificate");
+    if (!side->certfile)
+        return 0;
+    if (check_readable("certfile", side->certfile, err, errlen) < 0)
+        return -1;
+    if (wolfSSL_CTX_use_certificate_chain_file(ctx, side->certfile) !=
+        WOLFSSL_SUCCESS)
+        return say(err, errlen, "certfile %s holds no PEM certificate%s",
+                   side->certfile, wolf_reason(reason, sizeof reason));
+    return load_key(ctx, side, err, errlen);
+}
+
+static int load_ca(WOLFSSL_CTX *ctx, const en_tls_side_t *side, char *err,
+                   size_t errlen)
+{
+    char reason[160];
+    if (!side->cacertfile)
+        return 0;
+    if (check_readable("cacertfile", side->cacertfile, err, errlen) < 0)
+        return -1;
+    if (wolfSSL_CTX_load_verify_locations(ctx, side->cacertfile, NULL) !=
+        WOLFSSL_SUCCESS)
+        return say(err, errlen,
+                   "cacertfile %s holds no usable PEM "
+                   "certificate%s",
+                   side->cacertfile, wolf_reason(reason, sizeof reason));
+    return 0;
+}
+
+/* wolfSSL ignores depths above its MAX_CHAIN_DEPTH (9 unless built
+ * otherwise); use the largest it takes rather than none at all. */
+static void set_depth(WOLFSSL_CTX *ctx, int depth)
+{
+    for (int d = depth > 64 ? 64 : depth; d >= 0; d--) {
+        wolfSSL_CTX_set_verify_depth(ctx, d);
+        if (wolfSSL_CTX_get_verify_depth(ctx) == d)
+            return;
+    }
+}
+
+static int set_verify(WOLFSSL_CTX *ctx, const en_tls_side_t *side, int role,
+                      char *err, size_t errlen)
+{
+    en_verify_t verify = side->verify;
+    if (verify == EN_VERIFY_DEFAULT)
+        verify = side->cacertfile ? EN_VERIFY_PEER : EN_VERIFY_NONE;
+    if (verify == EN_VERIFY_PEER && !side->cacertfile)
+        return say(err, errlen,
+                   "verify_peer needs a cacertfile: without CA "
+                   "certificates no peer can be verified");
+    int fail_if_none = role == EN_TLS_SERVER && side->fail_if_no_peer_cert == 1;
+    if (fail_if_none && verify != EN_VERIFY_PEER)
+        return say(err, errlen,
+                   "fail_if_no_peer_cert needs verify_peer (and "
+                   "a cacertfile)");
+    int mode = WOLFSSL_VERIFY_NONE;
+    if (verify == EN_VERIFY_PEER)
+        mode = WOLFSSL_VERIFY_PEER |
+               (fail_if_none ? WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
+    wolfSSL_CTX_set_verify(ctx, mode, NULL);
+    if (side->depth >= 0)
+        set_depth(ctx, side->depth);
+    return 0;
+}
+
+/* Is the one cipher suite name s[0..n) known to wolfSSL? */
+static int cipher_known(WOLFSSL_CTX *ctx, const char *s, size_t n)
+{
+    char name[128];
+    if (n >= sizeof name)
+        return 0;
+    memcpy(name, s, n);
+    name[n] = 0;
+    return wolfSSL_CTX_set_cipher_list(ctx, name) == WOLFSSL_SUCCESS;
+}
+
+/* Try each name alone first: wolfSSL, like OpenSSL, takes a list when any
+ * one name in it is known, and would drop a misspelt one in silence. */
+static int set_ciphers(WOLFSSL_CTX *ctx, const en_tls_side_t *side, char *err,
+                       size_t errlen)
+{
+    const char *names = side->ciphers;
+    if (!names)
+        return 0;
+    for (const char *name = names; *name;) {
+        size_t n = strcspn(name, ":");
+        if (n > 0 && !cipher_known(ctx, name, n))
+            return say(err, errlen,
+                       "ciphers: wolfSSL does not know the cipher suite "
+                       "\"%.*s\"",
+                       (int)(n > 80 ? 80 : n), name);
+        name += n + (name[n] == ':');
+    }
+    wolfSSL_ERR_clear_error();
+    if (wolfSSL_CTX_set_cipher_list(ctx, names) != WOLFSSL_SUCCESS)
+        return say(err, errlen, "ciphers: wolfSSL takes none of \"%s\"", names);
+    return 0;
+}
+
+static int load_dh(WOLFSSL_CTX *ctx, const en_tls_side_t *side, char *err,
+                   size_t errlen)
+{
+    char reason[160];
+    if (!side->dhfile)
+        return 0;
+    if (check_readable("dhfile", side->dhfile, err, errlen) < 0)
+        return -1;
+    if (wolfSSL_CTX_SetTmpDH_file(ctx, side->dhfile, WOLFSSL_FILETYPE_PEM) !=
+        WOLFSSL_SUCCESS)
+        return say(err, errlen,
+                   "dhfile %s holds no usable PEM DH "
+                   "parameters%s",
+                   side->dhfile, wolf_reason(reason, sizeof reason));
+    return 0;
+}
+
+/* OTP: a side with dist options but no `versions` speaks TLS 1.2 only
+ * (inet_tls_dist adds {versions, ['tlsv1.2']}); with no options at all,
+ * ssl's defaults, 1.3 and 1.2, apply.  We mirror both. */
+static unsigned versions_of(const en_tls_side_t *side)
+{
+    if (side->versions)
+        return side->versions;
+    return side->options_given ? EN_TLS_V12 : EN_TLS_V12 | EN_TLS_V13;
+}
+
+static WOLFSSL_CTX *new_ctx(const en_tls_side_t *side, int role, char *err,
+                            size_t errlen)
+{
+    unsigned versions = versions_of(side);
+    int client = role == EN_TLS_CLIENT;
+    WOLFSSL_METHOD *method;
+    if (versions == EN_TLS_V12)
+        method =
+            client ? wolfTLSv1_2_client_method() : wolfTLSv1_2_server_method();
+    else if (versions == EN_TLS_V13)
+        method =
+            client ? wolfTLSv1_3_client_method() : wolfTLSv1_3_server_method();
+    else
+        method =
+            client ? wolfSSLv23_client_method() : wolfSSLv23_server_method();
+    WOLFSSL_CTX *ctx = method ? wolfSSL_CTX_new(method) : NULL;
+    if (!ctx) {
+        say(err, errlen,
+            "cannot create a TLS context (out of memory, or "
+            "wolfSSL_Init() was not called)");
+        return NULL;
+    }
+    if (versions == (EN_TLS_V12 | EN_TLS_V13) &&
+        wolfSSL_CTX_SetMinVersion(ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS) {
+        wolfSSL_CTX_free(ctx);
+        say(err, errlen, "cannot restrict the TLS context to TLS 1.2 and up");
+        return NULL;
+    }
+    return ctx;
+}
+
+WOLFSSL_CTX *en_tls_ctx_new(const en_tls_side_t *side, int role, char *err,
+                            size_t errlen)
+{
+    if (role != EN_TLS_SERVER && role != EN_TLS_CLIENT) {
+        say(err, errlen,
+            "en_tls_ctx_new: role must be EN_TLS_SERVER or "
+            "EN_TLS_CLIENT");
+        return NULL;
+    }
+    wolfSSL_ERR_clear_error();
+    WOLFSSL_CTX *ctx = new_ctx(side, role, err, errlen);
+    if (!ctx)
+        return NULL;
+    if (load_identity(ctx, side, role, err, errlen) < 0 ||
+        load_ca(ctx, side, err, errlen) < 0 ||
+        set_verify(ctx, side, role, err, errlen) < 0 ||
+        set_ciphers(ctx, side, err, errlen) < 0 ||
+        (role == EN_TLS_SERVER && load_dh(ctx, side, err, errlen) < 0)) {
+        wolfSSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}

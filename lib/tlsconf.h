@@ -1,0 +1,105 @@
+/* tlsconf.h - TLS options as OTP's inet_tls_dist takes them, and the
+ * wolfSSL context they describe.
+ *
+ * Options come from the same two places erl reads them:
+ *
+ *   -ssl_dist_optfile FILE   one term, [{server, Opts}, {client, Opts}].
+ *   -ssl_dist_opt K V ...    pairs such as server_certfile /x.pem
+ *
+ * As in OTP, an optfile entry for a side wins: once the optfile gave
+ * {server, Opts}, -ssl_dist_opt server_* options are ignored (with a
+ * warning), whichever order the two are applied in.
+ *
+ * Options that enode honours: certfile, keyfile, cacertfile, password,
+ * verify, fail_if_no_peer_cert, depth, versions, ciphers, dhfile and
+ * server_name_indication.  Options that only tune OTP's own implementation
+ * (secure_renegotiate, reuse_sessions, hibernate_after, log_level, ...) are
+ * accepted and reported through the warning callback.  Everything else is
+ * an error naming the option, so that nothing a user asked for, above all
+ * a security check, is silently dropped.
+ */
+#ifndef ENODE_TLSCONF_H
+#define ENODE_TLSCONF_H
+
+#include <stddef.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#define EN_TLS_V12 1u
+#define EN_TLS_V13 2u
+
+/* The role a context is made for. */
+#define EN_TLS_SERVER 0 /* acceptor */
+#define EN_TLS_CLIENT 1 /* initiator */
+
+typedef enum {
+    EN_VERIFY_DEFAULT = 0, /* verify_peer if a cacertfile is given, else none */
+    EN_VERIFY_NONE,
+    EN_VERIFY_PEER
+} en_verify_t;
+
+/* The options of one side, "server" or "client".  Strings are malloc'd,
+ * owned by the struct, and NULL when not given. */
+typedef struct en_tls_side {
+    char *certfile, *keyfile, *cacertfile, *password;
+    char *dhfile; /* server only: DH parameters, PEM */
+    en_verify_t verify;
+    int fail_if_no_peer_cert; /* -1 unset, 0 or 1 */
+    int depth;                /* -1 unset */
+    unsigned versions;        /* EN_TLS_V12 | EN_TLS_V13; 0 unset */
+    char *ciphers;            /* OpenSSL-style "A:B:C", or NULL */
+    int sni_disable;          /* server_name_indication: disable */
+    char *sni_host;           /* server_name_indication: "host" */
+    int options_given;        /* options read for this side */
+    int from_optfile;         /* the optfile had an entry for it */
+} en_tls_side_t;
+
+/* Receives one sentence per option that is accepted but has no effect. */
+typedef void en_tls_warn_fn(void *arg, const char *message);
+
+typedef struct en_tls_conf {
+    en_tls_side_t server, client;
+    int any_option_given; /* some option, for either side */
+    en_tls_warn_fn *warn; /* NULL: warnings are dropped */
+    void *warn_arg;
+} en_tls_conf_t;
+
+/* Set every option to "not given".  Set warn/warn_arg after this. */
+void en_tls_conf_init(en_tls_conf_t *conf);
+
+/* Free the strings and return conf to its just-initialised state (the
+ * warning callback is kept). */
+void en_tls_conf_free(en_tls_conf_t *conf);
+
+/* Read an ssl_dist_optfile.  Returns 0, or -1 with a sentence in err
+ * naming the file and the line and column (for syntax errors) or the side
+ * and option (for bad options).  On error conf may hold part of the file;
+ * free it with en_tls_conf_free() as usual. */
+int en_tls_conf_read_optfile(en_tls_conf_t *conf, const char *path, char *err,
+                             size_t errlen);
+
+/* Apply one -ssl_dist_opt pair as erl takes it, e.g. ("server_certfile",
+ * "/x.pem"), ("client_verify", "verify_peer"), ("server_depth", "2"),
+ * ("client_versions", "tlsv1.3").  OTP's set of keys, plus
+ * server_name_indication ("disable" or a host name) as an enode extension.
+ * Returns 0 or -1 with a sentence in err. */
+int en_tls_conf_set_opt(en_tls_conf_t *conf, const char *key, const char *value,
+                        char *err, size_t errlen);
+
+/* Make a wolfSSL context for one side; role is EN_TLS_SERVER or
+ * EN_TLS_CLIENT.  The caller has called wolfSSL_Init() and owns the
+ * result (wolfSSL_CTX_free()).  Returns NULL with a sentence in err.
+ *
+ * Versions: TLS 1.2 and 1.3 only.  As OTP does, a side with options but
+ * no `versions` gets TLS 1.2 only; a side with no options at all gets
+ * both.  verify_peer requires a cacertfile; the default is verify_peer
+ * when a cacertfile is given, else verify_none.  A missing keyfile means
+ * the key is in certfile, as in OTP.
+ *
+ * Server name indication is per connection, so it is left to the caller:
+ * side->sni_disable and side->sni_host say what to send. */
+WOLFSSL_CTX *en_tls_ctx_new(const en_tls_side_t *side, int role, char *err,
+                            size_t errlen);
+
+#endif
