@@ -1,0 +1,25 @@
+/* names.h - node names as erl forms them, and the cookie. */
+#ifndef ENODE_NAMES_H
+#define ENODE_NAMES_H
+
+#include <stddef.h>
+
+/* The longest node name we accept, alive@host, like OTP's 255 atom chars. */
+#define EN_NODE_NAME_MAX 255
+
+/* Build the full node name from `name` ("alive" or "alive@host") as
+ * -sname (long = 0) or -name (long = 1) would: a missing host becomes the
+ * short host name, or for long names the fully qualified one. Writes
+ * "alive@host" into full. 0, or -1 with a sentence in err. */
+int en_node_full_name(const char *name, int long_names, char *full,
+                      size_t fulllen, char *err, size_t errlen);
+
+/* Split "alive@host" at the '@'. 0, or -1 if it is not a node name. */
+int en_node_split(const char *node, char *alive, size_t alivelen, char *host,
+                  size_t hostlen);
+
+/* Read the cookie from $HOME/.erlang.cookie, as erl does (trailing
+ * whitespace dropped). 0, or -1 with a sentence in err. */
+int en_cookie_from_home(char *cookie, size_t len, char *err, size_t errlen);
+
+#endif
