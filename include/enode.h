@@ -3,12 +3,33 @@
  * enode speaks the Erlang distribution protocol over TLS (wire-compatible
  * with OTP's inet_tls_dist) or plain TCP (inet_tcp_dist). Terms are ei's
  * (erl_interface) types: build messages with ei_x_encode_*, read them with
- * ei_decode_*.
+ * ei_decode_*. libenode contains ei, so linking with enode is enough.
+ *
+ * Two ways to run a node:
+ *
+ *  - Event-loop mode: the host program owns the loop. It polls the one fd
+ *    enode_fd() returns (readable means "call enode_process") and calls
+ *    enode_process() when it is readable or when enode_timeout() expires.
+ *    enode_receive() with a timeout drives the loop itself, so a simple
+ *    program needs nothing but enode_receive().
+ *
+ *  - Threaded mode: enode_start_thread() runs the loop on a thread of its
+ *    own. Sends are then safe from any thread and enode_receive() blocks on
+ *    the mailbox.
+ *
+ * Every call that can fail returns 0 or a negative ENODE_E* code;
+ * enode_strerror() names the code and enode_last_error() says what happened
+ * on that node in words.
  *
  * Copyright (C) 2026 the enode authors. GPL-3.0-or-later.
  */
 #ifndef ENODE_H
 #define ENODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ei.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -16,6 +37,219 @@ extern "C" {
 
 /* The package version, e.g. "0.1.0". A static string; never freed. */
 const char *enode_version(void);
+
+/* ---- errors --------------------------------------------------------------- */
+
+enum {
+    ENODE_OK = 0,
+    ENODE_EINVAL = -1,     /* bad argument or configuration */
+    ENODE_ENOMEM = -2,     /* out of memory */
+    ENODE_ESYS = -3,       /* a system call failed (see enode_last_error) */
+    ENODE_EEPMD = -4,      /* EPMD unreachable, or it refused */
+    ENODE_ENAMETAKEN = -5, /* the node name is registered already */
+    ENODE_ETLS = -6,       /* TLS set-up or handshake failed */
+    ENODE_EHANDSHAKE = -7, /* the distribution handshake failed */
+    ENODE_ECOOKIE = -8,    /* the peer's cookie does not match ours */
+    ENODE_ENOTFOUND = -9,  /* no such node, name or mailbox */
+    ENODE_ETIMEOUT = -10,  /* nothing arrived in time */
+    ENODE_ECLOSED = -11,   /* the node or mailbox is closed */
+    ENODE_EBADTERM = -12,  /* a term that cannot be encoded or decoded */
+    ENODE_EEXIST = -13,    /* the name is in use */
+    ENODE_ECONN = -14,     /* the connection to the node failed or was lost */
+};
+
+/* A static English name for an ENODE_E* code. Never NULL. */
+const char *enode_strerror(int code);
+
+/* ---- configuration ---------------------------------------------------------- */
+
+typedef enum enode_proto {
+    ENODE_PROTO_TLS = 0, /* inet_tls_dist / inet6_tls_dist (the default) */
+    ENODE_PROTO_TCP = 1, /* inet_tcp_dist / inet6_tcp_dist */
+} enode_proto_t;
+
+enum enode_log_level {
+    ENODE_LOG_ERROR = 0,
+    ENODE_LOG_WARNING = 1,
+    ENODE_LOG_INFO = 2,
+    ENODE_LOG_DEBUG = 3,
+};
+
+/* A log sink; `message` is one line without a newline. Called with the
+ * node's lock held, from whichever thread runs the loop: do not call back
+ * into the node from it. */
+typedef void (*enode_log_fn)(void *user, int level, const char *message);
+
+#define ENODE_MAX_SSL_DIST_OPTS 64
+
+/* Node configuration. Initialise with enode_config_init(), then set fields
+ * or call enode_config_from_args(). Strings are borrowed: they must stay
+ * valid until enode_new() returns (enode_new copies what it keeps). */
+typedef struct enode_config {
+    const char *name;       /* "alive" or "alive@host" (required) */
+    int long_names;         /* 1: like -name, 0: like -sname (default) */
+    const char *cookie;     /* NULL: read ~/.erlang.cookie */
+    enode_proto_t proto;    /* default ENODE_PROTO_TLS */
+    int ipv6;               /* 1: inet6_tls / inet6_tcp */
+    int hidden;             /* 1: like -hidden (not in nodes()) */
+    unsigned net_ticktime;  /* seconds; default 60, like net_ticktime */
+    unsigned setup_time_ms; /* handshake time limit; default 7000 */
+    int epmd_port;          /* 0: $ERL_EPMD_PORT, else 4369 */
+    int dist_port;          /* > 0: like -erl_epmd_port, no EPMD at all:
+                               listen on this port and reach every other
+                               node on the same port */
+    int listen_min, listen_max; /* inet_dist_listen_min/max; 0 = any */
+    const char *ssl_dist_optfile; /* like -ssl_dist_optfile */
+    /* like repeated -ssl_dist_opt Key Value: alternating keys and values */
+    const char *ssl_dist_opts[2 * ENODE_MAX_SSL_DIST_OPTS];
+    int n_ssl_dist_opts; /* number of Key Value pairs */
+    enode_log_fn log;    /* NULL: errors and warnings to stderr */
+    void *log_user;
+    int log_level; /* messages above it are dropped; default WARNING */
+} enode_config_t;
+
+/* Default values in every field. */
+void enode_config_init(enode_config_t *config);
+
+/* Read erl's flags from argv into config: -sname N, -name N, -setcookie C,
+ * -hidden, -proto_dist inet_tls|inet6_tls|inet_tcp|inet6_tcp,
+ * -ssl_dist_optfile F, -ssl_dist_opt K V [K V ...],
+ * -kernel net_ticktime S | net_setuptime S | inet_dist_listen_min P |
+ * inet_dist_listen_max P, -erl_epmd_port P, -epmd_port P.
+ * Flags it knows are removed from argv (argc is updated); others stay, in
+ * order, for the program. On failure returns ENODE_EINVAL and writes a
+ * sentence to err. config keeps pointers into argv. */
+int enode_config_from_args(enode_config_t *config, int *argc, char **argv,
+                           char *err, size_t errlen);
+
+/* ---- nodes -------------------------------------------------------------------- */
+
+typedef struct enode enode_t;
+typedef struct enode_mbox enode_mbox_t;
+
+/* Create a node: resolve its name, read the cookie and the TLS options,
+ * open the listening socket and register with EPMD. On success *node is
+ * ready to send and accept connections. On failure returns a code, and if
+ * err is not NULL writes the reason there. Free with enode_free(). */
+int enode_new(enode_t **node, const enode_config_t *config, char *err,
+              size_t errlen);
+
+/* Stop the loop thread if any, close every connection and mailbox,
+ * unregister from EPMD and free the node. Mailboxes must not be used
+ * afterwards. NULL is allowed. */
+void enode_free(enode_t *node);
+
+/* The full node name, "alive@host". Valid until enode_free(). */
+const char *enode_name(const enode_t *node);
+
+/* The creation EPMD gave this node. */
+uint32_t enode_creation(const enode_t *node);
+
+/* The TCP port the node listens on. */
+int enode_port(const enode_t *node);
+
+/* The reason for the last failure on this node, in words. Valid until the
+ * next call on the node from the same thread. */
+const char *enode_last_error(const enode_t *node);
+
+/* Connect to `peer` ("alive@host") now and wait for the handshake to end,
+ * at most the setup time. 0 if connected (or already connected). Sends to
+ * an unconnected node connect by themselves; this is for when the
+ * application wants to know. */
+int enode_connect(enode_t *node, const char *peer);
+
+/* Close the connection to `peer`, like erlang:disconnect_node/1. */
+int enode_disconnect(enode_t *node, const char *peer);
+
+/* Whether `peer` is connected: 1 yes, 0 no. */
+int enode_is_connected(enode_t *node, const char *peer);
+
+/* Reach `peer` ("alive@host") at TCP `port` directly, without asking
+ * EPMD: for clusters run without EPMD (erl -erl_epmd_port, -start_epmd
+ * false). Applies to connections made after the call. */
+int enode_set_peer_port(enode_t *node, const char *peer, int port);
+
+/* ---- EPMD ----------------------------------------------------------------- */
+
+/* Called once per node name an EPMD lists. */
+typedef void (*enode_names_fn)(void *user, const char *name, int port);
+
+/* Ask the EPMD on `host` (port epmd_port; 0: $ERL_EPMD_PORT or 4369)
+ * which nodes it knows, like net_adm:names/1. Blocks, at most about 10 s.
+ * 0, or a code with the reason written to err. Needs no node. */
+int enode_epmd_names(const char *host, int epmd_port, enode_names_fn fn,
+                     void *user, char *err, size_t errlen);
+
+/* ---- the event loop ------------------------------------------------------- */
+
+/* One fd that is readable when the node has work; poll it for POLLIN. */
+int enode_fd(const enode_t *node);
+
+/* Milliseconds until enode_process() must run even if the fd stays quiet,
+ * or -1 for no deadline. */
+int enode_timeout(enode_t *node);
+
+/* Do all the I/O and timer work that is ready, waiting at most timeout_ms
+ * (0: do not wait; -1: wait for something to happen). Returns 0 or a code.
+ * Only one thread at a time may run it, and not while a loop thread runs. */
+int enode_process(enode_t *node, int timeout_ms);
+
+/* Run the loop on a thread of the library's. After this, enode_process()
+ * must not be called; enode_free() stops the thread. */
+int enode_start_thread(enode_t *node);
+
+/* ---- mailboxes (C "processes") ---------------------------------------- */
+
+/* A message as it arrived. `msg` holds the term in external format with a
+ * version byte first: decode with index = 0, ei_decode_version(), then
+ * ei_decode_*. */
+typedef struct enode_msg {
+    int has_from;        /* 1 if the sender is known */
+    erlang_pid from;     /* the sender, when has_from */
+    char to_name[MAXATOMLEN_UTF8]; /* the registered name it was sent to,
+                                      or "" when sent to the pid */
+    ei_x_buff msg;       /* owned; release with enode_msg_free() */
+} enode_msg_t;
+
+/* Release what a received message holds (not the struct itself). */
+void enode_msg_free(enode_msg_t *msg);
+
+/* Create a mailbox with a fresh pid on this node. Free with
+ * enode_mbox_free(), or let enode_free() do it. */
+int enode_mbox_new(enode_t *node, enode_mbox_t **mbox);
+
+/* Unregister and free a mailbox; undelivered messages are dropped. */
+void enode_mbox_free(enode_mbox_t *mbox);
+
+/* The mailbox's pid, valid while the mailbox lives. */
+const erlang_pid *enode_mbox_pid(const enode_mbox_t *mbox);
+
+/* Register `name` for the mailbox, like register/2. ENODE_EEXIST if the
+ * name is taken, ENODE_EINVAL if the mailbox has a name already. */
+int enode_register(enode_mbox_t *mbox, const char *name);
+
+/* Drop the mailbox's registered name, if it has one. */
+int enode_unregister(enode_mbox_t *mbox);
+
+/* Wait at most timeout_ms (-1: forever, 0: do not wait) for a message.
+ * On success fills *msg, which the caller releases with enode_msg_free().
+ * ENODE_ETIMEOUT if nothing came. In event-loop mode this runs the loop
+ * while it waits. */
+int enode_receive(enode_mbox_t *mbox, enode_msg_t *msg, int timeout_ms);
+
+/* Send `msg` (ei_x_buff with or without the version byte first) from
+ * `from` to the pid `to`, on this node or another. Like Erlang's `!`, it
+ * returns once the message is queued: a send to a node that cannot be
+ * reached is dropped (and logged). */
+int enode_send(enode_mbox_t *from, const erlang_pid *to, const ei_x_buff *msg);
+
+/* Send to the process registered as `name` on `node_name` (NULL or this
+ * node's name: a local mailbox). */
+int enode_reg_send(enode_mbox_t *from, const char *node_name,
+                   const char *name, const ei_x_buff *msg);
+
+/* A fresh reference on this node, like make_ref/0. */
+int enode_make_ref(enode_t *node, erlang_ref *ref);
 
 #ifdef __cplusplus
 }

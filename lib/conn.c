@@ -1,0 +1,448 @@
+/* conn.c - one connection to another node, from first byte to close.
+ *
+ * A connection walks through phases: (initiator) ask the peer's EPMD for
+ * its port, TCP connect; then TLS when the node speaks TLS; then the
+ * distribution handshake (handshake.c); then it is up and carries framed
+ * packets (framing.c) with ticks (ticker.c). Every phase is driven by
+ * socket readiness and by the set-up deadline, never by blocking.
+ */
+#include "node_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "dflags.h"
+#include "epmd_codec.h"
+#include "framing.h"
+
+/* The largest packet a peer may send; a bigger one drops the connection. */
+#define EN_MAX_PACKET (256u * 1024 * 1024)
+/* How much to read per call. */
+#define EN_READ_CHUNK (64 * 1024)
+/* TLS records carry at most 16 KiB: hand TLS one record's worth a time. */
+#define EN_TLS_WRITE_CHUNK 16384
+
+const char *en_phase_name(en_phase_t p)
+{
+    static const char *names[] = {"EPMD port lookup", "TCP connect",
+                                  "TLS handshake", "distribution handshake",
+                                  "up", "waiting for the peer", "closed"};
+    return names[p];
+}
+
+/* The connection to peer: one that is up if there is one, else one being
+ * set up (while a replacement is being accepted, both exist). */
+en_conn_t *en_conn_find(enode_t *n, const char *peer)
+{
+    en_conn_t *setting_up = NULL;
+
+    for (en_conn_t *c = n->conns; c; c = c->next) {
+        if (c->phase == EN_PH_DEAD || strcmp(c->peer, peer) != 0)
+            continue;
+        if (c->phase == EN_PH_UP)
+            return c;
+        if (!setting_up)
+            setting_up = c;
+    }
+    return setting_up;
+}
+
+/* Register, change or drop the epoll interest for c's fd. */
+static void watch(en_conn_t *c, uint32_t events)
+{
+    struct epoll_event ev;
+
+    if (c->fd < 0 || events == c->events)
+        return;
+    ev.events = events;
+    ev.data.ptr = c;
+    if (c->events == 0)
+        epoll_ctl(c->node->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+    else if (events == 0)
+        epoll_ctl(c->node->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    else
+        epoll_ctl(c->node->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    c->events = events;
+}
+
+/* What the fd must be watched for, given the phase and the queues. */
+void en_conn_update_watch(en_conn_t *c)
+{
+    uint32_t ev = EPOLLIN;
+
+    if (c->phase == EN_PH_CONNECT)
+        ev = EPOLLOUT;
+    else if (c->out.len > 0 || c->tls_inflight > 0 || c->tls_wants_write)
+        ev |= EPOLLOUT;
+    watch(c, ev);
+}
+
+void en_conn_close_transport(en_conn_t *c)
+{
+    watch(c, 0);
+    if (c->ssl) {
+        wolfSSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    c->events = 0;
+    c->tls_inflight = 0;
+}
+
+void en_conn_fail(en_conn_t *c, int code, const char *fmt, ...)
+{
+    enode_t *n = c->node;
+    char why[512];
+    va_list ap;
+
+    if (c->phase == EN_PH_DEAD)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    if (c->phase == EN_PH_UP)
+        en_log(n, ENODE_LOG_WARNING, "connection to %s lost: %s", c->peer,
+               why);
+    else
+        en_log(n, ENODE_LOG_WARNING, "connection %s %s failed in %s: %s",
+               c->initiator ? "to" : "from",
+               c->peer[0] ? c->peer : "(unnamed peer)", en_phase_name(c->phase),
+               why);
+    en_set_error(n, "%s%s%s", c->peer[0] ? c->peer : "", c->peer[0] ? ": " : "",
+                 why);
+    n->last_conn_code = code;
+    c->fail_code = code;
+    if (c->pending.len > 0)
+        en_log(n, ENODE_LOG_WARNING, "dropped %zu bytes of messages queued for %s",
+               c->pending.len, c->peer);
+    en_conn_close_transport(c);
+    c->phase = EN_PH_DEAD;
+    pthread_cond_broadcast(&n->cond);
+}
+
+void en_conn_free(en_conn_t *c)
+{
+    en_conn_close_transport(c);
+    en_buf_free(&c->in);
+    en_buf_free(&c->out);
+    en_buf_free(&c->pending);
+    free(c->hs);
+    free(c);
+}
+
+en_conn_t *en_conn_new(enode_t *n, int initiator)
+{
+    en_conn_t *c = calloc(1, sizeof *c);
+
+    if (!c)
+        return NULL;
+    c->node = n;
+    c->initiator = initiator;
+    c->fd = -1;
+    c->deadline_ms = en_now_ms() + n->setup_ms;
+    c->next = n->conns;
+    n->conns = c;
+    return c;
+}
+
+en_buf_t *en_conn_sendbuf(en_conn_t *c)
+{
+    return c->phase == EN_PH_UP ? &c->out : &c->pending;
+}
+
+/* ---- reading and writing, over TLS or plain TCP --------------------------- */
+
+/* Read what is there into c->in. EN_IO_WANT_READ when drained. */
+enum en_io en_conn_read(en_conn_t *c, char *err, size_t errlen)
+{
+    size_t got = 0;
+
+    if (en_buf_reserve(&c->in, EN_READ_CHUNK) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return EN_IO_ERROR;
+    }
+    if (c->ssl) {
+        enum en_io io = en_tls_read(c->ssl, c->in.data + c->in.len,
+                                    EN_READ_CHUNK, &got, err, errlen);
+        c->tls_wants_write = io == EN_IO_WANT_WRITE;
+        if (io != EN_IO_DONE)
+            return io;
+    } else {
+        ssize_t r = read(c->fd, c->in.data + c->in.len, EN_READ_CHUNK);
+        if (r == 0) {
+            snprintf(err, errlen, "the peer closed the connection");
+            return EN_IO_EOF;
+        }
+        if (r < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return EN_IO_WANT_READ;
+            snprintf(err, errlen, "read: %s", strerror(errno));
+            return EN_IO_ERROR;
+        }
+        got = (size_t)r;
+    }
+    c->in.len += got;
+    if (c->phase == EN_PH_UP)
+        en_ticker_on_read(&c->ticker, en_now_ms());
+    return EN_IO_DONE;
+}
+
+/* One write of at most a TLS record's worth. */
+static enum en_io write_some(en_conn_t *c, size_t *n, char *err,
+                             size_t errlen)
+{
+    if (c->ssl) {
+        size_t len = c->tls_inflight;
+        if (len == 0)
+            len = c->out.len < EN_TLS_WRITE_CHUNK ? c->out.len
+                                                  : EN_TLS_WRITE_CHUNK;
+        enum en_io io = en_tls_write(c->ssl, c->out.data, len, n, err, errlen);
+        c->tls_inflight = io == EN_IO_WANT_WRITE ? len : 0;
+        return io;
+    }
+    ssize_t w = write(c->fd, c->out.data, c->out.len);
+    if (w < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+            return EN_IO_WANT_WRITE;
+        snprintf(err, errlen, "write: %s", strerror(errno));
+        return EN_IO_ERROR;
+    }
+    *n = (size_t)w;
+    return EN_IO_DONE;
+}
+
+/* Write as much of c->out as the socket takes. -1 if the connection
+ * failed (c is then dead). */
+int en_conn_flush(en_conn_t *c)
+{
+    char err[256];
+
+    while (c->out.len > 0) {
+        size_t n = 0;
+        enum en_io io = write_some(c, &n, err, sizeof err);
+        if (io == EN_IO_WANT_WRITE || io == EN_IO_WANT_READ)
+            break;
+        if (io != EN_IO_DONE) {
+            en_conn_fail(c, ENODE_ECONN, "%s", err);
+            return -1;
+        }
+        en_buf_consume(&c->out, n);
+        if (c->phase == EN_PH_UP)
+            en_ticker_on_write(&c->ticker, en_now_ms());
+    }
+    return 0;
+}
+
+void en_conn_kick(en_conn_t *c)
+{
+    if (c->phase == EN_PH_DEAD || c->fd < 0)
+        return;
+    if (c->phase != EN_PH_CONNECT && c->phase != EN_PH_TLS &&
+        en_conn_flush(c) < 0)
+        return;
+    en_conn_update_watch(c);
+}
+
+
+/* ---- connections that are up -------------------------------------------- */
+
+/* Hand every whole packet in c->in to the dispatcher. */
+static void process_packets(en_conn_t *c)
+{
+    size_t used = 0;
+
+    while (c->phase == EN_PH_UP) {
+        long plen = en_frame_next(c->in.data + used, c->in.len - used,
+                                  EN_MAX_PACKET);
+        if (plen == 0)
+            break;
+        if (plen < 0) {
+            en_conn_fail(c, ENODE_ECONN,
+                         "the peer sent a packet over the %u-byte limit",
+                         EN_MAX_PACKET);
+            return;
+        }
+        if (plen > 4)
+            en_dispatch_packet(c, c->in.data + used + 4, (size_t)plen - 4);
+        used += (size_t)plen;
+    }
+    if (c->phase != EN_PH_DEAD)
+        en_buf_consume(&c->in, used);
+}
+
+/* Readable or writable while up: read all there is, then write. Reading
+ * goes on until the socket is drained, because TLS may hold decrypted
+ * records that a level-triggered epoll would never report again. */
+static void up_on_event(en_conn_t *c, uint32_t events)
+{
+    char err[256];
+
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR) || c->tls_wants_write) {
+        for (;;) {
+            enum en_io io = en_conn_read(c, err, sizeof err);
+            if (io == EN_IO_WANT_READ || io == EN_IO_WANT_WRITE)
+                break;
+            if (io != EN_IO_DONE) {
+                process_packets(c);
+                en_conn_fail(c, ENODE_ECONN, "%s", err);
+                return;
+            }
+            process_packets(c);
+            if (c->phase != EN_PH_UP)
+                return;
+        }
+    }
+    if (en_conn_flush(c) == 0)
+        en_conn_update_watch(c);
+}
+
+void en_conn_up(en_conn_t *c)
+{
+    enode_t *n = c->node;
+    char tls[128] = "plain TCP";
+
+    c->flags = c->hs->flags;
+    c->peer_creation = c->hs->peer_creation;
+    snprintf(c->peer, sizeof c->peer, "%s", c->hs->peer_name);
+    free(c->hs);
+    c->hs = NULL;
+    c->phase = EN_PH_UP;
+    en_ticker_init(&c->ticker, n->ticktime_ms, en_now_ms());
+    if (c->ssl)
+        en_tls_describe(c->ssl, tls, sizeof tls);
+    en_log(n, ENODE_LOG_INFO, "connected %s %s (%s, %s)",
+           c->initiator ? "to" : "from", c->peer, tls,
+           (c->flags & EN_DFLAG_PUBLISHED) ? "visible" : "hidden");
+    /* Messages sent while connecting go first, in order. */
+    if (c->pending.len > 0) {
+        en_buf_append(&c->out, c->pending.data, c->pending.len);
+        en_buf_free(&c->pending);
+    }
+    pthread_cond_broadcast(&n->cond);
+    process_packets(c);
+    en_conn_kick(c);
+}
+
+void en_conn_on_event(en_conn_t *c, uint32_t events)
+{
+    if (c->phase == EN_PH_DEAD)
+        return;
+    if (c->phase == EN_PH_UP)
+        up_on_event(c, events);
+    else
+        en_setup_on_event(c, events);
+}
+
+uint64_t en_conn_deadline(const en_conn_t *c)
+{
+    if (c->phase == EN_PH_DEAD)
+        return UINT64_MAX;
+    if (c->phase == EN_PH_UP)
+        return en_ticker_next_deadline(&c->ticker);
+    return c->deadline_ms;
+}
+
+void en_conn_on_timer(en_conn_t *c, uint64_t now)
+{
+    if (c->phase == EN_PH_DEAD)
+        return;
+    if (c->phase != EN_PH_UP) {
+        if (now < c->deadline_ms)
+            return;
+        if (c->phase == EN_PH_WAIT_PEER)
+            en_conn_fail(c, ENODE_ECONN,
+                         "the peer won a simultaneous connect but never "
+                         "connected back");
+        else if (c->phase == EN_PH_HANDSHAKE) {
+            en_hs_timed_out(c->hs, c->node->setup_ms);
+            en_conn_fail(c, ENODE_ETIMEOUT, "%s", c->hs->errmsg);
+        } else
+            en_conn_fail(c, ENODE_ETIMEOUT,
+                         "%s took longer than %u ms (net_setuptime)",
+                         en_phase_name(c->phase), c->node->setup_ms);
+        return;
+    }
+    switch (en_ticker_check(&c->ticker, now)) {
+    case EN_TICK_SEND:
+        if (c->out.len == 0 && en_frame_put_tick(&c->out) == 0)
+            en_conn_kick(c);
+        break;
+    case EN_TICK_TIMEOUT:
+        en_conn_fail(c, ENODE_ETIMEOUT,
+                     "nothing received for %u s (net_ticktime)",
+                     c->node->ticktime_ms / 1000);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- new connections ------------------------------------------------------- */
+
+en_conn_t *en_conn_get(enode_t *n, const char *peer)
+{
+    char alive[EN_NODE_NAME_MAX + 1], host[EN_NODE_NAME_MAX + 1];
+    en_conn_t *c = en_conn_find(n, peer);
+
+    if (c)
+        return c;
+    if (en_node_split(peer, alive, sizeof alive, host, sizeof host) < 0) {
+        en_set_error(n, "'%s' is not a node name (alive@host)", peer);
+        return NULL;
+    }
+    c = en_conn_new(n, 1);
+    if (!c) {
+        en_set_error(n, "out of memory");
+        return NULL;
+    }
+    snprintf(c->peer, sizeof c->peer, "%s", peer);
+    snprintf(c->peer_host, sizeof c->peer_host, "%s", host);
+    en_dial_start(c);
+    en_wake(n); /* the loop must learn the new deadline */
+    return c;
+}
+
+void en_conn_accept(enode_t *n)
+{
+    for (;;) {
+        en_addr_t peer;
+        char a[80];
+        int fd = en_sock_accept(n->lfd, &peer);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                en_log(n, ENODE_LOG_WARNING, "accept: %s", strerror(errno));
+            return;
+        }
+        en_conn_t *c = en_conn_new(n, 0);
+        if (!c) {
+            en_log(n, ENODE_LOG_ERROR, "out of memory: refused a connection");
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        c->addr = peer;
+        en_log(n, ENODE_LOG_DEBUG, "connection from %s",
+               en_addr_str(&peer, a, sizeof a));
+        if (n->proto == ENODE_PROTO_TLS) {
+            char err[256];
+            c->ssl = en_tls_session(n->tls_server, fd, 0, NULL, NULL, err,
+                                    sizeof err);
+            if (!c->ssl) {
+                en_conn_fail(c, ENODE_ETLS, "%s", err);
+                continue;
+            }
+            c->phase = EN_PH_TLS;
+            en_setup_on_event(c, EPOLLIN);
+        } else {
+            en_setup_start_handshake(c);
+        }
+    }
+}

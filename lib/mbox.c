@@ -1,0 +1,223 @@
+/* mbox.c - mailboxes: the C "processes" of a node, their pids, names and
+ * message queues, and references. */
+#include "node_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void en_make_pid(enode_t *n, erlang_pid *pid)
+{
+    memset(pid, 0, sizeof *pid);
+    strcpy(pid->node, n->name);
+    /* The classic 15-bit number and 13-bit serial every OTP release
+     * decodes, whatever its NEW_PID_EXT limits. */
+    pid->num = n->next_pid_num;
+    pid->serial = n->next_pid_serial;
+    pid->creation = n->creation;
+    if (++n->next_pid_num > 0x7fff) {
+        n->next_pid_num = 1;
+        n->next_pid_serial = (n->next_pid_serial + 1) & 0x1fff;
+    }
+}
+
+static int same_pid(const erlang_pid *a, const erlang_pid *b)
+{
+    return a->num == b->num && a->serial == b->serial &&
+           a->creation == b->creation && strcmp(a->node, b->node) == 0;
+}
+
+struct enode_mbox *en_mbox_by_pid(enode_t *n, const erlang_pid *pid)
+{
+    for (struct enode_mbox *mb = n->mboxes; mb; mb = mb->next)
+        if (same_pid(&mb->pid, pid))
+            return mb;
+    return NULL;
+}
+
+struct enode_mbox *en_mbox_by_name(enode_t *n, const char *name)
+{
+    for (struct enode_mbox *mb = n->mboxes; mb; mb = mb->next)
+        if (mb->name[0] && strcmp(mb->name, name) == 0)
+            return mb;
+    return NULL;
+}
+
+int en_mbox_deliver(struct enode_mbox *mb, const erlang_pid *from,
+                    const char *to_name, const char *msg, size_t len)
+{
+    en_qmsg_t *q;
+
+    if (len > 0 && (unsigned char)msg[0] == 131) { /* keep one version byte */
+        msg++;
+        len--;
+    }
+    if (len > 0x7ffffffe || !(q = calloc(1, sizeof *q)))
+        return ENODE_ENOMEM;
+    q->msg.msg.buff = malloc(len + 1);
+    if (!q->msg.msg.buff) {
+        free(q);
+        return ENODE_ENOMEM;
+    }
+    q->msg.msg.buff[0] = (char)131;
+    memcpy(q->msg.msg.buff + 1, msg, len);
+    q->msg.msg.buffsz = (int)len + 1;
+    q->msg.msg.index = (int)len + 1;
+    if (from) {
+        q->msg.from = *from;
+        q->msg.has_from = 1;
+    }
+    if (to_name)
+        strncpy(q->msg.to_name, to_name, sizeof q->msg.to_name - 1);
+    if (mb->tail)
+        mb->tail->next = q;
+    else
+        mb->head = q;
+    mb->tail = q;
+    pthread_cond_broadcast(&mb->node->cond);
+    return 0;
+}
+
+void enode_msg_free(enode_msg_t *m)
+{
+    if (!m)
+        return;
+    free(m->msg.buff);
+    memset(m, 0, sizeof *m);
+}
+
+int enode_mbox_new(enode_t *n, enode_mbox_t **out)
+{
+    struct enode_mbox *mb = calloc(1, sizeof *mb);
+
+    if (!mb)
+        return ENODE_ENOMEM;
+    pthread_mutex_lock(&n->lock);
+    mb->node = n;
+    en_make_pid(n, &mb->pid);
+    mb->next = n->mboxes;
+    n->mboxes = mb;
+    pthread_mutex_unlock(&n->lock);
+    *out = mb;
+    return 0;
+}
+
+void en_mbox_free_locked(struct enode_mbox *mb)
+{
+    enode_t *n = mb->node;
+    struct enode_mbox **pp = &n->mboxes;
+
+    while (*pp && *pp != mb)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = mb->next;
+    while (mb->head) {
+        en_qmsg_t *q = mb->head;
+        mb->head = q->next;
+        enode_msg_free(&q->msg);
+        free(q);
+    }
+    free(mb);
+}
+
+void enode_mbox_free(enode_mbox_t *mb)
+{
+    if (!mb)
+        return;
+    enode_t *n = mb->node;
+    pthread_mutex_lock(&n->lock);
+    en_mbox_free_locked(mb);
+    pthread_mutex_unlock(&n->lock);
+}
+
+const erlang_pid *enode_mbox_pid(const enode_mbox_t *mb)
+{
+    return &mb->pid;
+}
+
+int enode_register(enode_mbox_t *mb, const char *name)
+{
+    enode_t *n = mb->node;
+    int rc = 0;
+
+    if (!name || !*name || strlen(name) >= sizeof mb->name)
+        return ENODE_EINVAL;
+    pthread_mutex_lock(&n->lock);
+    if (mb->name[0])
+        rc = ENODE_EINVAL;
+    else if (en_mbox_by_name(n, name))
+        rc = ENODE_EEXIST;
+    else
+        strcpy(mb->name, name);
+    pthread_mutex_unlock(&n->lock);
+    return rc;
+}
+
+int enode_unregister(enode_mbox_t *mb)
+{
+    pthread_mutex_lock(&mb->node->lock);
+    mb->name[0] = '\0';
+    pthread_mutex_unlock(&mb->node->lock);
+    return 0;
+}
+
+static int take_message(struct enode_mbox *mb, enode_msg_t *out)
+{
+    en_qmsg_t *q = mb->head;
+
+    if (!q)
+        return 0;
+    mb->head = q->next;
+    if (!mb->head)
+        mb->tail = NULL;
+    *out = q->msg;
+    free(q);
+    return 1;
+}
+
+int enode_receive(enode_mbox_t *mb, enode_msg_t *out, int timeout_ms)
+{
+    enode_t *n = mb->node;
+    uint64_t until = timeout_ms < 0 ? UINT64_MAX
+                                    : en_now_ms() + (uint64_t)timeout_ms;
+    int got;
+
+    pthread_mutex_lock(&n->lock);
+    while (!(got = take_message(mb, out)) && en_now_ms() < until)
+        en_wait_locked(n, until == UINT64_MAX ? en_now_ms() + 3600000 : until);
+    pthread_mutex_unlock(&n->lock);
+    if (!got && timeout_ms == 0) {
+        /* Nothing queued: give the loop one turn, then look again. */
+        if (!n->thread_on)
+            enode_process(n, 0);
+        pthread_mutex_lock(&n->lock);
+        got = take_message(mb, out);
+        pthread_mutex_unlock(&n->lock);
+    }
+    return got ? 0 : ENODE_ETIMEOUT;
+}
+
+int enode_make_ref(enode_t *n, erlang_ref *ref)
+{
+    pthread_mutex_lock(&n->lock);
+    if (n->ref_words[1] == 0 && n->ref_words[2] == 0) {
+        /* Start from the clock so refs differ across restarts. */
+        uint64_t t = (uint64_t)time(NULL) ^ en_now_ms();
+        n->ref_words[1] = (uint32_t)t;
+        n->ref_words[2] = (uint32_t)(t >> 32) | 1;
+    }
+    memset(ref, 0, sizeof *ref);
+    strcpy(ref->node, n->name);
+    ref->len = 3;
+    ref->creation = n->creation;
+    /* The first word keeps to 18 bits, as OTP's own references do. */
+    if (++n->ref_words[0] > 0x3ffff) {
+        n->ref_words[0] = 0;
+        n->ref_words[1]++;
+    }
+    ref->n[0] = n->ref_words[0];
+    ref->n[1] = n->ref_words[1];
+    ref->n[2] = n->ref_words[2];
+    pthread_mutex_unlock(&n->lock);
+    return 0;
+}

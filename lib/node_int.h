@@ -1,0 +1,207 @@
+/* node_int.h - the node runtime's shared structures (internal).
+ *
+ * One mutex per node guards everything below: the loop takes it to handle
+ * events, API calls take it to send or to look at mailboxes. Functions
+ * named *_locked expect it held.
+ */
+#ifndef ENODE_NODE_INT_H
+#define ENODE_NODE_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "enode.h"
+#include "buf.h"
+#include "handshake.h"
+#include "names.h"
+#include "sock.h"
+#include "ticker.h"
+#include "tls.h"
+#include "tlsconf.h"
+
+/* Where a connection is in its life. */
+typedef enum en_phase {
+    EN_PH_EPMD,      /* initiator: asking the peer's EPMD for its port */
+    EN_PH_CONNECT,   /* initiator: TCP connect under way */
+    EN_PH_TLS,       /* TLS handshake */
+    EN_PH_HANDSHAKE, /* distribution handshake */
+    EN_PH_UP,        /* connected */
+    EN_PH_WAIT_PEER, /* lost a simultaneous connect ("nok"): the peer's own
+                        attempt will come in and take our queued messages */
+    EN_PH_DEAD,      /* closed; freed at the end of the loop step */
+} en_phase_t;
+
+typedef struct en_conn {
+    struct en_conn *next;
+    enode_t *node;
+    en_phase_t phase;
+    int initiator;
+    int fd;
+    WOLFSSL *ssl;
+    uint32_t events;                   /* epoll interest registered */
+    int tls_wants_write;               /* a TLS read needs the fd writable */
+    char peer[EN_HS_NAME_MAX];   /* "" until an acceptor learns it */
+    char peer_host[EN_HS_NAME_MAX];
+    en_addr_t addr;
+    en_buf_t in;          /* bytes read and not yet used */
+    en_buf_t out;         /* bytes to write (plaintext under TLS) */
+    size_t tls_inflight;  /* length of a TLS write to repeat, or 0 */
+    en_buf_t pending;     /* packets queued before the connection is up */
+    en_hs_t *hs;          /* during EN_PH_HANDSHAKE */
+    uint64_t deadline_ms; /* set-up time limit, before EN_PH_UP */
+    en_ticker_t ticker;
+    uint64_t flags;       /* negotiated distribution flags */
+    uint32_t peer_creation;
+    int fail_code;        /* ENODE_E* once it failed */
+} en_conn_t;
+
+/* A peer reached at a fixed port, without EPMD. */
+struct en_peer_port {
+    struct en_peer_port *next;
+    char peer[EN_HS_NAME_MAX];
+    uint16_t port;
+};
+
+/* A message waiting in a mailbox. */
+typedef struct en_qmsg {
+    struct en_qmsg *next;
+    enode_msg_t msg;
+} en_qmsg_t;
+
+struct enode_mbox {
+    struct enode_mbox *next;
+    enode_t *node;
+    erlang_pid pid;
+    char name[MAXATOMLEN_UTF8]; /* registered name or "" */
+    en_qmsg_t *head, *tail;
+};
+
+struct enode {
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* a message arrived, a connection changed */
+
+    char name[EN_HS_NAME_MAX];
+    char alive[EN_NODE_NAME_MAX + 1];
+    char host[EN_NODE_NAME_MAX + 1];
+    char cookie[EN_HS_COOKIE_MAX];
+    uint32_t creation;
+
+    enode_proto_t proto;
+    int ipv6;
+    int hidden;
+    unsigned ticktime_ms;
+    unsigned setup_ms;
+    int epmd_port;
+    int dist_port;
+    uint64_t flags;    /* what we advertise */
+    uint64_t required; /* what a peer must have */
+
+    int epfd;    /* the one fd users poll */
+    int wakefd;  /* eventfd: wakes the loop for new work */
+    int lfd;     /* listening socket */
+    int epmd_fd; /* our EPMD registration, open while we live */
+    uint16_t port;
+
+    en_tls_conf_t tlsconf;
+    WOLFSSL_CTX *tls_server, *tls_client;
+
+    en_conn_t *conns;
+    struct en_peer_port *peer_ports;
+    struct enode_mbox *mboxes;
+    erlang_pid system_pid; /* sender of replies from built-in services */
+    unsigned next_pid_num, next_pid_serial;
+    uint32_t ref_words[3];
+
+    enode_log_fn log;
+    void *log_user;
+    int log_level;
+
+    char errbuf[512];        /* enode_last_error() */
+    int last_conn_code;      /* why the last connection failed */
+
+    pthread_t thread;
+    int thread_on;
+    int stopping;
+};
+
+/* ---- node.c ---- */
+uint64_t en_now_ms(void);
+void en_log(enode_t *n, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void en_set_error(enode_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int en_is_local_node(const enode_t *n, const char *node_name);
+void en_wake(enode_t *n);
+
+/* Wait for the cond until `until` (monotonic ms), running the loop when
+ * no thread does. Called and returns with the lock held. */
+void en_wait_locked(enode_t *n, uint64_t until);
+
+/* ---- conn.c ---- */
+en_conn_t *en_conn_find(enode_t *n, const char *peer);
+/* The connection to peer, dialling it if there is none. NULL if the
+ * peer's name is bad or a socket cannot be had (logged). */
+en_conn_t *en_conn_get(enode_t *n, const char *peer);
+void en_conn_accept(enode_t *n);
+void en_conn_on_event(en_conn_t *c, uint32_t events);
+void en_conn_on_timer(en_conn_t *c, uint64_t now);
+uint64_t en_conn_deadline(const en_conn_t *c);
+void en_conn_fail(en_conn_t *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void en_conn_free(en_conn_t *c);
+/* The buffer a packet for c goes into: out when up, pending before. */
+en_buf_t *en_conn_sendbuf(en_conn_t *c);
+/* Try to write what is queued; called after appending to c->out. */
+void en_conn_kick(en_conn_t *c);
+/* The pieces dial.c and conn.c share. */
+en_conn_t *en_conn_new(enode_t *n, int initiator);
+const char *en_phase_name(en_phase_t p);
+void en_conn_update_watch(en_conn_t *c);
+void en_conn_close_transport(en_conn_t *c);
+enum en_io en_conn_read(en_conn_t *c, char *err, size_t errlen);
+int en_conn_flush(en_conn_t *c);
+/* The handshake is done: switch c to carrying packets. */
+void en_conn_up(en_conn_t *c);
+
+/* ---- dial.c: getting a connection up ---- */
+/* Start dialling c->peer (initiator). -1 if it failed at once (c dead). */
+int en_dial_start(en_conn_t *c);
+/* Drive a connection that is not up yet on a socket event. */
+void en_setup_on_event(en_conn_t *c, uint32_t events);
+/* Start the distribution handshake once the transport is ready. */
+void en_setup_start_handshake(en_conn_t *c);
+/* Feed c->in to the handshake. */
+void en_setup_feed_handshake(en_conn_t *c);
+
+/* ---- mbox.c ---- */
+struct enode_mbox *en_mbox_by_pid(enode_t *n, const erlang_pid *pid);
+struct enode_mbox *en_mbox_by_name(enode_t *n, const char *name);
+int en_mbox_deliver(struct enode_mbox *mb, const erlang_pid *from,
+                    const char *to_name, const char *msg, size_t len);
+void en_mbox_free_locked(struct enode_mbox *mb);
+void en_make_pid(enode_t *n, erlang_pid *pid);
+
+/* ---- dispatch.c: a packet from a connected peer ---- */
+void en_dispatch_packet(en_conn_t *c, const uint8_t *data, size_t len);
+
+/* ---- send.c ---- */
+int en_send_locked(enode_t *n, const erlang_pid *from, const erlang_pid *to,
+                   const char *msg, size_t len);
+int en_reg_send_locked(enode_t *n, const erlang_pid *from,
+                       const char *node_name, const char *name,
+                       const char *msg, size_t len);
+
+/* ---- services.c: what a real node answers ---- */
+/* 1 if a built-in service took the message sent to `name`. */
+int en_services_handle(en_conn_t *c, const erlang_pid *from, const char *name,
+                       const char *msg, size_t len);
+
+/* The port to reach peer at without EPMD, or 0 to ask its EPMD. */
+int en_peer_port(const enode_t *n, const char *peer);
+
+/* ---- epmd_client.c ---- */
+int en_epmd_register(enode_t *n, char *err, size_t errlen);
+/* port if > 0, else $ERL_EPMD_PORT, else 4369. */
+int en_epmd_default_port(int port);
+
+#endif
