@@ -1,0 +1,82 @@
+/* enode-echo - a C node that echoes: for every message {From, Term} it
+ * receives at the registered name `echo`, it sends Term back to From.
+ *
+ *   enode-echo -sname echo1 -setcookie secret \
+ *              -proto_dist inet_tls -ssl_dist_optfile dist.conf
+ *
+ * It takes erl's flags (see enode_config_from_args), plus
+ *   -connect NODE   connect to NODE at start
+ *   -v              log connections and what is dropped
+ * Once it listens and is registered it prints "ready <node name>".
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <enode.h>
+
+/* Send the Term of {From, Term} in `m` back to From. */
+static void echo(enode_mbox_t *mbox, const enode_msg_t *m)
+{
+    const char *buf = m->msg.buff;
+    int i = 0, version, arity;
+    erlang_pid from;
+    ei_x_buff reply;
+
+    if (ei_decode_version(buf, &i, &version) < 0 ||
+        ei_decode_tuple_header(buf, &i, &arity) < 0 || arity != 2 ||
+        ei_decode_pid(buf, &i, &from) < 0)
+        return; /* not {Pid, Term}: ignore it, like a selective receive */
+    ei_x_new_with_version(&reply);
+    ei_x_append_buf(&reply, buf + i, m->msg.index - i); /* Term, as is */
+    enode_send(mbox, &from, &reply);
+    ei_x_free(&reply);
+}
+
+int main(int argc, char **argv)
+{
+    enode_config_t config;
+    enode_t *node;
+    enode_mbox_t *mbox;
+    const char *connect_to = NULL;
+    char err[512];
+
+    enode_config_init(&config);
+    if (enode_config_from_args(&config, &argc, argv, err, sizeof err) < 0) {
+        fprintf(stderr, "enode-echo: %s\n", err);
+        return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-connect") == 0 && i + 1 < argc) {
+            connect_to = argv[++i];
+        } else if (strcmp(argv[i], "-v") == 0) {
+            config.log_level = ENODE_LOG_INFO;
+        } else {
+            fprintf(stderr, "enode-echo: unknown argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!config.name)
+        config.name = "echo";
+    if (enode_new(&node, &config, err, sizeof err) < 0) {
+        fprintf(stderr, "enode-echo: %s\n", err);
+        return 1;
+    }
+    enode_mbox_new(node, &mbox);
+    enode_register(mbox, "echo");
+    if (connect_to && enode_connect(node, connect_to) < 0) {
+        fprintf(stderr, "enode-echo: cannot connect to %s: %s\n", connect_to,
+                enode_last_error(node));
+        enode_free(node);
+        return 1;
+    }
+    printf("ready %s\n", enode_name(node));
+    fflush(stdout);
+
+    for (;;) {
+        enode_msg_t m;
+        if (enode_receive(mbox, &m, -1) == 0) {
+            echo(mbox, &m);
+            enode_msg_free(&m);
+        }
+    }
+}

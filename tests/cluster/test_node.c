@@ -1,0 +1,244 @@
+/* test_node.c - a node's life around EPMD and its connections: names,
+ * refused registrations, running without EPMD, ticks, and the loop in
+ * the host program's hands. */
+#include <criterion/criterion.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cnode.h"
+#include "enode.h"
+#include "harness.h"
+
+static h_cluster_t *cluster;
+
+static void up(void)
+{
+    char port[16];
+    cluster = h_cluster_new();
+    cr_assert_not_null(cluster);
+    cr_assert_gt(h_epmd_start(cluster), 0);
+    snprintf(port, sizeof port, "%d", h_cluster_epmd_port(cluster));
+    setenv("ERL_EPMD_PORT", port, 1);
+}
+
+static void down(void)
+{
+    h_cluster_stop(cluster);
+}
+
+static int make_node(enode_t **n, const char *name, void (*tweak)(enode_config_t *),
+                     char *err, size_t errlen)
+{
+    enode_config_t cfg;
+    enode_config_init(&cfg);
+    cfg.name = name;
+    cfg.cookie = h_cluster_cookie(cluster);
+    cfg.ssl_dist_optfile = h_cluster_optfile(cluster);
+    if (tweak)
+        tweak(&cfg);
+    return enode_new(n, &cfg, err, errlen);
+}
+
+struct seen {
+    char names[16][64];
+    int ports[16];
+    int count;
+};
+
+static void collect(void *user, const char *name, int port)
+{
+    struct seen *s = user;
+    if (s->count < 16) {
+        snprintf(s->names[s->count], sizeof s->names[0], "%s", name);
+        s->ports[s->count++] = port;
+    }
+}
+
+Test(node, registers_and_epmd_lists_it, .init = up, .fini = down,
+     .timeout = 60)
+{
+    enode_t *n;
+    char err[512];
+    struct seen s = {0};
+
+    cr_assert_eq(make_node(&n, "listed", NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_neq(enode_creation(n), 0);
+    cr_assert_eq(enode_epmd_names("localhost", 0, collect, &s, err,
+                                  sizeof err), 0, "%s", err);
+    int found = 0;
+    for (int i = 0; i < s.count; i++)
+        if (strcmp(s.names[i], "listed") == 0 && s.ports[i] == enode_port(n))
+            found = 1;
+    cr_assert(found, "EPMD lists our name and port");
+
+    /* The same name again is refused, in words. */
+    enode_t *dup;
+    cr_assert_eq(make_node(&dup, "listed", NULL, err, sizeof err),
+                 ENODE_ENAMETAKEN);
+    cr_assert(strstr(err, "'listed' is taken"), "%s", err);
+
+    /* Freeing the node unregisters it. */
+    enode_free(n);
+    s.count = 0;
+    usleep(200000);
+    cr_assert_eq(enode_epmd_names("localhost", 0, collect, &s, err,
+                                  sizeof err), 0);
+    for (int i = 0; i < s.count; i++)
+        cr_assert_str_neq(s.names[i], "listed");
+}
+
+Test(node, no_epmd_is_a_clear_error, .init = up, .fini = down,
+     .timeout = 30)
+{
+    enode_t *n;
+    char err[512];
+
+    setenv("ERL_EPMD_PORT", "1", 1); /* nothing listens on port 1 */
+    cr_assert_eq(make_node(&n, "lonely", NULL, err, sizeof err), ENODE_EEPMD);
+    cr_assert(strstr(err, "cannot reach EPMD"), "%s", err);
+}
+
+static void no_certificate(enode_config_t *c)
+{
+    c->ssl_dist_optfile = NULL;
+}
+
+Test(node, tls_without_certificate_refuses_to_start, .init = up,
+     .fini = down, .timeout = 30)
+{
+    enode_t *n;
+    char err[512];
+
+    cr_assert_eq(make_node(&n, "nocert", no_certificate, err, sizeof err),
+                 ENODE_ETLS);
+    cr_assert(strstr(err, "certificate"), "%s", err);
+}
+
+static int fixed_port;
+static void without_epmd(enode_config_t *c)
+{
+    c->dist_port = fixed_port;
+}
+
+Test(node, runs_without_epmd, .init = up, .fini = down, .timeout = 60)
+{
+    enode_t *a, *b;
+    char err[512], name_a[300];
+    struct seen s = {0};
+
+    /* Node a listens on a fixed port and never registers. */
+    fixed_port = 20000 + (int)(getpid() % 20000);
+    cr_assert_eq(make_node(&a, "noepmd_a", without_epmd, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(enode_port(a), fixed_port);
+    cr_assert_eq(enode_epmd_names("localhost", 0, collect, &s, err,
+                                  sizeof err), 0);
+    for (int i = 0; i < s.count; i++)
+        cr_assert_str_neq(s.names[i], "noepmd_a");
+    snprintf(name_a, sizeof name_a, "%s", enode_name(a));
+    cr_assert_eq(enode_start_thread(a), 0);
+
+    /* An OTP node that neither listens nor asks EPMD reaches it. */
+    char portarg[16];
+    snprintf(portarg, sizeof portarg, "%d", fixed_port);
+    const char *extra[] = {"-erl_epmd_port", portarg, "-dist_listen", "false",
+                           NULL};
+    h_node_opts_t o = H_NODE_OPTS_INIT;
+    o.extra_args = extra;
+    h_node_t *otp = h_node_start(cluster, "noepmd", &o);
+    cr_assert_not_null(otp);
+    cr_assert(h_eval_expectf(otp, "pong", "net_adm:ping('%s').", name_a));
+
+    /* A C node told a's port connects without asking EPMD either. */
+    cr_assert_eq(make_node(&b, "noepmd_b", NULL, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(enode_set_peer_port(b, name_a, fixed_port), 0);
+    cr_assert_eq(enode_connect(b, name_a), 0, "%s", enode_last_error(b));
+    enode_free(b);
+    enode_free(a);
+}
+
+static void short_ticks(enode_config_t *c)
+{
+    c->net_ticktime = 4;
+}
+
+Test(node, ticks_keep_an_idle_connection_and_a_silent_peer_dies,
+     .init = up, .fini = down, .timeout = 90)
+{
+    enode_t *n;
+    char err[512];
+    const char *extra[] = {"-kernel", "net_ticktime", "4", NULL};
+    h_node_opts_t o = H_NODE_OPTS_INIT;
+    o.extra_args = extra;
+    h_node_t *otp = h_node_start(cluster, "ticker", &o);
+
+    cr_assert_eq(make_node(&n, "ticking", short_ticks, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(enode_start_thread(n), 0);
+    cr_assert_eq(enode_connect(n, h_node_name(otp)), 0, "%s",
+                 enode_last_error(n));
+    /* Idle for 3 x net_ticktime: only ticks keep it up, both ways. */
+    sleep(12);
+    cr_assert(enode_is_connected(n, h_node_name(otp)));
+    cr_assert(h_eval_expectf(otp, "true", "lists:member('%s', nodes()).",
+                             enode_name(n)));
+    /* A stopped peer sends no ticks: down within 2 x net_ticktime. */
+    kill(h_node_pid(otp), SIGSTOP);
+    int down_after = -1;
+    for (int i = 0; i < 80; i++) {
+        if (!enode_is_connected(n, h_node_name(otp))) {
+            down_after = i * 100;
+            break;
+        }
+        usleep(100000);
+    }
+    kill(h_node_pid(otp), SIGCONT);
+    cr_assert(down_after >= 0, "still connected 8 s after SIGSTOP");
+    cr_assert(strstr(enode_last_error(n), "net_ticktime"), "%s",
+              enode_last_error(n));
+    enode_free(n);
+}
+
+Test(node, host_event_loop_drives_the_node, .init = up, .fini = down,
+     .timeout = 60)
+{
+    enode_t *n;
+    enode_mbox_t *mb;
+    char err[512];
+    h_node_t *otp = h_node_start(cluster, "loop", NULL);
+
+    cr_assert_eq(make_node(&n, "looped", NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(enode_mbox_new(n, &mb), 0);
+    cr_assert_eq(enode_register(mb, "inbox"), 0);
+    /* The Erlang side sends three messages; we run the loop ourselves,
+     * polling enode_fd() like a host event loop would. */
+    cr_assert(h_eval_expectf(otp, "ok",
+                             "[{inbox, '%s'} ! {n, I} || I <- [1, 2, 3]], ok.",
+                             enode_name(n)));
+    int got = 0;
+    for (int spins = 0; got < 3 && spins < 500; spins++) {
+        struct pollfd p = {.fd = enode_fd(n), .events = POLLIN};
+        poll(&p, 1, enode_timeout(n) < 0 ? 20 : enode_timeout(n));
+        cr_assert_eq(enode_process(n, 0), 0);
+        enode_msg_t m;
+        while (enode_receive(mb, &m, 0) == 0) {
+            int i = 0, v, arity;
+            long val;
+            char atom[MAXATOMLEN_UTF8];
+            ei_decode_version(m.msg.buff, &i, &v);
+            ei_decode_tuple_header(m.msg.buff, &i, &arity);
+            ei_decode_atom(m.msg.buff, &i, atom);
+            ei_decode_long(m.msg.buff, &i, &val);
+            cr_assert_eq(val, ++got, "in order");
+            cr_assert_str_eq(m.to_name, "inbox");
+            enode_msg_free(&m);
+        }
+    }
+    cr_assert_eq(got, 3);
+    enode_free(n);
+}
