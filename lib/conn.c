@@ -24,6 +24,9 @@
 #define EN_MAX_PACKET (256u * 1024 * 1024)
 /* How much to read per call. */
 #define EN_READ_CHUNK (64 * 1024)
+/* An idle connection keeps buffers up to this size; a large message's
+ * buffer is given back once it is through, so idle nodes stay small. */
+#define EN_IDLE_BUF_MAX (256 * 1024)
 /* TLS records carry at most 16 KiB: hand TLS one record's worth a time. */
 #define EN_TLS_WRITE_CHUNK 16384
 
@@ -77,7 +80,7 @@ void en_conn_update_watch(en_conn_t *c)
 
     if (c->phase == EN_PH_CONNECT)
         ev = EPOLLOUT;
-    else if (c->out.len > 0 || c->tls_inflight > 0 || c->tls_wants_write)
+    else if (en_conn_unsent(c) > 0 || c->tls_inflight > 0 || c->tls_wants_write)
         ev |= EPOLLOUT;
     watch(c, ev);
 }
@@ -86,7 +89,7 @@ void en_conn_close_transport(en_conn_t *c)
 {
     watch(c, 0);
     if (c->ssl) {
-        wolfSSL_free(c->ssl);
+        en_tls_free(c->ssl);
         c->ssl = NULL;
     }
     if (c->fd >= 0) {
@@ -195,20 +198,23 @@ enum en_io en_conn_read(en_conn_t *c, char *err, size_t errlen)
     return EN_IO_DONE;
 }
 
-/* One write of at most a TLS record's worth. */
+/* One write from the unsent part of c->out: under TLS at most a record's
+ * worth, repeating the exact length of a write TLS could not finish. */
 static enum en_io write_some(en_conn_t *c, size_t *n, char *err,
                              size_t errlen)
 {
+    const uint8_t *from = c->out.data + c->out_sent;
+    size_t unsent = en_conn_unsent(c);
+
     if (c->ssl) {
         size_t len = c->tls_inflight;
         if (len == 0)
-            len = c->out.len < EN_TLS_WRITE_CHUNK ? c->out.len
-                                                  : EN_TLS_WRITE_CHUNK;
-        enum en_io io = en_tls_write(c->ssl, c->out.data, len, n, err, errlen);
+            len = unsent < EN_TLS_WRITE_CHUNK ? unsent : EN_TLS_WRITE_CHUNK;
+        enum en_io io = en_tls_write(c->ssl, from, len, n, err, errlen);
         c->tls_inflight = io == EN_IO_WANT_WRITE ? len : 0;
         return io;
     }
-    ssize_t w = write(c->fd, c->out.data, c->out.len);
+    ssize_t w = write(c->fd, from, unsent);
     if (w < 0) {
         if (errno == EAGAIN || errno == EINTR)
             return EN_IO_WANT_WRITE;
@@ -219,13 +225,29 @@ static enum en_io write_some(en_conn_t *c, size_t *n, char *err,
     return EN_IO_DONE;
 }
 
+/* Drop what was written from the front of c->out: at once when all of it
+ * went, else only once the written part outweighs the rest, so that a
+ * large queue is not moved once per record. */
+static void compact_out(en_conn_t *c)
+{
+    if (c->out_sent == c->out.len) {
+        if (c->out.cap > EN_IDLE_BUF_MAX)
+            en_buf_free(&c->out);
+        en_buf_reset(&c->out);
+        c->out_sent = 0;
+    } else if (c->out_sent > (1u << 20) && c->out_sent > c->out.len / 2) {
+        en_buf_consume(&c->out, c->out_sent);
+        c->out_sent = 0;
+    }
+}
+
 /* Write as much of c->out as the socket takes. -1 if the connection
  * failed (c is then dead). */
 int en_conn_flush(en_conn_t *c)
 {
     char err[256];
 
-    while (c->out.len > 0) {
+    while (en_conn_unsent(c) > 0) {
         size_t n = 0;
         enum en_io io = write_some(c, &n, err, sizeof err);
         if (io == EN_IO_WANT_WRITE || io == EN_IO_WANT_READ)
@@ -234,10 +256,11 @@ int en_conn_flush(en_conn_t *c)
             en_conn_fail(c, ENODE_ECONN, "%s", err);
             return -1;
         }
-        en_buf_consume(&c->out, n);
+        c->out_sent += n;
         if (c->phase == EN_PH_UP)
             en_ticker_on_write(&c->ticker, en_now_ms());
     }
+    compact_out(c);
     return 0;
 }
 
@@ -274,8 +297,11 @@ static void process_packets(en_conn_t *c)
             en_dispatch_packet(c, c->in.data + used + 4, (size_t)plen - 4);
         used += (size_t)plen;
     }
-    if (c->phase != EN_PH_DEAD)
-        en_buf_consume(&c->in, used);
+    if (c->phase == EN_PH_DEAD)
+        return;
+    en_buf_consume(&c->in, used);
+    if (c->in.len == 0 && c->in.cap > EN_IDLE_BUF_MAX)
+        en_buf_free(&c->in);
 }
 
 /* Readable or writable while up: read all there is, then write. Reading
@@ -372,7 +398,7 @@ void en_conn_on_timer(en_conn_t *c, uint64_t now)
     }
     switch (en_ticker_check(&c->ticker, now)) {
     case EN_TICK_SEND:
-        if (c->out.len == 0 && en_frame_put_tick(&c->out) == 0)
+        if (en_conn_unsent(c) == 0 && en_frame_put_tick(&c->out) == 0)
             en_conn_kick(c);
         break;
     case EN_TICK_TIMEOUT:

@@ -180,20 +180,16 @@ int enode_receive(enode_mbox_t *mb, enode_msg_t *out, int timeout_ms)
     enode_t *n = mb->node;
     uint64_t until = timeout_ms < 0 ? UINT64_MAX
                                     : en_now_ms() + (uint64_t)timeout_ms;
-    int got;
+    int got, waited = 0;
 
     pthread_mutex_lock(&n->lock);
-    while (!(got = take_message(mb, out)) && en_now_ms() < until)
-        en_wait_locked(n, until == UINT64_MAX ? en_now_ms() + 3600000 : until);
-    pthread_mutex_unlock(&n->lock);
-    if (!got && timeout_ms == 0) {
-        /* Nothing queued: give the loop one turn, then look again. */
-        if (!n->thread_on)
-            enode_process(n, 0);
-        pthread_mutex_lock(&n->lock);
-        got = take_message(mb, out);
-        pthread_mutex_unlock(&n->lock);
+    /* Even with no time to wait, the loop gets one turn before giving up. */
+    while (!(got = take_message(mb, out)) &&
+           (!waited || en_now_ms() < until)) {
+        en_wait_locked(n, until);
+        waited = 1;
     }
+    pthread_mutex_unlock(&n->lock);
     return got ? 0 : ENODE_ETIMEOUT;
 }
 

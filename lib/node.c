@@ -453,25 +453,35 @@ int enode_start_thread(enode_t *n)
 
 /* ---- connections, from the API ---------------------------------------- */
 
-/* Wait until `until` (monotonic ms) for cond, running the loop when no
- * thread does. Called and returns with the lock held. */
+static void wait_cond(enode_t *n, uint64_t until, uint64_t now)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t ns = (uint64_t)ts.tv_nsec + (until - now) % 1000 * 1000000;
+    ts.tv_sec += (time_t)((until - now) / 1000 + ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    pthread_cond_timedwait(&n->cond, &n->lock, &ts);
+}
+
+/* Without a loop thread, the first waiter runs the loop and the others
+ * wait for what it delivers; when it is done, one of them takes over. */
 void en_wait_locked(enode_t *n, uint64_t until)
 {
     uint64_t now = en_now_ms();
-    if (now >= until)
+    if (now > until)
         return;
-    if (n->thread_on) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t ns = (uint64_t)ts.tv_nsec + (until - now) % 1000 * 1000000;
-        ts.tv_sec += (time_t)((until - now) / 1000 + ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
-        pthread_cond_timedwait(&n->cond, &n->lock, &ts);
-    } else {
-        pthread_mutex_unlock(&n->lock);
-        enode_process(n, (int)(until - now));
-        pthread_mutex_lock(&n->lock);
+    if (n->thread_on || n->looping) {
+        if (now < until)
+            wait_cond(n, until, now);
+        return;
     }
+    n->looping = 1;
+    pthread_mutex_unlock(&n->lock);
+    enode_process(n, (int)(until - now > 0x7fffffff ? 0x7fffffff
+                                                    : until - now));
+    pthread_mutex_lock(&n->lock);
+    n->looping = 0;
+    pthread_cond_broadcast(&n->cond);
 }
 
 int enode_connect(enode_t *n, const char *peer)

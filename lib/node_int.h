@@ -45,6 +45,7 @@ typedef struct en_conn {
     en_addr_t addr;
     en_buf_t in;          /* bytes read and not yet used */
     en_buf_t out;         /* bytes to write (plaintext under TLS) */
+    size_t out_sent;      /* of which the first out_sent are written */
     size_t tls_inflight;  /* length of a TLS write to repeat, or 0 */
     en_buf_t pending;     /* packets queued before the connection is up */
     en_hs_t *hs;          /* during EN_PH_HANDSHAKE */
@@ -121,6 +122,7 @@ struct enode {
 
     pthread_t thread;
     int thread_on;
+    int looping; /* a thread waiting in en_wait_locked runs the loop */
     int stopping;
 };
 
@@ -134,7 +136,8 @@ int en_is_local_node(const enode_t *n, const char *node_name);
 void en_wake(enode_t *n);
 
 /* Wait for the cond until `until` (monotonic ms), running the loop when
- * no thread does. Called and returns with the lock held. */
+ * no thread does (once, without waiting, if until is now). Called and
+ * returns with the lock held. */
 void en_wait_locked(enode_t *n, uint64_t until);
 
 /* ---- conn.c ---- */
@@ -153,6 +156,11 @@ void en_conn_free(en_conn_t *c);
 en_buf_t *en_conn_sendbuf(en_conn_t *c);
 /* Try to write what is queued; called after appending to c->out. */
 void en_conn_kick(en_conn_t *c);
+/* Bytes in c->out not written yet. */
+static inline size_t en_conn_unsent(const en_conn_t *c)
+{
+    return c->out.len - c->out_sent;
+}
 /* The pieces dial.c and conn.c share. */
 en_conn_t *en_conn_new(enode_t *n, int initiator);
 const char *en_phase_name(en_phase_t p);

@@ -9,6 +9,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tls_ccs.h"
+
+/* wolfSSL sends the middlebox-compatibility CCS itself only when built
+ * for it; otherwise enode does (tls_ccs.h). */
+#ifdef WOLFSSL_TLS13_MIDDLEBOX_COMPAT
+#define EN_NEED_CCS_SHIM 0
+#else
+#define EN_NEED_CCS_SHIM 1
+#endif
+
 /* Words for the failures users meet; wolfSSL's own text otherwise. */
 static void describe_error(WOLFSSL *ssl, int code, char *err, size_t errlen)
 {
@@ -77,10 +87,24 @@ WOLFSSL *en_tls_session(WOLFSSL_CTX *ctx, int fd, int client, const char *sni,
         snprintf(err, errlen, "TLS: cannot set the host name to verify");
         goto fail;
     }
+    /* Last, so that the failures above need not undo it. */
+    if (!client && EN_NEED_CCS_SHIM && en_ccs_attach(ssl, fd) < 0) {
+        snprintf(err, errlen, "TLS: out of memory");
+        goto fail;
+    }
     return ssl;
 fail:
     wolfSSL_free(ssl);
     return NULL;
+}
+
+void en_tls_free(WOLFSSL *ssl)
+{
+    if (!ssl)
+        return;
+    if (EN_NEED_CCS_SHIM && wolfSSL_is_server(ssl))
+        en_ccs_detach(ssl);
+    wolfSSL_free(ssl);
 }
 
 static enum en_io classify(WOLFSSL *ssl, int ret, char *err, size_t errlen)

@@ -23,6 +23,9 @@ enum en_io {
 WOLFSSL *en_tls_session(WOLFSSL_CTX *ctx, int fd, int client, const char *sni,
                         const char *verify_host, char *err, size_t errlen);
 
+/* Free a session made by en_tls_session(). NULL is allowed. */
+void en_tls_free(WOLFSSL *ssl);
+
 /* Advance the TLS handshake. */
 enum en_io en_tls_handshake(WOLFSSL *ssl, char *err, size_t errlen);
 

@@ -314,3 +314,73 @@ Test(core, two_c_nodes_over_tls, .init = up, .fini = down, .timeout = 60)
     enode_free(c);
     h_cnode_stop(e);
 }
+
+Test(core, large_messages_both_ways_and_concurrent_senders, .init = up,
+     .fini = down, .timeout = 120)
+{
+    h_node_t *a = h_node_start(cluster, "a", NULL);
+    h_cnode_t *e = start_echo("echo_big", NULL);
+
+    /* 8 MiB out and back: the C node receives, queues and sends it whole. */
+    cr_assert(h_eval_expectf(a, "true", ECHO_FUN
+                             "Echo(binary:copy(<<1, 2, 3, 4>>, 2097152)).",
+                             h_cnode_name(e)));
+    /* Four processes at once, each its own stream of replies, in order. */
+    cr_assert(h_evalf(a, NULL, 0, 60000,
+        "Self = self(), N = '%s', "
+        "Run = fun(K) -> [begin {echo, N} ! {self(), {K, I, binary:copy(<<K>>, "
+        "100000)}}, receive {K, I, B} when byte_size(B) =:= 100000 -> ok "
+        "after 10000 -> exit(timeout) end end || I <- lists:seq(1, 50)], "
+        "Self ! {done, K} end, "
+        "[spawn(fun() -> Run(K) end) || K <- [1, 2, 3, 4]], "
+        "[receive {done, K} -> K after 30000 -> exit({missing, K}) end "
+        "|| K <- [1, 2, 3, 4]].", h_cnode_name(e)) == H_OK);
+    h_cnode_stop(e);
+}
+
+/* An optfile like the harness's, with {versions, ['tlsv1.3']} on both
+ * sides. */
+static const char *tls13_optfile(char *path, size_t len)
+{
+    const char *pki = h_cluster_pki_dir(cluster);
+    snprintf(path, len, "%s/tls13.conf", h_cluster_dir(cluster));
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (int side = 0; side < 2; side++)
+        fprintf(f, "%s{%s,[{certfile,\"%s/node.pem\"},{keyfile,\"%s/node.key\"},"
+                "{cacertfile,\"%s/ca.pem\"},{verify,verify_peer},%s"
+                "{versions,['tlsv1.3']}]}%s\n",
+                side == 0 ? "[" : " ", side == 0 ? "server" : "client", pki,
+                pki, pki, side == 0 ? "{fail_if_no_peer_cert,true}," : "",
+                side == 0 ? "," : "].");
+    fclose(f);
+    return path;
+}
+
+Test(core, tls13_with_otp_both_roles, .init = up, .fini = down,
+     .timeout = 60)
+{
+    char conf[1024];
+    h_node_opts_t o = H_NODE_OPTS_INIT;
+    o.optfile = tls13_optfile(conf, sizeof conf);
+    h_node_t *a = h_node_start(cluster, "a13", &o);
+    const char *srv[] = {"-ssl_dist_optfile", conf, NULL};
+    h_cnode_t *e = start_echo("echo13", srv);
+
+    /* OTP is the TLS 1.3 client: it needs the middlebox CCS from us. */
+    cr_assert(h_eval_expectf(a, "pong", "net_adm:ping('%s').",
+                             h_cnode_name(e)));
+    cr_assert(h_eval_expectf(a, "'tlsv1.3'",
+                             "element(1, harness_agent:dist_tls_info('%s')).",
+                             h_cnode_name(e)));
+    /* And the C node as the client. */
+    const char *cli[] = {"-ssl_dist_optfile", conf, "-connect", h_node_name(a),
+                         NULL};
+    h_cnode_t *e2 = start_echo("echo13c", cli);
+    cr_assert(h_eval_expectf(a, "{true,'tlsv1.3'}",
+                             "{lists:member('%s', nodes()), element(1, "
+                             "harness_agent:dist_tls_info('%s'))}.",
+                             h_cnode_name(e2), h_cnode_name(e2)));
+    h_cnode_stop(e2);
+    h_cnode_stop(e);
+}
