@@ -111,14 +111,19 @@ void en_conn_fail(en_conn_t *c, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    if (c->phase == EN_PH_UP)
+    if (c->phase == EN_PH_UP) {
         en_log(n, ENODE_LOG_WARNING, "connection to %s lost: %s", c->peer,
                why);
-    else
+    } else {
+        char who[EN_HS_NAME_MAX + 80];
+        if (c->peer[0])
+            snprintf(who, sizeof who, "%s", c->peer);
+        else
+            en_addr_str(&c->addr, who, sizeof who);
         en_log(n, ENODE_LOG_WARNING, "connection %s %s failed in %s: %s",
-               c->initiator ? "to" : "from",
-               c->peer[0] ? c->peer : "(unnamed peer)", en_phase_name(c->phase),
+               c->initiator ? "to" : "from", who, en_phase_name(c->phase),
                why);
+    }
     en_set_error(n, "%s%s%s", c->peer[0] ? c->peer : "", c->peer[0] ? ": " : "",
                  why);
     n->last_conn_code = code;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "epmd_codec.h"
@@ -76,9 +77,34 @@ static void on_connected(en_conn_t *c)
         en_setup_start_handshake(c);
 }
 
+/* Acceptor: a TLS connection starts with a handshake record (22). A peer
+ * that sends anything else is told apart from a TLS failure, because the
+ * usual cause is a node using plain TCP distribution. 0 if all is well
+ * or nothing has arrived yet; -1 if c failed. */
+static int check_first_byte(en_conn_t *c)
+{
+    uint8_t first;
+
+    if (c->initiator || c->tls_started)
+        return 0;
+    if (recv(c->fd, &first, 1, MSG_PEEK) != 1)
+        return 0;
+    c->tls_started = 1;
+    if (first == 0x16)
+        return 0;
+    en_conn_fail(c, ENODE_ETLS,
+                 "the peer does not speak TLS (its first byte is 0x%02x, not "
+                 "a TLS handshake): a node using plain TCP distribution on "
+                 "this TLS port?", first);
+    return -1;
+}
+
 static void tls_step(en_conn_t *c)
 {
     char err[256];
+
+    if (check_first_byte(c) < 0)
+        return;
     enum en_io io = en_tls_handshake(c->ssl, err, sizeof err);
 
     c->tls_wants_write = io == EN_IO_WANT_WRITE;
@@ -99,6 +125,7 @@ static void epmd_got_reply(en_conn_t *c, const struct en_epmd_node_info *info)
     en_conn_close_transport(c);
     en_buf_reset(&c->in);
     en_buf_reset(&c->out);
+    c->out_sent = 0;
     if (info->result != 0) {
         en_node_split(c->peer, alive, sizeof alive, host, sizeof host);
         en_conn_fail(c, ENODE_ENOTFOUND,
@@ -121,7 +148,8 @@ static void epmd_on_event(en_conn_t *c)
     struct en_epmd_node_info info;
 
     /* The request is still queued: this is the connect finishing. */
-    if (c->out.len > 0 && en_sock_connect_result(c->fd, err, sizeof err) < 0) {
+    if (en_conn_unsent(c) > 0 &&
+        en_sock_connect_result(c->fd, err, sizeof err) < 0) {
         en_conn_fail(c, ENODE_EEPMD, "cannot reach EPMD on %s: %s",
                      c->peer_host, err);
         return;

@@ -40,6 +40,7 @@ typedef struct en_conn {
     WOLFSSL *ssl;
     uint32_t events;                   /* epoll interest registered */
     int tls_wants_write;               /* a TLS read needs the fd writable */
+    int tls_started;                   /* acceptor: first byte looked at */
     char peer[EN_HS_NAME_MAX];   /* "" until an acceptor learns it */
     char peer_host[EN_HS_NAME_MAX];
     en_addr_t addr;

@@ -2,11 +2,14 @@
  * refused registrations, running without EPMD, ticks, and the loop in
  * the host program's hands. */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cnode.h"
@@ -241,4 +244,95 @@ Test(node, host_event_loop_drives_the_node, .init = up, .fini = down,
     }
     cr_assert_eq(got, 3);
     enode_free(n);
+}
+
+static FILE *log_file;
+
+static void to_log_file(void *user, int level, const char *msg)
+{
+    (void)user;
+    (void)level;
+    fprintf(log_file, "%s\n", msg);
+    fflush(log_file);
+}
+
+static void quick_setup(enode_config_t *c)
+{
+    c->setup_time_ms = 1500;
+    c->log = to_log_file;
+}
+
+/* A raw TCP connection to the node's port. */
+static int raw_connect(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* 1 once the node has closed fd (read gives EOF or an error). */
+static int closed_by_node(int fd, int timeout_ms)
+{
+    char buf[256];
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (poll(&p, 1, timeout_ms) == 1) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r <= 0)
+            return 1;
+    }
+    return 0;
+}
+
+Test(node, hostile_peers_are_dropped_and_others_served, .init = up,
+     .fini = down, .timeout = 60)
+{
+    enode_t *n;
+    char err[512];
+    char log_path[600];
+    FILE *log;
+
+    snprintf(log_path, sizeof log_path, "%s/sturdy.log", h_cluster_dir(cluster));
+    cr_assert_not_null(log = fopen(log_path, "w+"));
+    log_file = log;
+    cr_assert_eq(make_node(&n, "sturdy", quick_setup, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(enode_start_thread(n), 0);
+    int silent = raw_connect(enode_port(n));
+    int plain = raw_connect(enode_port(n));
+    /* A distribution name message in the clear, to a TLS port. */
+    static const char hello[] = "\x00\x15N\x00\x00\x00\x0d\x07\xdf\x7f\xbc"
+                                "\x00\x00\x00\x01\x00\x03x@y";
+    cr_assert_eq(write(plain, hello, sizeof hello - 1), sizeof hello - 1);
+    int junk = raw_connect(enode_port(n));
+    char noise[4096];
+    for (size_t i = 0; i < sizeof noise; i++)
+        noise[i] = (char)(i * 7919 + 13);
+    cr_assert_eq(write(junk, noise, sizeof noise), sizeof noise);
+
+    /* Meanwhile a real peer connects and is served. */
+    h_node_t *otp = h_node_start(cluster, "good", NULL);
+    cr_assert(h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
+                             enode_name(n)));
+    cr_assert(closed_by_node(plain, 3000), "plaintext peer dropped");
+    cr_assert(closed_by_node(junk, 3000), "garbage peer dropped");
+    cr_assert(closed_by_node(silent, 4000), "silent peer dropped after the "
+                                            "set-up time");
+    close(silent);
+    close(plain);
+    close(junk);
+    cr_assert(h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
+                             enode_name(n)));
+    enode_free(n);
+    /* Each refusal said why, with the peer's address. */
+    char text[8192];
+    size_t got = fread(text, 1, sizeof text - 1, (rewind(log), log));
+    text[got] = '\0';
+    fclose(log);
+    cr_assert(strstr(text, "does not speak TLS"), "%s", text);
+    cr_assert(strstr(text, "from 127.0.0.1:"), "%s", text);
+    cr_assert(strstr(text, "net_setuptime"), "%s", text);
 }
