@@ -251,6 +251,64 @@ int enode_reg_send(enode_mbox_t *from, const char *node_name,
 /* A fresh reference on this node, like make_ref/0. */
 int enode_make_ref(enode_t *node, erlang_ref *ref);
 
+/* ---- links, exit signals and monitors ------------------------------------ */
+
+/* A mailbox behaves like an Erlang process toward links and monitors.
+ * Exit signals and DOWN messages arrive as ordinary messages:
+ *   {'EXIT', From, Reason}                 when the mailbox traps exits;
+ *   {'DOWN', Ref, process, Object, Reason} for a monitor (Object is the
+ *                                          pid, or {Name, Node});
+ *   {nodeup, Node} and {nodedown, Node}    with enode_monitor_nodes().
+ * A mailbox that does not trap exits dies from a link exit signal whose
+ * reason is not `normal`, and from exit/2 with any reason but `normal`
+ * (`kill` cannot be trapped and makes the reason `killed`). A dead mailbox
+ * has told its links and monitors; enode_receive() on it returns
+ * ENODE_ECLOSED and enode_mbox_exit_reason() says why. Free it with
+ * enode_mbox_free() as usual. Links and monitors across a lost connection
+ * fire with the reason `noconnection`. */
+
+/* Link the mailbox to pid, like link/1. Remote: returns once the LINK
+ * signal is queued; if pid does not exist, an exit signal with `noproc`
+ * comes back. Local: ENODE_ENOTFOUND if pid does not exist. */
+int enode_link(enode_mbox_t *mbox, const erlang_pid *pid);
+
+/* Remove the link, like unlink/1. No exit signal from that link arrives
+ * after this returns. */
+int enode_unlink(enode_mbox_t *mbox, const erlang_pid *pid);
+
+/* Trap exits (on = 1) or not, like process_flag(trap_exit, On). */
+int enode_trap_exit(enode_mbox_t *mbox, int on);
+
+/* Send an exit signal to pid with reason (a term in an ei_x_buff), like
+ * exit(Pid, Reason). */
+int enode_exit(enode_mbox_t *mbox, const erlang_pid *pid,
+               const ei_x_buff *reason);
+
+/* The mailbox exits with reason, like exit(Reason): its links get exit
+ * signals and its monitors DOWN messages. */
+int enode_mbox_exit(enode_mbox_t *mbox, const ei_x_buff *reason);
+
+/* Why the mailbox exited (a term, version byte first), or NULL while it
+ * lives. Valid until enode_mbox_free(). */
+const ei_x_buff *enode_mbox_exit_reason(const enode_mbox_t *mbox);
+
+/* Monitor pid, like monitor(process, Pid). *ref gets the monitor's
+ * reference, which the DOWN message carries. */
+int enode_monitor(enode_mbox_t *mbox, const erlang_pid *pid, erlang_ref *ref);
+
+/* Monitor the process registered as name on node_name (NULL: this node),
+ * like monitor(process, {Name, Node}). */
+int enode_monitor_name(enode_mbox_t *mbox, const char *name,
+                       const char *node_name, erlang_ref *ref);
+
+/* Remove a monitor, like demonitor/1. ENODE_ENOTFOUND if it has fired or
+ * never was. */
+int enode_demonitor(enode_mbox_t *mbox, const erlang_ref *ref);
+
+/* Receive {nodeup, Node} and {nodedown, Node} (on = 1) or stop, like
+ * net_kernel:monitor_nodes/1. */
+int enode_monitor_nodes(enode_mbox_t *mbox, int on);
+
 #ifdef __cplusplus
 }
 #endif

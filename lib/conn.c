@@ -131,8 +131,13 @@ void en_conn_fail(en_conn_t *c, int code, const char *fmt, ...)
     if (c->pending.len > 0)
         en_log(n, ENODE_LOG_WARNING, "dropped %zu bytes of messages queued for %s",
                c->pending.len, c->peer);
+    int was_up = c->phase == EN_PH_UP;
     en_conn_close_transport(c);
     c->phase = EN_PH_DEAD;
+    /* Links and monitors across it fire, unless another connection to
+     * the same node carries on (a replacement, a simultaneous connect). */
+    if (c->peer[0] && !en_conn_find(n, c->peer) && (was_up || c->initiator))
+        en_signal_node_down(n, c->peer);
     pthread_cond_broadcast(&n->cond);
 }
 
@@ -358,6 +363,7 @@ void en_conn_up(en_conn_t *c)
         en_buf_free(&c->pending);
     }
     pthread_cond_broadcast(&n->cond);
+    en_signal_node_up(n, c->peer);
     process_packets(c);
     en_conn_kick(c);
 }

@@ -1,9 +1,10 @@
 /* dispatch.c - what to do with a packet a connected peer sent.
  *
- * Messages go to mailboxes or to the built-in services. Signals that a
- * later version implements (links, exits, monitors) are logged and
- * dropped; so is anything unknown. Only a malformed packet costs the peer
- * its connection, as it would with an OTP node.
+ * Messages go to mailboxes or to the built-in services; links, exit
+ * signals and monitors to links.c and monitors.c. What enode does not
+ * handle (spawn requests, aliases, group leaders) is logged and dropped.
+ * Only a malformed packet costs the peer its connection, as it would with
+ * an OTP node.
  */
 #include "node_int.h"
 
@@ -50,14 +51,6 @@ static void to_name(en_conn_t *c, const en_dmsg_t *m)
            c->peer, m->to_name);
 }
 
-/* UNLINK_ID must be acknowledged, or the peer's unlink never completes. */
-static void ack_unlink(en_conn_t *c, const en_dmsg_t *m)
-{
-    if (en_ctrl_unlink_id_ack(&c->out, EN_WIRE_PASSTHROUGH, &m->to_pid,
-                              &m->from, m->unlink_id) == 0)
-        en_conn_kick(c);
-}
-
 void en_dispatch_packet(en_conn_t *c, const uint8_t *data, size_t len)
 {
     en_dmsg_t m;
@@ -85,10 +78,9 @@ void en_dispatch_packet(en_conn_t *c, const uint8_t *data, size_t len)
     case EN_DOP_REG_SEND_TT:
         to_name(c, &m);
         break;
-    case EN_DOP_UNLINK_ID:
-        ack_unlink(c, &m);
-        break;
     default:
+        if (en_links_dispatch(c, &m) || en_monitors_dispatch(c, &m))
+            break;
         en_log(c->node, ENODE_LOG_DEBUG,
                "from %s: control message %d not handled yet; dropped",
                c->peer, m.op);

@@ -21,16 +21,10 @@ void en_make_pid(enode_t *n, erlang_pid *pid)
     }
 }
 
-static int same_pid(const erlang_pid *a, const erlang_pid *b)
-{
-    return a->num == b->num && a->serial == b->serial &&
-           a->creation == b->creation && strcmp(a->node, b->node) == 0;
-}
-
 struct enode_mbox *en_mbox_by_pid(enode_t *n, const erlang_pid *pid)
 {
     for (struct enode_mbox *mb = n->mboxes; mb; mb = mb->next)
-        if (same_pid(&mb->pid, pid))
+        if (en_pid_eq(&mb->pid, pid))
             return mb;
     return NULL;
 }
@@ -48,6 +42,8 @@ int en_mbox_deliver(struct enode_mbox *mb, const erlang_pid *from,
 {
     en_qmsg_t *q;
 
+    if (mb->dead)
+        return 0; /* like a send to a process that has exited */
     if (len > 0 && (unsigned char)msg[0] == 131) { /* keep one version byte */
         msg++;
         len--;
@@ -102,10 +98,22 @@ int enode_mbox_new(enode_t *n, enode_mbox_t **out)
     return 0;
 }
 
+/* A mailbox that goes without having exited exits with `normal`. */
+static void exit_normally(struct enode_mbox *mb)
+{
+    ei_x_buff normal;
+    if (!mb->dead && en_atom_term(&normal, "normal") == 0) {
+        en_mbox_exit_locked(mb, normal.buff, (size_t)normal.index);
+        ei_x_free(&normal);
+    }
+}
+
 void en_mbox_free_locked(struct enode_mbox *mb)
 {
     enode_t *n = mb->node;
     struct enode_mbox **pp = &n->mboxes;
+
+    exit_normally(mb);
 
     while (*pp && *pp != mb)
         pp = &(*pp)->next;
@@ -117,6 +125,8 @@ void en_mbox_free_locked(struct enode_mbox *mb)
         enode_msg_free(&q->msg);
         free(q);
     }
+    if (mb->exit_reason.buff)
+        ei_x_free(&mb->exit_reason);
     free(mb);
 }
 
@@ -180,22 +190,22 @@ int enode_receive(enode_mbox_t *mb, enode_msg_t *out, int timeout_ms)
     enode_t *n = mb->node;
     uint64_t until = timeout_ms < 0 ? UINT64_MAX
                                     : en_now_ms() + (uint64_t)timeout_ms;
-    int got, waited = 0;
+    int got = 0, waited = 0;
 
     pthread_mutex_lock(&n->lock);
     /* Even with no time to wait, the loop gets one turn before giving up. */
-    while (!(got = take_message(mb, out)) &&
+    while (!mb->dead && !(got = take_message(mb, out)) &&
            (!waited || en_now_ms() < until)) {
         en_wait_locked(n, until);
         waited = 1;
     }
+    int dead = mb->dead;
     pthread_mutex_unlock(&n->lock);
-    return got ? 0 : ENODE_ETIMEOUT;
+    return got ? 0 : dead ? ENODE_ECLOSED : ENODE_ETIMEOUT;
 }
 
-int enode_make_ref(enode_t *n, erlang_ref *ref)
+void en_make_ref_locked(enode_t *n, erlang_ref *ref)
 {
-    pthread_mutex_lock(&n->lock);
     if (n->ref_words[1] == 0 && n->ref_words[2] == 0) {
         /* Start from the clock so refs differ across restarts. */
         uint64_t t = (uint64_t)time(NULL) ^ en_now_ms();
@@ -214,6 +224,12 @@ int enode_make_ref(enode_t *n, erlang_ref *ref)
     ref->n[0] = n->ref_words[0];
     ref->n[1] = n->ref_words[1];
     ref->n[2] = n->ref_words[2];
+}
+
+int enode_make_ref(enode_t *n, erlang_ref *ref)
+{
+    pthread_mutex_lock(&n->lock);
+    en_make_ref_locked(n, ref);
     pthread_mutex_unlock(&n->lock);
     return 0;
 }

@@ -74,7 +74,8 @@ static uint64_t our_flags(int hidden)
 {
     uint64_t f = EN_DFLAGS_MANDATORY_26 | EN_DFLAG_SEND_SENDER |
                  EN_DFLAG_BIG_SEQTRACE_LABELS | EN_DFLAG_UNICODE_IO |
-                 EN_DFLAG_MANDATORY_25_DIGEST;
+                 EN_DFLAG_MANDATORY_25_DIGEST | EN_DFLAG_DIST_MONITOR |
+                 EN_DFLAG_DIST_MONITOR_NAME | EN_DFLAG_EXIT_PAYLOAD;
     return hidden ? f : f | EN_DFLAG_PUBLISHED;
 }
 

@@ -9,9 +9,11 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "enode.h"
 #include "buf.h"
+#include "ctrl.h"
 #include "handshake.h"
 #include "names.h"
 #include "sock.h"
@@ -70,12 +72,43 @@ typedef struct en_qmsg {
     enode_msg_t msg;
 } en_qmsg_t;
 
+/* A link of a mailbox to a process, here or on another node. */
+typedef struct en_link {
+    struct en_link *next;
+    erlang_pid pid;
+} en_link_t;
+
+/* A monitor a mailbox holds on a process (by pid, or by name on a node). */
+typedef struct en_mon {
+    struct en_mon *next;
+    erlang_ref ref;
+    int by_name;
+    erlang_pid pid;             /* when !by_name */
+    char name[MAXATOMLEN_UTF8]; /* when by_name */
+    char node[EN_HS_NAME_MAX];  /* the target's node */
+} en_mon_t;
+
+/* A monitor some process holds on a mailbox. */
+typedef struct en_watcher {
+    struct en_watcher *next;
+    erlang_ref ref;
+    erlang_pid watcher;
+    int by_name; /* the monitor named us: DOWN says {Name, Node} */
+} en_watcher_t;
+
 struct enode_mbox {
     struct enode_mbox *next;
     enode_t *node;
     erlang_pid pid;
     char name[MAXATOMLEN_UTF8]; /* registered name or "" */
     en_qmsg_t *head, *tail;
+    en_link_t *links;
+    en_mon_t *mons;
+    en_watcher_t *watchers;
+    int trap_exit;
+    int monitor_nodes;   /* gets {nodeup, N} and {nodedown, N} */
+    int dead;            /* exited: receive says ENODE_ECLOSED */
+    ei_x_buff exit_reason; /* why, once dead (version byte first) */
 };
 
 struct enode {
@@ -112,6 +145,7 @@ struct enode {
     struct enode_mbox *mboxes;
     erlang_pid system_pid; /* sender of replies from built-in services */
     unsigned next_pid_num, next_pid_serial;
+    uint64_t unlink_id; /* the last UNLINK_ID we sent */
     uint32_t ref_words[3];
 
     enode_log_fn log;
@@ -157,6 +191,13 @@ void en_conn_free(en_conn_t *c);
 en_buf_t *en_conn_sendbuf(en_conn_t *c);
 /* Try to write what is queued; called after appending to c->out. */
 void en_conn_kick(en_conn_t *c);
+/* How packets for c are framed: the pass-through form for now. */
+static inline int en_conn_wire(const en_conn_t *c)
+{
+    (void)c;
+    return EN_WIRE_PASSTHROUGH;
+}
+
 /* Bytes in c->out not written yet. */
 static inline size_t en_conn_unsent(const en_conn_t *c)
 {
@@ -189,6 +230,24 @@ int en_mbox_deliver(struct enode_mbox *mb, const erlang_pid *from,
                     const char *to_name, const char *msg, size_t len);
 void en_mbox_free_locked(struct enode_mbox *mb);
 void en_make_pid(enode_t *n, erlang_pid *pid);
+void en_make_ref_locked(enode_t *n, erlang_ref *ref);
+
+static inline int en_pid_eq(const erlang_pid *a, const erlang_pid *b)
+{
+    return a->num == b->num && a->serial == b->serial &&
+           a->creation == b->creation && strcmp(a->node, b->node) == 0;
+}
+
+static inline int en_ref_eq(const erlang_ref *a, const erlang_ref *b)
+{
+    if (a->len != b->len || a->creation != b->creation ||
+        strcmp(a->node, b->node) != 0)
+        return 0;
+    for (int i = 0; i < a->len && i < 5; i++)
+        if (a->n[i] != b->n[i])
+            return 0;
+    return 1;
+}
 
 /* ---- dispatch.c: a packet from a connected peer ---- */
 void en_dispatch_packet(en_conn_t *c, const uint8_t *data, size_t len);
@@ -199,6 +258,32 @@ int en_send_locked(enode_t *n, const erlang_pid *from, const erlang_pid *to,
 int en_reg_send_locked(enode_t *n, const erlang_pid *from,
                        const char *node_name, const char *name,
                        const char *msg, size_t len);
+
+/* ---- links.c: links and exit signals ---- */
+enum { EN_SIG_LINK, EN_SIG_EXIT2 }; /* a link broke; exit/2 */
+/* An exit signal from `from` arrives at mb (reason bare or versioned). */
+void en_exit_signal(struct enode_mbox *mb, const erlang_pid *from,
+                    const char *reason, size_t len, int kind);
+/* The mailbox exits with reason: links, watchers and monitors learn. */
+void en_mbox_exit_locked(struct enode_mbox *mb, const char *reason,
+                         size_t len);
+/* 1 if m was a link or exit signal, now handled. */
+int en_links_dispatch(en_conn_t *c, const en_dmsg_t *m);
+void en_links_node_down(enode_t *n, const char *peer);
+/* A versioned term holding one atom, for reasons such as noproc. */
+int en_atom_term(ei_x_buff *x, const char *atom);
+
+/* ---- monitors.c: process and node monitors ---- */
+/* 1 if m was a monitor signal, now handled. */
+int en_monitors_dispatch(en_conn_t *c, const en_dmsg_t *m);
+/* mb exits: DOWN to its watchers (named as `name` if they monitored the
+ * name), and its own monitors are dropped. */
+void en_monitors_on_exit(struct enode_mbox *mb, const char *name,
+                         const char *reason, size_t len);
+/* The peer came up or went: node monitors, and (down) every link and
+ * monitor across it fires with noconnection. */
+void en_signal_node_up(enode_t *n, const char *peer);
+void en_signal_node_down(enode_t *n, const char *peer);
 
 /* ---- services.c: what a real node answers ---- */
 /* 1 if a built-in service took the message sent to `name`. */
