@@ -309,6 +309,40 @@ int enode_demonitor(enode_mbox_t *mbox, const erlang_ref *ref);
  * net_kernel:monitor_nodes/1. */
 int enode_monitor_nodes(enode_mbox_t *mbox, int on);
 
+/* ---- calls (gen:call) --------------------------------------------------- */
+
+/* Call a gen_server, or any server speaking gen:call, like
+ * gen_server:call(Server, Request, Timeout). The server is the pid `to`,
+ * or (to = NULL) the process registered as `name` on node_name (NULL:
+ * this node). On success *reply holds the reply (version byte first;
+ * free it with ei_x_free). A dead server gives ENODE_ENOTFOUND, an
+ * unreachable node ENODE_ECONN, no reply in time ENODE_ETIMEOUT; then
+ * enode_last_error() says what happened. Messages that arrive during the
+ * call stay queued, in order. A reply that comes after the timeout stays
+ * in the mailbox as {Ref, Reply}. */
+int enode_call(enode_mbox_t *mbox, const erlang_pid *to, const char *name,
+               const char *node_name, const ei_x_buff *request,
+               ei_x_buff *reply, int timeout_ms);
+
+/* Who made a gen:call request, as needed to answer it. */
+#define ENODE_TAG_MAX 512
+typedef struct enode_from {
+    erlang_pid pid;           /* the caller */
+    int tag_len;
+    char tag[ENODE_TAG_MAX];  /* the request's tag, as it came */
+} enode_from_t;
+
+/* If msg is a gen:call request {'$gen_call', From, Request}, fill *from,
+ * set *request_index to where Request starts in msg->msg.buff, and return
+ * 1; otherwise 0. */
+int enode_gen_call_parse(const enode_msg_t *msg, enode_from_t *from,
+                         int *request_index);
+
+/* Answer a gen:call request: sends {Tag, Reply} to the caller, which is
+ * what gen_server:reply/2 does. */
+int enode_gen_reply(enode_mbox_t *mbox, const enode_from_t *from,
+                    const ei_x_buff *reply);
+
 #ifdef __cplusplus
 }
 #endif

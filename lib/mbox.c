@@ -171,21 +171,30 @@ int enode_unregister(enode_mbox_t *mb)
     return 0;
 }
 
-static int take_message(struct enode_mbox *mb, enode_msg_t *out)
+/* Take the first message `match` accepts (NULL: the first message),
+ * leaving the others in order, as a selective receive does. */
+static int take_message(struct enode_mbox *mb, en_match_fn match, void *ud,
+                        enode_msg_t *out)
 {
-    en_qmsg_t *q = mb->head;
+    en_qmsg_t **pp = &mb->head, *prev = NULL;
 
+    while (*pp && match && !match(&(*pp)->msg, ud)) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    en_qmsg_t *q = *pp;
     if (!q)
         return 0;
-    mb->head = q->next;
-    if (!mb->head)
-        mb->tail = NULL;
+    *pp = q->next;
+    if (mb->tail == q)
+        mb->tail = prev;
     *out = q->msg;
     free(q);
     return 1;
 }
 
-int enode_receive(enode_mbox_t *mb, enode_msg_t *out, int timeout_ms)
+int en_receive_match(struct enode_mbox *mb, en_match_fn match, void *ud,
+                     enode_msg_t *out, int timeout_ms)
 {
     enode_t *n = mb->node;
     uint64_t until = timeout_ms < 0 ? UINT64_MAX
@@ -194,7 +203,7 @@ int enode_receive(enode_mbox_t *mb, enode_msg_t *out, int timeout_ms)
 
     pthread_mutex_lock(&n->lock);
     /* Even with no time to wait, the loop gets one turn before giving up. */
-    while (!mb->dead && !(got = take_message(mb, out)) &&
+    while (!mb->dead && !(got = take_message(mb, match, ud, out)) &&
            (!waited || en_now_ms() < until)) {
         en_wait_locked(n, until);
         waited = 1;
@@ -202,6 +211,11 @@ int enode_receive(enode_mbox_t *mb, enode_msg_t *out, int timeout_ms)
     int dead = mb->dead;
     pthread_mutex_unlock(&n->lock);
     return got ? 0 : dead ? ENODE_ECLOSED : ENODE_ETIMEOUT;
+}
+
+int enode_receive(enode_mbox_t *mb, enode_msg_t *out, int timeout_ms)
+{
+    return en_receive_match(mb, NULL, NULL, out, timeout_ms);
 }
 
 void en_make_ref_locked(enode_t *n, erlang_ref *ref)

@@ -229,6 +229,11 @@ struct enode_mbox *en_mbox_by_name(enode_t *n, const char *name);
 int en_mbox_deliver(struct enode_mbox *mb, const erlang_pid *from,
                     const char *to_name, const char *msg, size_t len);
 void en_mbox_free_locked(struct enode_mbox *mb);
+/* Selective receive: wait for the first message match() accepts; the
+ * others stay queued in order. Takes the lock itself. */
+typedef int (*en_match_fn)(const enode_msg_t *msg, void *ud);
+int en_receive_match(struct enode_mbox *mb, en_match_fn match, void *ud,
+                     enode_msg_t *out, int timeout_ms);
 void en_make_pid(enode_t *n, erlang_pid *pid);
 void en_make_ref_locked(enode_t *n, erlang_ref *ref);
 
@@ -284,6 +289,12 @@ void en_monitors_on_exit(struct enode_mbox *mb, const char *name,
  * monitor across it fires with noconnection. */
 void en_signal_node_up(enode_t *n, const char *peer);
 void en_signal_node_down(enode_t *n, const char *peer);
+
+/* ---- call.c ---- */
+/* Decode {'$gen_call', {Pid, Tag}, Request} in buf (bare, no version
+ * byte): the caller, where Tag's bytes are, and where Request starts. */
+int en_parse_gen_call(const char *buf, size_t len, erlang_pid *caller,
+                      int *tag_at, int *tag_len, int *req_at);
 
 /* ---- services.c: what a real node answers ---- */
 /* 1 if a built-in service took the message sent to `name`. */

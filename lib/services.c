@@ -10,28 +10,6 @@
 
 #include <string.h>
 
-/* Decode {'$gen_call', {Pid, Tag}, Request}: the caller, where the tag's
- * bytes are, and where the request starts. 0 if the shape matches. */
-static int parse_gen_call(const char *buf, size_t len, erlang_pid *caller,
-                          int *tag_at, int *tag_len, int *req_at)
-{
-    char atom[MAXATOMLEN_UTF8];
-    int i = 0, arity, end;
-
-    if (ei_decode_tuple_header(buf, &i, &arity) < 0 || arity != 3 ||
-        ei_decode_atom(buf, &i, atom) < 0 || strcmp(atom, "$gen_call") != 0 ||
-        ei_decode_tuple_header(buf, &i, &arity) < 0 || arity != 2 ||
-        ei_decode_pid(buf, &i, caller) < 0)
-        return -1;
-    *tag_at = i;
-    if (ei_skip_term(buf, &i) < 0 || (size_t)i > len)
-        return -1;
-    *tag_len = i - *tag_at;
-    *req_at = i;
-    end = i;
-    return ei_skip_term(buf, &end) < 0 || (size_t)end > len ? -1 : 0;
-}
-
 /* {Tag, Reply}: the gen:call reply, with the tag copied as it came
  * (it may be [alias|Ref]). */
 static void reply_gen_call(en_conn_t *c, const erlang_pid *caller,
@@ -55,7 +33,7 @@ static void net_kernel(en_conn_t *c, const char *msg, size_t len)
     char atom[MAXATOMLEN_UTF8];
     int tag_at, tag_len, i, arity;
 
-    if (parse_gen_call(msg, len, &caller, &tag_at, &tag_len, &i) < 0) {
+    if (en_parse_gen_call(msg, len, &caller, &tag_at, &tag_len, &i) < 0) {
         en_log(c->node, ENODE_LOG_DEBUG,
                "net_kernel: a message from %s that is no call; dropped",
                c->peer);
