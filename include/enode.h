@@ -81,6 +81,7 @@ enum enode_log_level {
 typedef void (*enode_log_fn)(void *user, int level, const char *message);
 
 #define ENODE_MAX_SSL_DIST_OPTS 64
+#define ENODE_DEFAULT_MAX_MESSAGE ((size_t)256 * 1024 * 1024)
 
 /* Node configuration. Initialise with enode_config_init(), then set fields
  * or call enode_config_from_args(). Strings are borrowed: they must stay
@@ -99,6 +100,8 @@ typedef struct enode_config {
                                listen on this port and reach every other
                                node on the same port */
     int listen_min, listen_max; /* inet_dist_listen_min/max; 0 = any */
+    size_t max_message_size; /* bytes; a peer that sends a bigger message
+                                loses its connection. 0: 256 MiB */
     const char *ssl_dist_optfile; /* like -ssl_dist_optfile */
     /* like repeated -ssl_dist_opt Key Value: alternating keys and values */
     const char *ssl_dist_opts[2 * ENODE_MAX_SSL_DIST_OPTS];

@@ -20,8 +20,6 @@
 #include "epmd_codec.h"
 #include "framing.h"
 
-/* The largest packet a peer may send; a bigger one drops the connection. */
-#define EN_MAX_PACKET (256u * 1024 * 1024)
 /* How much to read per call. */
 #define EN_READ_CHUNK (64 * 1024)
 /* An idle connection keeps buffers up to this size; a large message's
@@ -147,6 +145,7 @@ void en_conn_free(en_conn_t *c)
     en_buf_free(&c->in);
     en_buf_free(&c->out);
     en_buf_free(&c->pending);
+    en_frag_free(&c->frags);
     free(c->hs);
     free(c);
 }
@@ -161,6 +160,7 @@ en_conn_t *en_conn_new(enode_t *n, int initiator)
     c->initiator = initiator;
     c->fd = -1;
     c->deadline_ms = en_now_ms() + n->setup_ms;
+    en_frag_init(&c->frags, n->max_message);
     c->next = n->conns;
     n->conns = c;
     return c;
@@ -245,8 +245,10 @@ static void compact_out(en_conn_t *c)
             en_buf_free(&c->out);
         en_buf_reset(&c->out);
         c->out_sent = 0;
+        c->out_checked = 0;
     } else if (c->out_sent > (1u << 20) && c->out_sent > c->out.len / 2) {
         en_buf_consume(&c->out, c->out_sent);
+        c->out_checked -= c->out_sent;
         c->out_sent = 0;
     }
 }
@@ -257,6 +259,10 @@ int en_conn_flush(en_conn_t *c)
 {
     char err[256];
 
+    if (c->phase == EN_PH_UP && en_wire_split_new(c) < 0) {
+        en_conn_fail(c, ENODE_ENOMEM, "out of memory splitting a message");
+        return -1;
+    }
     while (en_conn_unsent(c) > 0) {
         size_t n = 0;
         enum en_io io = write_some(c, &n, err, sizeof err);
@@ -293,18 +299,20 @@ static void process_packets(en_conn_t *c)
     size_t used = 0;
 
     while (c->phase == EN_PH_UP) {
-        long plen = en_frame_next(c->in.data + used, c->in.len - used,
-                                  EN_MAX_PACKET);
+        /* A message may come whole or in fragments; either way its
+         * packets are bounded by the node's maximum message size. */
+        size_t limit = c->node->max_message + 64;
+        long plen = en_frame_next(c->in.data + used, c->in.len - used, limit);
         if (plen == 0)
             break;
         if (plen < 0) {
             en_conn_fail(c, ENODE_ECONN,
-                         "the peer sent a packet over the %u-byte limit",
-                         EN_MAX_PACKET);
+                         "the peer sent a message over the %zu-byte limit "
+                         "(max_message_size)", c->node->max_message);
             return;
         }
         if (plen > 4)
-            en_dispatch_packet(c, c->in.data + used + 4, (size_t)plen - 4);
+            en_wire_receive(c, c->in.data + used + 4, (size_t)plen - 4);
         used += (size_t)plen;
     }
     if (c->phase == EN_PH_DEAD)
@@ -357,10 +365,12 @@ void en_conn_up(en_conn_t *c)
     en_log(n, ENODE_LOG_INFO, "connected %s %s (%s, %s)",
            c->initiator ? "to" : "from", c->peer, tls,
            (c->flags & EN_DFLAG_PUBLISHED) ? "visible" : "hidden");
-    /* Messages sent while connecting go first, in order. */
-    if (c->pending.len > 0) {
-        en_buf_append(&c->out, c->pending.data, c->pending.len);
-        en_buf_free(&c->pending);
+    /* Messages sent while connecting go first, in order, and in the
+     * form the peer now expects. */
+    c->out_checked = c->out.len; /* handshake bytes are not packets */
+    if (en_wire_adopt_pending(c) < 0) {
+        en_conn_fail(c, ENODE_ENOMEM, "cannot queue the pending messages");
+        return;
     }
     pthread_cond_broadcast(&n->cond);
     en_signal_node_up(n, c->peer);

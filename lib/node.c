@@ -75,7 +75,8 @@ static uint64_t our_flags(int hidden)
     uint64_t f = EN_DFLAGS_MANDATORY_26 | EN_DFLAG_SEND_SENDER |
                  EN_DFLAG_BIG_SEQTRACE_LABELS | EN_DFLAG_UNICODE_IO |
                  EN_DFLAG_MANDATORY_25_DIGEST | EN_DFLAG_DIST_MONITOR |
-                 EN_DFLAG_DIST_MONITOR_NAME | EN_DFLAG_EXIT_PAYLOAD;
+                 EN_DFLAG_DIST_MONITOR_NAME | EN_DFLAG_EXIT_PAYLOAD |
+                 EN_DFLAG_FRAGMENTS;
     return hidden ? f : f | EN_DFLAG_PUBLISHED;
 }
 
@@ -103,6 +104,8 @@ static int init_identity(enode_t *n, const enode_config_t *cfg, char *err,
     n->hidden = cfg->hidden;
     n->ticktime_ms = (cfg->net_ticktime ? cfg->net_ticktime : 60) * 1000;
     n->setup_ms = cfg->setup_time_ms ? cfg->setup_time_ms : 7000;
+    n->max_message = cfg->max_message_size ? cfg->max_message_size
+                                           : ENODE_DEFAULT_MAX_MESSAGE;
     n->dist_port = cfg->dist_port;
     n->epmd_port = en_epmd_default_port(cfg->epmd_port);
     n->flags = our_flags(cfg->hidden);

@@ -14,6 +14,7 @@
 #include "enode.h"
 #include "buf.h"
 #include "ctrl.h"
+#include "fragment.h"
 #include "handshake.h"
 #include "names.h"
 #include "sock.h"
@@ -49,6 +50,9 @@ typedef struct en_conn {
     en_buf_t in;          /* bytes read and not yet used */
     en_buf_t out;         /* bytes to write (plaintext under TLS) */
     size_t out_sent;      /* of which the first out_sent are written */
+    size_t out_checked;   /* packets before this are split if need be */
+    en_frag_table_t frags; /* fragmented messages being received */
+    uint64_t frag_seq;    /* the last sequence id we sent fragments with */
     size_t tls_inflight;  /* length of a TLS write to repeat, or 0 */
     en_buf_t pending;     /* packets queued before the connection is up */
     en_hs_t *hs;          /* during EN_PH_HANDSHAKE */
@@ -126,6 +130,7 @@ struct enode {
     int hidden;
     unsigned ticktime_ms;
     unsigned setup_ms;
+    size_t max_message; /* a peer sending more loses its connection */
     int epmd_port;
     int dist_port;
     uint64_t flags;    /* what we advertise */
@@ -191,13 +196,6 @@ void en_conn_free(en_conn_t *c);
 en_buf_t *en_conn_sendbuf(en_conn_t *c);
 /* Try to write what is queued; called after appending to c->out. */
 void en_conn_kick(en_conn_t *c);
-/* How packets for c are framed: the pass-through form for now. */
-static inline int en_conn_wire(const en_conn_t *c)
-{
-    (void)c;
-    return EN_WIRE_PASSTHROUGH;
-}
-
 /* Bytes in c->out not written yet. */
 static inline size_t en_conn_unsent(const en_conn_t *c)
 {
@@ -253,6 +251,16 @@ static inline int en_ref_eq(const erlang_ref *a, const erlang_ref *b)
             return 0;
     return 1;
 }
+
+/* ---- wire.c: how c frames its packets ---- */
+/* EN_WIRE_DISTHDR once FRAGMENTS is negotiated, else EN_WIRE_PASSTHROUGH. */
+int en_conn_wire(const en_conn_t *c);
+/* A packet from the peer: fragments are collected, the rest dispatched. */
+void en_wire_receive(en_conn_t *c, const uint8_t *data, size_t len);
+/* Move what was queued before the handshake to out, in c's form. */
+int en_wire_adopt_pending(en_conn_t *c);
+/* Split the packets queued since the last call that are too big. */
+int en_wire_split_new(en_conn_t *c);
 
 /* ---- dispatch.c: a packet from a connected peer ---- */
 void en_dispatch_packet(en_conn_t *c, const uint8_t *data, size_t len);

@@ -28,7 +28,7 @@ int en_send_locked(enode_t *n, const erlang_pid *from, const erlang_pid *to,
         return ENODE_ECONN;
     /* SEND_SENDER only once we know the peer negotiated it. */
     int sender = c->phase == EN_PH_UP && (c->flags & EN_DFLAG_SEND_SENDER);
-    rc = en_ctrl_send(en_conn_sendbuf(c), EN_WIRE_PASSTHROUGH, sender, from,
+    rc = en_ctrl_send(en_conn_sendbuf(c), en_conn_wire(c), sender, from,
                       to, msg, len);
     if (rc < 0) {
         en_set_error(n, "cannot send: %s", en_ctrl_strerror(rc));
@@ -52,7 +52,7 @@ int en_reg_send_locked(enode_t *n, const erlang_pid *from,
     c = en_conn_get(n, node_name);
     if (!c)
         return ENODE_ECONN;
-    rc = en_ctrl_reg_send(en_conn_sendbuf(c), EN_WIRE_PASSTHROUGH, from, name,
+    rc = en_ctrl_reg_send(en_conn_sendbuf(c), en_conn_wire(c), from, name,
                           msg, len);
     if (rc < 0) {
         en_set_error(n, "cannot send: %s", en_ctrl_strerror(rc));
