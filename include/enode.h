@@ -312,6 +312,14 @@ int enode_demonitor(enode_mbox_t *mbox, const erlang_ref *ref);
  * net_kernel:monitor_nodes/1. */
 int enode_monitor_nodes(enode_mbox_t *mbox, int on);
 
+/* A new alias for the mailbox, like alias/0: a reference that others can
+ * send to (erlang:send(Alias, Msg) on OTP 24+); the message arrives in
+ * this mailbox. Valid until enode_unalias() or the mailbox goes. */
+int enode_alias(enode_mbox_t *mbox, erlang_ref *alias);
+
+/* Deactivate an alias, like unalias/1: later messages to it are dropped. */
+int enode_unalias(enode_mbox_t *mbox, const erlang_ref *alias);
+
 /* ---- calls (gen:call) --------------------------------------------------- */
 
 /* Call a gen_server, or any server speaking gen:call, like

@@ -2,7 +2,7 @@
  *
  * Messages go to mailboxes or to the built-in services; links, exit
  * signals and monitors to links.c and monitors.c. What enode does not
- * handle (spawn requests, aliases, group leaders) is logged and dropped.
+ * handle (spawn requests, group leaders) is logged and dropped.
  * Only a malformed packet costs the peer its connection, as it would with
  * an OTP node.
  */
@@ -51,6 +51,23 @@ static void to_name(en_conn_t *c, const en_dmsg_t *m)
            c->peer, m->to_name);
 }
 
+/* A message to one of our mailboxes' aliases; dropped, like OTP does, if
+ * the alias is no longer active. */
+static void to_alias(en_conn_t *c, const en_dmsg_t *m)
+{
+    struct enode_mbox *mb = en_mbox_by_alias(c->node, &m->ref);
+
+    if (!mb) {
+        en_log(c->node, ENODE_LOG_DEBUG,
+               "message from %s to an inactive alias: dropped", c->peer);
+        return;
+    }
+    if (en_mbox_deliver(mb, m->has_from ? &m->from : NULL, NULL, m->msg,
+                        m->msg_len) < 0)
+        en_log(c->node, ENODE_LOG_ERROR,
+               "out of memory: a message from %s is lost", c->peer);
+}
+
 void en_dispatch_packet(en_conn_t *c, const uint8_t *data, size_t len)
 {
     en_dmsg_t m;
@@ -77,6 +94,10 @@ void en_dispatch_packet(en_conn_t *c, const uint8_t *data, size_t len)
     case EN_DOP_REG_SEND:
     case EN_DOP_REG_SEND_TT:
         to_name(c, &m);
+        break;
+    case EN_DOP_ALIAS_SEND:
+    case EN_DOP_ALIAS_SEND_TT:
+        to_alias(c, &m);
         break;
     default:
         if (en_links_dispatch(c, &m) || en_monitors_dispatch(c, &m))

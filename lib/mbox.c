@@ -37,6 +37,48 @@ struct enode_mbox *en_mbox_by_name(enode_t *n, const char *name)
     return NULL;
 }
 
+struct enode_mbox *en_mbox_by_alias(enode_t *n, const erlang_ref *alias)
+{
+    for (struct enode_mbox *mb = n->mboxes; mb; mb = mb->next)
+        for (en_alias_t *a = mb->aliases; a; a = a->next)
+            if (en_ref_eq(&a->ref, alias))
+                return mb;
+    return NULL;
+}
+
+int enode_alias(enode_mbox_t *mb, erlang_ref *alias)
+{
+    en_alias_t *a = malloc(sizeof *a);
+
+    if (!a)
+        return ENODE_ENOMEM;
+    pthread_mutex_lock(&mb->node->lock);
+    en_make_ref_locked(mb->node, &a->ref);
+    a->next = mb->aliases;
+    mb->aliases = a;
+    *alias = a->ref;
+    pthread_mutex_unlock(&mb->node->lock);
+    return 0;
+}
+
+int enode_unalias(enode_mbox_t *mb, const erlang_ref *alias)
+{
+    int rc = ENODE_ENOTFOUND;
+
+    pthread_mutex_lock(&mb->node->lock);
+    for (en_alias_t **pp = &mb->aliases; *pp; pp = &(*pp)->next) {
+        if (en_ref_eq(&(*pp)->ref, alias)) {
+            en_alias_t *a = *pp;
+            *pp = a->next;
+            free(a);
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&mb->node->lock);
+    return rc;
+}
+
 int en_mbox_deliver(struct enode_mbox *mb, const erlang_pid *from,
                     const char *to_name, const char *msg, size_t len)
 {
@@ -127,6 +169,11 @@ void en_mbox_free_locked(struct enode_mbox *mb)
     }
     if (mb->exit_reason.buff)
         ei_x_free(&mb->exit_reason);
+    while (mb->aliases) {
+        en_alias_t *a = mb->aliases;
+        mb->aliases = a->next;
+        free(a);
+    }
     free(mb);
 }
 

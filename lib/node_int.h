@@ -92,6 +92,12 @@ typedef struct en_mon {
     char node[EN_HS_NAME_MAX];  /* the target's node */
 } en_mon_t;
 
+/* An alias of a mailbox: a reference that messages can be sent to. */
+typedef struct en_alias {
+    struct en_alias *next;
+    erlang_ref ref;
+} en_alias_t;
+
 /* A monitor some process holds on a mailbox. */
 typedef struct en_watcher {
     struct en_watcher *next;
@@ -109,6 +115,7 @@ struct enode_mbox {
     en_link_t *links;
     en_mon_t *mons;
     en_watcher_t *watchers;
+    en_alias_t *aliases;
     int trap_exit;
     int monitor_nodes;   /* gets {nodeup, N} and {nodedown, N} */
     int dead;            /* exited: receive says ENODE_ECLOSED */
@@ -224,6 +231,7 @@ void en_setup_feed_handshake(en_conn_t *c);
 /* ---- mbox.c ---- */
 struct enode_mbox *en_mbox_by_pid(enode_t *n, const erlang_pid *pid);
 struct enode_mbox *en_mbox_by_name(enode_t *n, const char *name);
+struct enode_mbox *en_mbox_by_alias(enode_t *n, const erlang_ref *alias);
 int en_mbox_deliver(struct enode_mbox *mb, const erlang_pid *from,
                     const char *to_name, const char *msg, size_t len);
 void en_mbox_free_locked(struct enode_mbox *mb);

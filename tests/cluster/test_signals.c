@@ -397,3 +397,32 @@ Test(signals, killed_c_node_is_noconnection_for_erlang)
                                " =:= [noconnection]"));
     h_cnode_stop(e);
 }
+
+Test(signals, messages_to_an_alias_arrive_until_unalias)
+{
+    enode_mbox_t *mb;
+    erlang_ref alias;
+    ei_x_buff x;
+    char lit[512];
+    size_t at;
+    enode_msg_t m;
+
+    cr_assert_eq(enode_mbox_new(node, &mb), 0);
+    cr_assert_eq(enode_alias(mb, &alias), 0);
+    ei_x_new_with_version(&x);
+    ei_x_encode_ref(&x, &alias);
+    at = (size_t)snprintf(lit, sizeof lit, "binary_to_term(<<");
+    for (int i = 0; i < x.index; i++)
+        at += (size_t)snprintf(lit + at, sizeof lit - at, "%s%u", i ? "," : "",
+                               (unsigned char)x.buff[i]);
+    snprintf(lit + at, sizeof lit - at, ">>)");
+    ei_x_free(&x);
+
+    cr_assert(h_eval_expectf(otp, "hi", "erlang:send(%s, hi).", lit));
+    expect_atom(mb, "hi");
+    cr_assert_eq(enode_unalias(mb, &alias), 0);
+    cr_assert(h_eval_expectf(otp, "late", "erlang:send(%s, late).", lit));
+    cr_assert_eq(enode_receive(mb, &m, 1000), ENODE_ETIMEOUT,
+                 "nothing arrives through an inactive alias");
+    enode_mbox_free(mb);
+}
