@@ -124,8 +124,7 @@ dist_tls_info(Node) ->
     try
         Ctrl = dist_ctrl(Node),
         Receiver = tls_receiver(Ctrl),
-        Socket = {sslsocket, nil, [Receiver, Ctrl]},
-        {ok, Info} = ssl:connection_information(Socket, [protocol, selected_cipher_suite]),
+        {ok, Info} = tls_connection_info(Receiver, Ctrl),
         {protocol, Proto} = lists:keyfind(protocol, 1, Info),
         {selected_cipher_suite, Suite} = lists:keyfind(selected_cipher_suite, 1, Info),
         {Proto, list_to_atom(ssl:suite_to_str(Suite))}
@@ -141,14 +140,28 @@ dist_ctrl(Node) ->
         false -> throw(not_connected)
     end.
 
+%% The TLS connection process beside the sender (Ctrl) under their
+%% supervisor: its child id is `receiver` on OTP 25 and differs later, so
+%% take the child that is not the sender.
 tls_receiver(Ctrl) ->
     {dictionary, Dict} = process_info(Ctrl, dictionary),
     case proplists:get_value('$ancestors', Dict) of
         [Sup | _] when is_pid(Sup) ->
-            case lists:keyfind(receiver, 1, supervisor:which_children(Sup)) of
-                {receiver, Receiver, _, _} when is_pid(Receiver) -> Receiver;
-                _ -> throw(no_receiver)
+            case [P || {_, P, _, _} <- supervisor:which_children(Sup),
+                       is_pid(P), P =/= Ctrl] of
+                [Receiver | _] -> Receiver;
+                [] -> throw(no_receiver)
             end;
         _ ->
             throw(unknown_dist_controller)
+    end.
+
+%% ssl_gen_statem answers directly on OTP 25 to 29; the sslsocket record
+%% that ssl:connection_information/2 wants changed shape in OTP 26.
+tls_connection_info(Receiver, Ctrl) ->
+    case catch ssl_gen_statem:connection_information(Receiver, false) of
+        {ok, Info} -> {ok, Info};
+        _ ->
+            Socket = {sslsocket, nil, [Receiver, Ctrl]},
+            ssl:connection_information(Socket, [protocol, selected_cipher_suite])
     end.
