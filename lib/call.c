@@ -58,17 +58,14 @@ int enode_gen_reply(enode_mbox_t *mb, const enode_from_t *from,
     ei_x_buff x;
     int rc = ENODE_ENOMEM;
     const char *r = reply->buff;
-    int rlen = reply->index;
+    size_t rlen = (size_t)reply->index;
 
-    if (rlen > 0 && (unsigned char)r[0] == 131) {
-        r++;
-        rlen--;
-    }
+    en_skip_version(&r, &rlen);
     if (ei_x_new_with_version(&x) < 0)
         return ENODE_ENOMEM;
     if (ei_x_encode_tuple_header(&x, 2) == 0 &&
         ei_x_append_buf(&x, from->tag, from->tag_len) == 0 &&
-        ei_x_append_buf(&x, r, rlen) == 0)
+        ei_x_append_buf(&x, r, (int)rlen) == 0)
         rc = enode_send(mb, &from->pid, &x);
     ei_x_free(&x);
     return rc;
@@ -131,19 +128,17 @@ static int send_request(enode_mbox_t *mb, const erlang_pid *to,
 {
     ei_x_buff x;
     const char *q = request->buff;
-    int qlen = request->index, rc = ENODE_ENOMEM;
+    size_t qlen = (size_t)request->index;
+    int rc = ENODE_ENOMEM;
 
-    if (qlen > 0 && (unsigned char)q[0] == 131) {
-        q++;
-        qlen--;
-    }
+    en_skip_version(&q, &qlen);
     if (ei_x_new_with_version(&x) < 0)
         return ENODE_ENOMEM;
     if (ei_x_encode_tuple_header(&x, 3) == 0 &&
         ei_x_encode_atom(&x, "$gen_call") == 0 &&
         ei_x_encode_tuple_header(&x, 2) == 0 &&
         ei_x_encode_pid(&x, enode_mbox_pid(mb)) == 0 &&
-        ei_x_encode_ref(&x, ref) == 0 && ei_x_append_buf(&x, q, qlen) == 0)
+        ei_x_encode_ref(&x, ref) == 0 && ei_x_append_buf(&x, q, (int)qlen) == 0)
         rc = to ? enode_send(mb, to, &x)
                 : enode_reg_send(mb, node_name, name, &x);
     ei_x_free(&x);

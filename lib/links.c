@@ -33,19 +33,15 @@ static int term_is_atom(const char *t, size_t len, const char *atom)
     char buf[MAXATOMLEN_UTF8];
     int i = 0;
 
-    if (len > 0 && (unsigned char)t[0] == 131)
-        i = 1;
-    return len > (size_t)i && ei_decode_atom(t, &i, buf) == 0 &&
-           (size_t)i <= len && strcmp(buf, atom) == 0;
+    en_skip_version(&t, &len);
+    return len > 0 && ei_decode_atom(t, &i, buf) == 0 && (size_t)i <= len &&
+           strcmp(buf, atom) == 0;
 }
 
 /* Append a term given bare or with a version byte, without the byte. */
 static int append_bare(ei_x_buff *x, const char *t, size_t len)
 {
-    if (len > 0 && (unsigned char)t[0] == 131) {
-        t++;
-        len--;
-    }
+    en_skip_version(&t, &len);
     return ei_x_append_buf(x, t, (int)len);
 }
 

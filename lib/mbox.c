@@ -86,10 +86,7 @@ int en_mbox_deliver(struct enode_mbox *mb, const erlang_pid *from,
 
     if (mb->dead)
         return 0; /* like a send to a process that has exited */
-    if (len > 0 && (unsigned char)msg[0] == 131) { /* keep one version byte */
-        msg++;
-        len--;
-    }
+    en_skip_version(&msg, &len); /* one is put back below */
     if (len > 0x7ffffffe || !(q = calloc(1, sizeof *q)))
         return ENODE_ENOMEM;
     q->msg.msg.buff = malloc(len + 1);

@@ -21,10 +21,7 @@ static void deliver_down(struct enode_mbox *mb, const en_mon_t *mon,
 {
     ei_x_buff x;
 
-    if (len > 0 && (unsigned char)reason[0] == 131) {
-        reason++;
-        len--;
-    }
+    en_skip_version(&reason, &len);
     if (ei_x_new_with_version(&x) < 0)
         return;
     int rc = ei_x_encode_tuple_header(&x, 5) | ei_x_encode_atom(&x, "DOWN") |

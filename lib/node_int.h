@@ -243,6 +243,16 @@ int en_receive_match(struct enode_mbox *mb, en_match_fn match, void *ud,
 void en_make_pid(enode_t *n, erlang_pid *pid);
 void en_make_ref_locked(enode_t *n, erlang_ref *ref);
 
+/* Terms reach the runtime with or without their 131 version byte; this
+ * moves *term past it when it is there. */
+static inline void en_skip_version(const char **term, size_t *len)
+{
+    if (*len > 0 && (unsigned char)(*term)[0] == 131) {
+        (*term)++;
+        (*len)--;
+    }
+}
+
 static inline int en_pid_eq(const erlang_pid *a, const erlang_pid *b)
 {
     return a->num == b->num && a->serial == b->serial &&
