@@ -320,6 +320,25 @@ int enode_alias(enode_mbox_t *mbox, erlang_ref *alias);
 /* Deactivate an alias, like unalias/1: later messages to it are dropped. */
 int enode_unalias(enode_mbox_t *mbox, const erlang_ref *alias);
 
+/* ---- Erlang calling C: rpc:call and erpc:call ------------------------------ */
+
+/* A C function that Erlang calls with rpc:call(Node, Module, Function,
+ * Args) or erpc:call/4. args holds the argument list at args[index]
+ * (arity elements: decode them with ei_decode_*, starting at index).
+ * Encode the return value into result, which already holds a version
+ * byte, and return 0; or encode a reason and return nonzero to make the
+ * call fail with error:Reason (rpc:call returns {badrpc, {'EXIT',
+ * {Reason, []}}}). It runs on the thread that runs the node's loop,
+ * without the node's lock, so it may send messages; keep it short, as
+ * the loop waits for it. */
+typedef int (*enode_rpc_fn)(void *user, const char *args, int index,
+                            int arity, ei_x_buff *result);
+
+/* Make Module:Function callable from Erlang. A call to anything not
+ * registered fails with undef, as it would on an Erlang node. */
+int enode_rpc_register(enode_t *node, const char *module,
+                       const char *function, enode_rpc_fn fn, void *user);
+
 /* ---- calls (gen:call) --------------------------------------------------- */
 
 /* Call a gen_server, or any server speaking gen:call, like

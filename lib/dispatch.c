@@ -1,8 +1,9 @@
 /* dispatch.c - what to do with a packet a connected peer sent.
  *
  * Messages go to mailboxes or to the built-in services; links, exit
- * signals and monitors to links.c and monitors.c. What enode does not
- * handle (spawn requests, group leaders) is logged and dropped.
+ * signals and monitors to links.c and monitors.c, spawn requests (erpc)
+ * to rpc.c. What enode does not handle (group leaders) is logged and
+ * dropped.
  * Only a malformed packet costs the peer its connection, as it would with
  * an OTP node.
  */
@@ -98,6 +99,10 @@ void en_dispatch_packet(en_conn_t *c, const uint8_t *data, size_t len)
     case EN_DOP_ALIAS_SEND:
     case EN_DOP_ALIAS_SEND_TT:
         to_alias(c, &m);
+        break;
+    case EN_DOP_SPAWN_REQUEST:
+    case EN_DOP_SPAWN_REQUEST_TT:
+        en_rpc_spawn_request(c, &m);
         break;
     default:
         if (en_links_dispatch(c, &m) || en_monitors_dispatch(c, &m))

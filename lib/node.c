@@ -76,7 +76,7 @@ static uint64_t our_flags(int hidden)
                  EN_DFLAG_BIG_SEQTRACE_LABELS | EN_DFLAG_UNICODE_IO |
                  EN_DFLAG_MANDATORY_25_DIGEST | EN_DFLAG_DIST_MONITOR |
                  EN_DFLAG_DIST_MONITOR_NAME | EN_DFLAG_EXIT_PAYLOAD |
-                 EN_DFLAG_FRAGMENTS | EN_DFLAG_ALIAS;
+                 EN_DFLAG_FRAGMENTS | EN_DFLAG_ALIAS | EN_DFLAG_SPAWN;
     return hidden ? f : f | EN_DFLAG_PUBLISHED;
 }
 
@@ -280,6 +280,7 @@ void enode_free(enode_t *n)
     }
     while (n->mboxes)
         en_mbox_free_locked(n->mboxes);
+    en_rpc_free_all(n);
     while (n->peer_ports) {
         struct en_peer_port *p = n->peer_ports;
         n->peer_ports = p->next;

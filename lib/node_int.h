@@ -153,6 +153,7 @@ struct enode {
     WOLFSSL_CTX *tls_server, *tls_client;
 
     en_conn_t *conns;
+    struct en_rpc_fn *rpc_fns; /* C functions Erlang may call */
     struct en_peer_port *peer_ports;
     struct enode_mbox *mboxes;
     erlang_pid system_pid; /* sender of replies from built-in services */
@@ -321,6 +322,17 @@ void en_signal_node_down(enode_t *n, const char *peer);
  * byte): the caller, where Tag's bytes are, and where Request starts. */
 int en_parse_gen_call(const char *buf, size_t len, erlang_pid *caller,
                       int *tag_at, int *tag_len, int *req_at);
+
+/* ---- rpc.c: Erlang calling C functions ---- */
+enum { EN_RPC_RETURN, EN_RPC_ERROR, EN_RPC_UNDEF };
+/* Call the C function for m:f with the argument list args. out gets the
+ * value (RETURN), the error reason (ERROR) or the stack of an undefined
+ * function (UNDEF), without a version byte. Releases the lock meanwhile. */
+int en_rpc_apply(enode_t *n, const char *m, const char *f, const char *args,
+                 int args_len, ei_x_buff *out);
+/* Answer a SPAWN_REQUEST (erpc:call) from c's peer. */
+void en_rpc_spawn_request(en_conn_t *c, const en_dmsg_t *m);
+void en_rpc_free_all(enode_t *n);
 
 /* ---- services.c: what a real node answers ---- */
 /* 1 if a built-in service took the message sent to `name`. */
