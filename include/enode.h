@@ -80,6 +80,33 @@ enum enode_log_level {
  * into the node from it. */
 typedef void (*enode_log_fn)(void *user, int level, const char *message);
 
+/* The peer's certificate, for an application's own TLS check (the
+ * `verify` field of enode_config_t). Strings are valid during the call. */
+typedef struct enode_peer_cert {
+    int we_are_server;     /* 1: the peer connected to us (we are the TLS
+                              server); 0: we dialled it (TLS client) */
+    const char *peer_addr; /* "127.0.0.1:4711" */
+    const char *peer_node; /* the node we dialled, or NULL when the peer
+                              connected to us (its name comes later) */
+    int present;           /* 0: the peer sent no certificate (a client,
+                              when the server does not insist on one) */
+    int preverify;         /* 1: the chain verified against cacertfile;
+                              0: not checked (verify_none) */
+    const char *sha256;    /* SHA-256 of the DER certificate, 64 lowercase
+                              hex digits ("" when not present) */
+    const char *subject;   /* "/CN=node1/O=Example", "" when not present */
+    const char *issuer;
+} enode_peer_cert_t;
+
+/* The application's final word on a peer, called after the TLS handshake
+ * (and after enode's own checks passed) from the thread that runs the
+ * loop, with the node's lock held: do not call back into the node. Return
+ * 0 to accept the peer; nonzero to refuse it, with a reason written to
+ * why (a sentence, at most whylen bytes) that enode logs and keeps as the
+ * connection's error. */
+typedef int (*enode_verify_fn)(void *user, const enode_peer_cert_t *cert,
+                               char *why, size_t whylen);
+
 #define ENODE_MAX_SSL_DIST_OPTS 64
 #define ENODE_DEFAULT_MAX_MESSAGE ((size_t)256 * 1024 * 1024)
 
@@ -109,6 +136,8 @@ typedef struct enode_config {
     enode_log_fn log;    /* NULL: errors and warnings to stderr */
     void *log_user;
     int log_level; /* messages above it are dropped; default WARNING */
+    enode_verify_fn verify; /* NULL: enode's own TLS checks only */
+    void *verify_user;
 } enode_config_t;
 
 /* Default values in every field. */

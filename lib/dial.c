@@ -99,6 +99,45 @@ static int check_first_byte(en_conn_t *c)
     return -1;
 }
 
+/* The application's verify callback, once the handshake is through.
+ * 0 to go on; -1 if it refused the peer (c failed). */
+static int app_verify(en_conn_t *c)
+{
+    enode_t *n = c->node;
+    en_tls_peer_t p;
+    char addr[80], why[256] = "";
+
+    if (!n->verify)
+        return 0;
+    if (en_tls_peer_info(c->ssl, &p) < 0) {
+        en_conn_fail(c, ENODE_ETLS, "TLS %s: cannot read the peer's "
+                     "certificate for the verify callback",
+                     c->initiator ? "client" : "server");
+        return -1;
+    }
+    enode_peer_cert_t cert = {
+        .we_are_server = !c->initiator,
+        .peer_addr = en_addr_str(&c->addr, addr, sizeof addr),
+        .peer_node = c->initiator ? c->peer : NULL,
+        .present = p.present,
+        .preverify = p.verified,
+        .sha256 = p.sha256,
+        .subject = p.subject,
+        .issuer = p.issuer,
+    };
+    if (n->verify(n->verify_user, &cert, why, sizeof why) == 0)
+        return 0;
+    why[sizeof why - 1] = '\0';
+    en_conn_fail(c, ENODE_ETLS,
+                 "TLS %s: the application's verify callback refused the "
+                 "peer's certificate (%s%s, SHA-256 %s): %s",
+                 c->initiator ? "client" : "server",
+                 p.present ? "subject " : "no certificate",
+                 p.present ? p.subject : "", p.present ? p.sha256 : "-",
+                 why[0] ? why : "no reason given");
+    return -1;
+}
+
 static void tls_step(en_conn_t *c)
 {
     char err[256];
@@ -108,9 +147,10 @@ static void tls_step(en_conn_t *c)
     enum en_io io = en_tls_handshake(c->ssl, err, sizeof err);
 
     c->tls_wants_write = io == EN_IO_WANT_WRITE;
-    if (io == EN_IO_DONE)
-        en_setup_start_handshake(c);
-    else if (io == EN_IO_WANT_READ || io == EN_IO_WANT_WRITE)
+    if (io == EN_IO_DONE) {
+        if (app_verify(c) == 0)
+            en_setup_start_handshake(c);
+    } else if (io == EN_IO_WANT_READ || io == EN_IO_WANT_WRITE)
         en_conn_update_watch(c);
     else
         en_conn_fail(c, ENODE_ETLS, "%s", err);

@@ -112,6 +112,8 @@ static int init_identity(enode_t *n, const enode_config_t *cfg, char *err,
     n->required = EN_DFLAGS_MANDATORY_26;
     n->log = cfg->log ? cfg->log : log_to_stderr;
     n->log_user = cfg->log_user;
+    n->verify = cfg->verify;
+    n->verify_user = cfg->verify_user;
     n->log_level = cfg->log_level;
     return 0;
 }

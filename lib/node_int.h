@@ -151,6 +151,8 @@ struct enode {
 
     en_tls_conf_t tlsconf;
     WOLFSSL_CTX *tls_server, *tls_client;
+    enode_verify_fn verify; /* the application's TLS check, or NULL */
+    void *verify_user;
 
     en_conn_t *conns;
     struct en_rpc_fn *rpc_fns; /* C functions Erlang may call */

@@ -41,4 +41,15 @@ enum en_io en_tls_write(WOLFSSL *ssl, const void *buf, size_t len, size_t *n,
 /* "TLSv1.3 TLS_AES_128_GCM_SHA256": version and suite, for logs. */
 const char *en_tls_describe(WOLFSSL *ssl, char *buf, size_t len);
 
+/* The peer's certificate after a handshake. */
+typedef struct en_tls_peer {
+    int present;     /* 1 if the peer sent a certificate */
+    int verified;    /* 1 if its chain verified (0 under verify_none) */
+    char sha256[65]; /* SHA-256 of the DER certificate, lowercase hex */
+    char subject[256], issuer[256]; /* "/CN=...", one line */
+} en_tls_peer_t;
+
+/* Fill *p; 0, or -1 if the certificate could not be read. */
+int en_tls_peer_info(WOLFSSL *ssl, en_tls_peer_t *p);
+
 #endif

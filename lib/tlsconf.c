@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "termtext.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <ei.h>
 
@@ -91,6 +93,7 @@ static void side_free(en_tls_side_t *side)
     free(side->dhfile);
     free(side->ciphers);
     free(side->sni_host);
+    free(side->crl_dir);
     side_init(side);
 }
 
@@ -416,15 +419,61 @@ static int opt_server_name_indication(opt_call_t *c)
 static int opt_no_effect(opt_call_t *c);
 static int opt_refused(opt_call_t *c);
 
+/* crl_check: false | true | peer | best_effort */
 static int opt_crl_check(opt_call_t *c)
 {
-    int on;
-    if (value_bool(c, &on) == 0 && !on)
-        return 0; /* the default: nothing to do */
-    return say(c->err, c->errlen,
-               "%s: CRL checking is not supported by enode; remove the "
-               "option or set it to false",
-               c->where);
+    static const char *const names[] = {"false", "true", "peer",
+                                        "best_effort"};
+    char name[MAXATOMLEN_UTF8];
+    if (value_atom(c, name) == 0)
+        for (int i = 0; i < 4; i++)
+            if (strcmp(name, names[i]) == 0) {
+                c->side->crl_check = i;
+                return 0;
+            }
+    return bad_value(c, "must be true, false, peer or best_effort");
+}
+
+/* crl_cache: {ssl_crl_hash_dir, {internal, [{dir, Dir}]}}, a directory
+ * of CRLs named as openssl rehash names them.  OTP's default cache
+ * (ssl_crl_cache, which fetches CRLs from distribution points) is not
+ * available. */
+static int opt_crl_cache(opt_call_t *c)
+{
+    static const char *const shape =
+        "must be {ssl_crl_hash_dir, {internal, [{dir, Dir}]}} (enode reads "
+        "CRLs from a hashed directory only)";
+    int idx = c->index, arity, n;
+    char name[MAXATOMLEN_UTF8], *dir = NULL;
+    if (ei_decode_tuple_header(c->buf, &idx, &arity) < 0 || arity != 2 ||
+        ei_decode_atom_as(c->buf, &idx, name, sizeof name, ERLANG_UTF8, NULL,
+                          NULL) < 0 ||
+        strcmp(name, "ssl_crl_hash_dir") != 0 ||
+        ei_decode_tuple_header(c->buf, &idx, &arity) < 0 || arity != 2 ||
+        ei_decode_atom_as(c->buf, &idx, name, sizeof name, ERLANG_UTF8, NULL,
+                          NULL) < 0 ||
+        strcmp(name, "internal") != 0 ||
+        ei_decode_list_header(c->buf, &idx, &n) < 0)
+        return bad_value(c, shape);
+    for (int i = 0; i < n; i++) {
+        char *value = NULL;
+        if (ei_decode_tuple_header(c->buf, &idx, &arity) < 0 || arity != 2 ||
+            ei_decode_atom_as(c->buf, &idx, name, sizeof name, ERLANG_UTF8,
+                              NULL, NULL) < 0 ||
+            strcmp(name, "dir") != 0 ||
+            decode_string(c->buf, &idx, &value) < 0 || !value) {
+            free(value);
+            free(dir);
+            return bad_value(c, shape);
+        }
+        free(dir);
+        dir = value;
+    }
+    if (!dir)
+        return bad_value(c, shape);
+    free(c->side->crl_dir);
+    c->side->crl_dir = dir;
+    return 0;
 }
 
 enum sides { BOTH_SIDES, SERVER_ONLY, CLIENT_ONLY };
@@ -437,7 +486,8 @@ enum conv {
     AS_ATOM,
     AS_INTEGER,
     AS_ATOM_LIST,
-    AS_ATOM_OR_STRING /* "disable" is an atom, anything else a string */
+    AS_ATOM_OR_STRING, /* "disable" is an atom, anything else a string */
+    AS_TERM            /* Erlang term text, as OTP's termify */
 };
 
 typedef struct option {
@@ -463,6 +513,7 @@ static const option_t options[] = {
     {"server_name_indication", opt_server_name_indication, CLIENT_ONLY,
      AS_ATOM_OR_STRING, NULL},
     {"crl_check", opt_crl_check, BOTH_SIDES, AS_ATOM, NULL},
+    {"crl_cache", opt_crl_cache, BOTH_SIDES, AS_TERM, NULL},
 
     {"secure_renegotiate", opt_no_effect, BOTH_SIDES, AS_ATOM,
      "enode never renegotiates"},
@@ -500,8 +551,6 @@ static const option_t options[] = {
      "enode cannot run Erlang funs"},
     {"partial_chain", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
      "enode cannot run Erlang funs"},
-    {"crl_cache", opt_refused, BOTH_SIDES, AS_STRING,
-     "CRL checking is not supported by enode"},
     {"cacerts", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
      "enode reads certificates from PEM files: use cacertfile"},
     {"cert", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
@@ -547,7 +596,8 @@ static int unknown_option(const char *where, char *err, size_t errlen)
     return say(err, errlen,
                "%s: unknown option (enode reads certfile, keyfile, "
                "cacertfile, password, verify, fail_if_no_peer_cert, depth, "
-               "versions, ciphers, dhfile, server_name_indication)",
+               "versions, ciphers, dhfile, server_name_indication, "
+               "crl_check, crl_cache)",
                where);
 }
 
@@ -590,6 +640,33 @@ static int parse_integer(const char *s, long long *out)
     return errno || *end ? -1 : 0;
 }
 
+/* The one term in text ("{a, b}", with or without a final '.') into x. */
+static int encode_term_text(ei_x_buff *x, const char *value)
+{
+    size_t len = strlen(value);
+    char *text = malloc(len + 2);
+    if (!text)
+        return -1;
+    memcpy(text, value, len);
+    len = len > 0 && value[len - 1] == '.' ? len : (text[len++] = '.', len);
+    ei_x_buff t;
+    int r = en_termtext_parse(text, len, &t, NULL);
+    free(text);
+    if (r < 0)
+        return -2;
+    int idx = 0, version, count;
+    ei_decode_version(t.buff, &idx, &version);
+    if (ei_decode_list_header(t.buff, &idx, &count) < 0 || count != 1) {
+        ei_x_free(&t);
+        return -2;
+    }
+    int start = idx;
+    ei_skip_term(t.buff, &idx);
+    r = ei_x_append_buf(x, t.buff + start, idx - start);
+    ei_x_free(&t);
+    return r;
+}
+
 static int encode_arg(ei_x_buff *x, enum conv conv, const char *value)
 {
     size_t len = strlen(value);
@@ -615,6 +692,8 @@ static int encode_arg(ei_x_buff *x, enum conv conv, const char *value)
     case AS_STRING:
     case OPTFILE_ONLY:
         break;
+    case AS_TERM:
+        return encode_term_text(x, value);
     }
     /* A binary keeps the bytes of a UTF-8 file name exactly as given. */
     return len > INT_MAX ? -2 : ei_x_encode_binary(x, value, (int)len);
@@ -1020,6 +1099,77 @@ static void set_depth(WOLFSSL_CTX *ctx, int depth)
     }
 }
 
+/* crl_check best_effort: a certificate without a CRL passes. */
+static int verify_crl_best_effort(int preverify, WOLFSSL_X509_STORE_CTX *store)
+{
+    if (!preverify && store &&
+        (store->error == CRL_MISSING ||
+         store->error == X509_V_ERR_UNABLE_TO_GET_CRL))
+        return 1;
+    return preverify;
+}
+
+/* Every regular file in the crl_cache directory, as PEM CRLs.  OTP's
+ * ssl_crl_hash_dir finds them by their openssl rehash names (<hash>.r0);
+ * wolfSSL looks them up by issuer once loaded, so names do not matter. */
+static int load_crls(WOLFSSL_CTX *ctx, const en_tls_side_t *side, char *err,
+                     size_t errlen)
+{
+    char reason[160], path[4096];
+    if (!side->crl_check)
+        return 0;
+    if (!side->crl_dir)
+        return say(err, errlen,
+                   "crl_check needs crl_cache {ssl_crl_hash_dir, {internal, "
+                   "[{dir, Dir}]}}: enode reads CRLs from a directory only");
+    if (!side->cacertfile)
+        return say(err, errlen, "crl_check needs a cacertfile");
+    int crl_mode = side->crl_check == 2 ? WOLFSSL_CRL_CHECK
+                                        : WOLFSSL_CRL_CHECKALL;
+    if (wolfSSL_CTX_EnableCRL(ctx, crl_mode) != WOLFSSL_SUCCESS)
+        return say(err, errlen, "cannot enable CRL checking%s",
+                   wolf_reason(reason, sizeof reason));
+    DIR *d = opendir(side->crl_dir);
+    if (!d)
+        return say(err, errlen, "crl_cache: cannot read directory %s: %s",
+                   side->crl_dir, strerror(errno));
+    int loaded = 0, r = 0;
+    struct dirent *e;
+    while (r == 0 && (e = readdir(d)) != NULL) {
+        struct stat st;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", side->crl_dir, e->d_name);
+        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        en_buf_t b = EN_BUF_INIT;
+        FILE *f = fopen(path, "rb");
+        size_t n = 0;
+        if (f && en_buf_reserve(&b, (size_t)st.st_size + 1) == 0)
+            n = fread(b.data, 1, (size_t)st.st_size, f);
+        if (f)
+            fclose(f);
+        if (!f || n == 0 ||
+            wolfSSL_CTX_LoadCRLBuffer(ctx, b.data, (long)n,
+                                      WOLFSSL_FILETYPE_PEM) !=
+                WOLFSSL_SUCCESS)
+            r = say(err, errlen,
+                    "crl_cache: %s is not a PEM CRL signed by a CA of the "
+                    "cacertfile%s",
+                    path, wolf_reason(reason, sizeof reason));
+        else
+            loaded++;
+        en_buf_free(&b);
+    }
+    closedir(d);
+    if (r == 0 && loaded == 0 && side->crl_check != 3)
+        return say(err, errlen,
+                   "crl_cache: directory %s holds no CRL, so crl_check "
+                   "would refuse every peer",
+                   side->crl_dir);
+    return r;
+}
+
 static int set_verify(WOLFSSL_CTX *ctx, const en_tls_side_t *side, int role,
                       char *err, size_t errlen)
 {
@@ -1039,7 +1189,9 @@ static int set_verify(WOLFSSL_CTX *ctx, const en_tls_side_t *side, int role,
     if (verify == EN_VERIFY_PEER)
         mode = WOLFSSL_VERIFY_PEER |
                (fail_if_none ? WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
-    wolfSSL_CTX_set_verify(ctx, mode, NULL);
+    wolfSSL_CTX_set_verify(ctx, mode,
+                           side->crl_check == 3 ? verify_crl_best_effort
+                                                : NULL);
     if (side->depth >= 0)
         set_depth(ctx, side->depth);
     return 0;
@@ -1153,6 +1305,7 @@ WOLFSSL_CTX *en_tls_ctx_new(const en_tls_side_t *side, int role, char *err,
     if (load_identity(ctx, side, role, err, errlen) < 0 ||
         load_ca(ctx, side, err, errlen) < 0 ||
         set_verify(ctx, side, role, err, errlen) < 0 ||
+        load_crls(ctx, side, err, errlen) < 0 ||
         set_ciphers(ctx, side, err, errlen) < 0 ||
         (role == EN_TLS_SERVER && load_dh(ctx, side, err, errlen) < 0)) {
         wolfSSL_CTX_free(ctx);

@@ -11,8 +11,10 @@
  * warning), whichever order the two are applied in.
  *
  * Options that enode honours: certfile, keyfile, cacertfile, password,
- * verify, fail_if_no_peer_cert, depth, versions, ciphers, dhfile and
- * server_name_indication.  Options that only tune OTP's own implementation
+ * verify, fail_if_no_peer_cert, depth, versions, ciphers, dhfile,
+ * server_name_indication, crl_check and crl_cache (the
+ * {ssl_crl_hash_dir, {internal, [{dir, Dir}]}} form: CRLs from a
+ * directory, read when the context is made).  Options that only tune OTP's own implementation
  * (secure_renegotiate, reuse_sessions, hibernate_after, log_level, ...) are
  * accepted and reported through the warning callback.  Everything else is
  * an error naming the option, so that nothing a user asked for, above all
@@ -51,6 +53,8 @@ typedef struct en_tls_side {
     char *ciphers;            /* OpenSSL-style "A:B:C", or NULL */
     int sni_disable;          /* server_name_indication: disable */
     char *sni_host;           /* server_name_indication: "host" */
+    int crl_check;            /* 0 false, 1 true, 2 peer, 3 best_effort */
+    char *crl_dir;            /* crl_cache {ssl_crl_hash_dir, ... dir} */
     int options_given;        /* options read for this side */
     int from_optfile;         /* the optfile had an entry for it */
 } en_tls_side_t;

@@ -121,6 +121,19 @@ Test(node, tls_without_certificate_refuses_to_start, .init = up,
     cr_assert(strstr(err, "certificate"), "%s", err);
 }
 
+/* A port nothing listens on now: the kernel's pick for port 0. */
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
 static int fixed_port;
 static void without_epmd(enode_config_t *c)
 {
@@ -134,7 +147,7 @@ Test(node, runs_without_epmd, .init = up, .fini = down, .timeout = 60)
     struct seen s = {0};
 
     /* Node a listens on a fixed port and never registers. */
-    fixed_port = 20000 + (int)(getpid() % 20000);
+    fixed_port = free_port();
     cr_assert_eq(make_node(&a, "noepmd_a", without_epmd, err, sizeof err), 0,
                  "%s", err);
     cr_assert_eq(enode_port(a), fixed_port);

@@ -366,7 +366,12 @@ Test(tlsconf, optfile_errors)
     optfile_fails("[{client, [{ciphers, [#{cipher => aes_256_gcm}]}]}].",
                   "maps and tuples are not supported", NULL);
     optfile_fails("[{client, [{cacerts, []}]}].", "use cacertfile", NULL);
-    optfile_fails("[{client, [{crl_check, true}]}].", "CRL checking", NULL);
+    optfile_fails("[{client, [{crl_check, maybe}]}].",
+                  "true, false, peer or best_effort", NULL);
+    optfile_fails("[{client, [{crl_cache, {ssl_crl_cache, {internal, []}}}]}].",
+                  "ssl_crl_hash_dir", "hashed directory");
+    optfile_fails("[{client, [{crl_cache, {ssl_crl_hash_dir, {internal, "
+                  "[{dir, x}]}}}]}].", "ssl_crl_hash_dir", NULL);
     optfile_fails("[{client, [{server_name_indication, yes}]}].",
                   "disable or a host name", NULL);
     optfile_fails("[{client, [{password, \"a\\x00b\"}]}].", "must be a string",
@@ -756,5 +761,43 @@ Test(tlsconf, handshake_with_an_encrypted_key_and_depth)
     conf.server.depth = 100; /* more than wolfSSL takes: its most */
     cr_assert_eq(handshake(&conf.server, &conf.client, version, sizeof version),
                  0);
+    en_tls_conf_free(&conf);
+}
+
+Test(tlsconf, crl_options)
+{
+    en_tls_conf_t conf;
+    warnings_t w;
+    char err[512];
+    conf_with_warnings(&conf, &w);
+    cr_assert_eq(en_tls_conf_read_optfile(
+                     &conf,
+                     optfile("[{client, [{crl_check, best_effort}, "
+                             "{crl_cache, {ssl_crl_hash_dir, {internal, "
+                             "[{dir, \"/etc/crl\"}]}}}]}]."),
+                     err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(conf.client.crl_check, 3);
+    cr_assert_str_eq(conf.client.crl_dir, "/etc/crl");
+    en_tls_conf_free(&conf);
+    /* -ssl_dist_opt takes the cache as term text, as OTP does */
+    conf_with_warnings(&conf, &w);
+    cr_assert_eq(en_tls_conf_set_opt(&conf, "server_crl_check", "peer", err,
+                                     sizeof err), 0, "%s", err);
+    cr_assert_eq(en_tls_conf_set_opt(&conf, "server_crl_cache",
+                                     "{ssl_crl_hash_dir, {internal, "
+                                     "[{dir, \"/c\"}]}}", err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(conf.server.crl_check, 2);
+    cr_assert_str_eq(conf.server.crl_dir, "/c");
+    cr_assert_eq(en_tls_conf_set_opt(&conf, "server_crl_cache", "{oops",
+                                     err, sizeof err), -1);
+    en_tls_conf_free(&conf);
+    /* crl_check needs the directory, and the directory must exist */
+    harness_conf(&conf);
+    conf.client.crl_check = 1;
+    ctx_fails(&conf.client, EN_TLS_CLIENT, "crl_check needs crl_cache", NULL);
+    set_field(&conf.client.crl_dir, "/nonexistent/crl");
+    ctx_fails(&conf.client, EN_TLS_CLIENT, "cannot read directory", NULL);
     en_tls_conf_free(&conf);
 }

@@ -1,0 +1,674 @@
+/* test_tls.c - TLS against real OTP nodes: every refusal, in both roles,
+ * says which side refused, which peer and why, and a good peer connects
+ * right after; CRLs (crl_check with a hashed crl_cache directory); the
+ * application's verify callback and the pinning example; the interop
+ * matrix (TLS 1.2 and 1.3, ECDSA and RSA, AES-GCM and ChaCha20-Poly1305,
+ * an encrypted key). Certificates come from mkcerts.sh and badcerts.sh. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cnode.h"
+#include "enode.h"
+#include "harness.h"
+
+static h_cluster_t *cluster;
+static char pki[256], other[256];
+static const char *cafile = "ca.pem"; /* the cacertfile of optfile_for */
+
+static void up(void)
+{
+    char port[16], cmd[2048], host[256] = "";
+    cluster = h_cluster_new();
+    cr_assert_not_null(cluster);
+    cr_assert_gt(h_epmd_start(cluster), 0);
+    snprintf(port, sizeof port, "%d", h_cluster_epmd_port(cluster));
+    setenv("ERL_EPMD_PORT", port, 1);
+    snprintf(pki, sizeof pki, "%s", h_cluster_pki_dir(cluster));
+    snprintf(other, sizeof other, "%s/other", h_cluster_dir(cluster));
+    cr_assert_eq(h_pki_make(other), 0, "a second CA");
+    gethostname(host, sizeof host - 1);
+    snprintf(cmd, sizeof cmd, "sh '%s/badcerts.sh' '%s' '%s'", h_srcdir(), pki,
+             host);
+    cr_assert_eq(system(cmd), 0, "badcerts.sh failed");
+}
+
+static void down(void)
+{
+    h_cluster_stop(cluster);
+}
+
+/* ---- optfiles ------------------------------------------------------------ */
+
+/* A file name in the PKI directory unless it is a path already. */
+static const char *in_pki(const char *name, char *buf, size_t len)
+{
+    if (name[0] == '/')
+        snprintf(buf, len, "%s", name);
+    else
+        snprintf(buf, len, "%s/%s", pki, name);
+    return buf;
+}
+
+/* An optfile like the harness's: both sides present <cert>.pem with
+ * <cert>.key (cert NULL: the client side has none), verify_peer against
+ * ca.pem, the server insists on a client certificate; `extra` (may be
+ * "") is added to both sides' options, e.g. "{versions,['tlsv1.3']},". */
+static const char *optfile_for(const char *tag, const char *server_cert,
+                               const char *client_cert, const char *extra)
+{
+    static char paths[8][700];
+    static int next;
+    char *path = paths[next++ % 8];
+    char c[700], k[700], ca[700], certname[128];
+    snprintf(path, 700, "%s/%s.conf", h_cluster_dir(cluster), tag);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "[");
+    for (int side = 0; side < 2; side++) {
+        const char *cert = side == 0 ? server_cert : client_cert;
+        fprintf(f, "{%s,[", side == 0 ? "server" : "client");
+        if (cert) {
+            snprintf(certname, sizeof certname, "%s.pem", cert);
+            fprintf(f, "{certfile,\"%s\"},", in_pki(certname, c, sizeof c));
+            snprintf(certname, sizeof certname, "%s.key", cert);
+            fprintf(f, "{keyfile,\"%s\"},", in_pki(certname, k, sizeof k));
+        }
+        fprintf(f, "{cacertfile,\"%s\"},{verify,verify_peer},%s%s"
+                "{depth,4}]}%s\n",
+                in_pki(cafile, ca, sizeof ca),
+                side == 0 ? "{fail_if_no_peer_cert,true}," : "", extra,
+                side == 0 ? "," : "].");
+    }
+    fclose(f);
+    return path;
+}
+
+/* ---- C nodes in this process, with their log captured --------------------- */
+
+typedef struct capture {
+    pthread_mutex_t mu;
+    size_t len;
+    char text[65536];
+} capture_t;
+
+static void capture_log(void *user, int level, const char *msg)
+{
+    capture_t *c = user;
+    (void)level;
+    pthread_mutex_lock(&c->mu);
+    int n = snprintf(c->text + c->len, sizeof c->text - c->len, "%s\n", msg);
+    if (n > 0 && c->len + (size_t)n < sizeof c->text)
+        c->len += (size_t)n;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Whether the log has said `needle` within timeout_ms. */
+static bool logged(capture_t *c, const char *needle, int timeout_ms)
+{
+    for (int waited = 0;; waited += 50) {
+        pthread_mutex_lock(&c->mu);
+        bool found = strstr(c->text, needle) != NULL;
+        pthread_mutex_unlock(&c->mu);
+        if (found)
+            return true;
+        if (waited >= timeout_ms)
+            return false;
+        usleep(50000);
+    }
+}
+
+typedef struct cnode {
+    enode_t *node;
+    capture_t log;
+} cnode_t;
+
+static cnode_t *c_node_v(const char *name, const char *optfile,
+                         enode_verify_fn verify, void *verify_user)
+{
+    cnode_t *c = calloc(1, sizeof *c);
+    char err[512];
+    cr_assert_not_null(c);
+    pthread_mutex_init(&c->log.mu, NULL);
+    enode_config_t cfg;
+    enode_config_init(&cfg);
+    cfg.name = name;
+    cfg.cookie = h_cluster_cookie(cluster);
+    cfg.ssl_dist_optfile = optfile;
+    cfg.setup_time_ms = 4000;
+    cfg.log = capture_log;
+    cfg.log_user = &c->log;
+    cfg.verify = verify;
+    cfg.verify_user = verify_user;
+    cr_assert_eq(enode_new(&c->node, &cfg, err, sizeof err), 0,
+                 "%s: %s", name, err);
+    cr_assert_eq(enode_start_thread(c->node), 0);
+    return c;
+}
+
+static cnode_t *c_node(const char *name, const char *optfile)
+{
+    return c_node_v(name, optfile, NULL, NULL);
+}
+
+static void c_free(cnode_t *c)
+{
+    enode_free(c->node);
+    pthread_mutex_destroy(&c->log.mu);
+    free(c);
+}
+
+static h_node_t *otp_launch(const char *prefix, const char *optfile)
+{
+    h_node_opts_t o = H_NODE_OPTS_INIT;
+    o.optfile = optfile;
+    h_node_t *n = h_node_launch(cluster, prefix, &o);
+    cr_assert_not_null(n);
+    return n;
+}
+
+static void otp_ready(h_node_t *n)
+{
+    cr_assert_eq(h_node_wait_ready(n, 30000), 0, "%s did not start",
+                 h_node_name(n));
+}
+
+/* The C node dials otp and is refused with `why` in its error and log
+ * (NULL: skip this direction). */
+static void refused_as_client(cnode_t *c, h_node_t *otp, const char *why)
+{
+    char who[400];
+    if (!why)
+        return;
+    cr_assert_neq(enode_connect(c->node, h_node_name(otp)), 0,
+                  "%s connected to %s", enode_name(c->node), h_node_name(otp));
+    cr_assert(strstr(enode_last_error(c->node), why), "expected \"%s\" in: %s",
+              why, enode_last_error(c->node));
+    /* which peer: the log line names it */
+    snprintf(who, sizeof who, "connection to %s failed", h_node_name(otp));
+    cr_assert(logged(&c->log, who, 2000), "%s", c->log.text);
+    cr_assert(strstr(c->log.text, "TLS client: "), "%s", c->log.text);
+}
+
+/* otp dials the C node and is refused: pang, and `why` in the C node's
+ * log with the peer's address (NULL: skip). */
+static void refused_as_server(cnode_t *c, h_node_t *otp, const char *why)
+{
+    if (!why)
+        return;
+    char needle[300];
+    cr_assert(h_eval_expectf(otp, "pang", "net_adm:ping('%s').",
+                             enode_name(c->node)));
+    /* which peer (its address), which side (we are the server), why */
+    snprintf(needle, sizeof needle, "TLS server: %s", why);
+    if (strncmp(why, "TLS server: ", 12) == 0)
+        snprintf(needle, sizeof needle, "%s", why);
+    cr_assert(logged(&c->log, needle, 5000), "expected \"%s\" in: %s", needle,
+              c->log.text);
+    cr_assert(strstr(c->log.text, "connection from 127.0.0.1:"), "%s",
+              c->log.text);
+}
+
+/* Both roles work between the C node and otp. */
+static void connects_both_ways(cnode_t *c, h_node_t *otp)
+{
+    cr_assert_eq(enode_connect(c->node, h_node_name(otp)), 0, "%s",
+                 enode_last_error(c->node));
+    cr_assert_eq(enode_disconnect(c->node, h_node_name(otp)), 0);
+    cr_assert(h_wait_until(otp, "length(nodes())", "0", 5000));
+    cr_assert(h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
+                             enode_name(c->node)));
+}
+
+/* One kind of failure. A C node with bad_conf meets an OTP node with
+ * otp_bad_conf (NULL: the cluster's optfile): bad_client / bad_server are
+ * what the C node says as TLS client / server. A C node with good_conf
+ * (NULL: the cluster's) meets an OTP node with otp_good_conf (NULL: skip)
+ * and says good_client / good_server. Then a good OTP node connects to
+ * the good C node, both ways. */
+struct failure {
+    const char *tag;
+    const char *bad_conf, *otp_bad_conf, *bad_client, *bad_server;
+    const char *good_conf, *otp_good_conf, *good_client, *good_server;
+};
+
+static void failure_case(const struct failure *f)
+{
+    char name[64];
+    const char *std = h_cluster_optfile(cluster);
+    h_node_t *g = otp_launch("good", std);
+    h_node_t *ob = f->otp_bad_conf ? otp_launch("obad", f->otp_bad_conf) : g;
+    h_node_t *og = f->otp_good_conf ? otp_launch("ogood", f->otp_good_conf)
+                                    : NULL;
+    snprintf(name, sizeof name, "%s_bad", f->tag);
+    cnode_t *bad = c_node(name, f->bad_conf);
+    snprintf(name, sizeof name, "%s_good", f->tag);
+    cnode_t *good = c_node(name, f->good_conf ? f->good_conf : std);
+    otp_ready(g);
+    if (ob != g)
+        otp_ready(ob);
+    if (og)
+        otp_ready(og);
+
+    refused_as_client(bad, ob, f->bad_client);
+    refused_as_server(bad, ob, f->bad_server);
+    if (og) {
+        refused_as_client(good, og, f->good_client);
+        refused_as_server(good, og, f->good_server);
+    }
+    connects_both_ways(good, g);
+    c_free(bad);
+    c_free(good);
+}
+
+#define OTHER(x) x
+
+Test(tls, unknown_ca_both_roles, .init = up, .fini = down, .timeout = 120)
+{
+    char cert[700];
+    snprintf(cert, sizeof cert, "%s/node", other);
+    const char *rogue = optfile_for("rogue", cert, cert, "");
+    struct failure f = {
+        "unknownca",
+        rogue, NULL,
+        "the server refused the handshake with alert unknown_ca",
+        "the client refused the handshake with alert unknown_ca",
+        NULL, rogue,
+        "we refused the peer's certificate: unknown CA",
+        "we refused the peer's certificate: unknown CA"};
+    failure_case(&f);
+}
+
+Test(tls, expired_certificate_both_roles, .init = up, .fini = down,
+     .timeout = 120)
+{
+    const char *conf = optfile_for("expired", "expired", "expired", "");
+    struct failure f = {
+        "expired",
+        conf, NULL,
+        "alert certificate_expired",
+        "the client refused the handshake with alert certificate_expired",
+        NULL, conf,
+        "we refused the peer's certificate: it has expired",
+        "we refused the peer's certificate: it has expired"};
+    failure_case(&f);
+}
+
+Test(tls, not_yet_valid_certificate_both_roles, .init = up, .fini = down,
+     .timeout = 120)
+{
+    const char *conf = optfile_for("future", "future", "future", "");
+    struct failure f = {
+        "future",
+        conf, NULL,
+        "alert certificate_expired",
+        "the client refused the handshake with alert certificate_expired",
+        NULL, conf,
+        "we refused the peer's certificate: it is not yet valid",
+        "we refused the peer's certificate: it is not yet valid"};
+    failure_case(&f);
+}
+
+/* Only a client checks the host name: the C node as server with a wrong
+ * certificate is refused by OTP, and as client it refuses OTP's. */
+Test(tls, host_name_mismatch_both_roles, .init = up, .fini = down,
+     .timeout = 120)
+{
+    const char *conf = optfile_for("wronghost", "wronghost", "node", "");
+    struct failure f = {
+        "wronghost",
+        conf, NULL,
+        NULL, "the client refused the handshake with alert",
+        NULL, conf,
+        "we refused the peer's certificate: host name mismatch", NULL};
+    failure_case(&f);
+}
+
+Test(tls, no_client_certificate_both_roles, .init = up, .fini = down,
+     .timeout = 120)
+{
+    const char *conf = optfile_for("nocert", "node", NULL, "");
+    struct failure f = {
+        "nocert",
+        conf, NULL,
+        "no client certificate", NULL,
+        NULL, conf,
+        NULL, "we refused the peer: no client certificate"};
+    failure_case(&f);
+}
+
+Test(tls, no_shared_version_both_roles, .init = up, .fini = down,
+     .timeout = 120)
+{
+    const char *conf = optfile_for("v13", "node", "node",
+                                   "{versions,['tlsv1.3']},");
+    /* explicit: OTP 29 speaks 1.3 too when options lack versions */
+    const char *v12 = optfile_for("v12", "node", "node",
+                                  "{versions,['tlsv1.2']},");
+    struct failure f = {
+        "noversion",
+        conf, v12,
+        "no shared TLS version", "no shared TLS version",
+        NULL, NULL, NULL, NULL};
+    failure_case(&f);
+}
+
+Test(tls, no_shared_cipher_both_roles, .init = up, .fini = down,
+     .timeout = 120)
+{
+    const char *chacha = optfile_for(
+        "chacha", "node", "node",
+        "{ciphers,\"ECDHE-ECDSA-CHACHA20-POLY1305\"},");
+    const char *aes = optfile_for(
+        "aes", "node", "node", "{ciphers,\"ECDHE-ECDSA-AES256-GCM-SHA384\"},");
+    struct failure f = {
+        "nocipher",
+        chacha, aes,
+        "no shared", "no shared cipher suite",
+        NULL, NULL, NULL, NULL};
+    failure_case(&f);
+}
+
+Test(tls, revoked_certificate_through_a_crl_directory, .init = up,
+     .fini = down, .timeout = 120)
+{
+    char extra[900];
+    snprintf(extra, sizeof extra,
+             "{crl_check,true},{crl_cache,{ssl_crl_hash_dir,{internal,"
+             "[{dir,\"%s/crl\"}]}}},", pki);
+    /* The OTP node and the good C node read the same optfile. */
+    const char *checking = optfile_for("crl", "node", "node", extra);
+    const char *revoked = optfile_for("revoked", "revoked", "revoked", "");
+    struct failure f = {
+        "revoked",
+        revoked, checking,
+        "alert certificate_revoked",
+        "the client refused the handshake with alert certificate_revoked",
+        checking, revoked,
+        "we refused the peer's certificate: it is revoked",
+        "we refused the peer's certificate: it is revoked"};
+    failure_case(&f);
+}
+
+Test(tls, wrong_key_password_at_start_up, .init = up, .fini = down,
+     .timeout = 30)
+{
+    char extra[64], err[512];
+    enode_t *n;
+    snprintf(extra, sizeof extra, "{password,\"wrong\"},");
+    const char *conf = optfile_for("badpass", "enc", "enc", extra);
+    enode_config_t cfg;
+    enode_config_init(&cfg);
+    cfg.name = "badpass";
+    cfg.cookie = h_cluster_cookie(cluster);
+    cfg.ssl_dist_optfile = conf;
+    cr_assert_eq(enode_new(&n, &cfg, err, sizeof err), ENODE_ETLS);
+    cr_assert(strstr(err, "wrong password") || strstr(err, "password is wrong"),
+              "%s", err);
+    cr_assert(strstr(err, "enc.key"), "%s", err);
+}
+
+/* ---- the verify callback and the pinning example ------------------------- */
+
+struct seen {
+    pthread_mutex_t mu;
+    int calls, refuse;
+    enode_peer_cert_t last;
+    char sha256[65], subject[256], peer_node[256];
+};
+
+static int record_cert(void *user, const enode_peer_cert_t *cert, char *why,
+                       size_t whylen)
+{
+    struct seen *s = user;
+    pthread_mutex_lock(&s->mu);
+    s->calls++;
+    s->last = *cert;
+    snprintf(s->sha256, sizeof s->sha256, "%s", cert->sha256);
+    snprintf(s->subject, sizeof s->subject, "%s", cert->subject);
+    snprintf(s->peer_node, sizeof s->peer_node, "%s",
+             cert->peer_node ? cert->peer_node : "");
+    int refuse = s->refuse;
+    pthread_mutex_unlock(&s->mu);
+    if (refuse)
+        snprintf(why, whylen, "not on the list");
+    return refuse;
+}
+
+/* SHA-256 fingerprint of a PEM certificate, as 64 lowercase hex digits. */
+static void fingerprint(const char *pem, char out[65])
+{
+    char cmd[1024], line[256];
+    snprintf(cmd, sizeof cmd,
+             "openssl x509 -in '%s' -noout -fingerprint -sha256", pem);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    cr_assert_not_null(fgets(line, sizeof line, p));
+    pclose(p);
+    int n = 0;
+    for (const char *s = strchr(line, '=') + 1; *s && n < 64; s++)
+        if (*s != ':' && *s != '\n')
+            out[n++] = (char)(*s >= 'A' && *s <= 'F' ? *s - 'A' + 'a' : *s);
+    out[n] = '\0';
+}
+
+Test(tls, verify_callback_sees_the_peer_and_decides, .init = up,
+     .fini = down, .timeout = 120)
+{
+    struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    char fp[65], path[700];
+    h_node_t *otp = otp_launch("peer", h_cluster_optfile(cluster));
+    cnode_t *c = c_node_v("verifier", h_cluster_optfile(cluster), record_cert,
+                          &s);
+    otp_ready(otp);
+    fingerprint(in_pki("node.pem", path, sizeof path), fp);
+
+    /* As client: accepted, and the callback saw the server's certificate. */
+    cr_assert_eq(enode_connect(c->node, h_node_name(otp)), 0, "%s",
+                 enode_last_error(c->node));
+    cr_assert_eq(s.calls, 1);
+    cr_assert_str_eq(s.sha256, fp);
+    cr_assert(s.last.present && s.last.preverify && !s.last.we_are_server);
+    cr_assert_str_eq(s.peer_node, h_node_name(otp));
+    cr_assert(strstr(s.subject, "CN="), "%s", s.subject);
+    enode_disconnect(c->node, h_node_name(otp));
+    cr_assert(h_wait_until(otp, "length(nodes())", "0", 5000));
+
+    /* Refused in both roles, with the callback's reason. */
+    s.refuse = 1;
+    cr_assert_neq(enode_connect(c->node, h_node_name(otp)), 0);
+    cr_assert(strstr(enode_last_error(c->node), "verify callback refused"),
+              "%s", enode_last_error(c->node));
+    cr_assert(strstr(enode_last_error(c->node), "not on the list"), "%s",
+              enode_last_error(c->node));
+    cr_assert(h_eval_expectf(otp, "pang", "net_adm:ping('%s').",
+                             enode_name(c->node)));
+    cr_assert(logged(&c->log, "TLS server: the application's verify "
+                              "callback refused", 5000), "%s", c->log.text);
+    cr_assert(s.last.we_are_server && s.last.present);
+    cr_assert_str_eq(s.peer_node, "");
+    s.refuse = 0;
+    cr_assert(h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
+                             enode_name(c->node)));
+    c_free(c);
+}
+
+static h_cnode_t *start_pin(const char *name, const char *pin,
+                            const char *const *extra)
+{
+    char prog[1024];
+    const char *argv[32];
+    int i = 0;
+    argv[i++] = h_build_path("examples/pinning/enode-pin", prog, sizeof prog);
+    argv[i++] = "-sname";
+    argv[i++] = name;
+    argv[i++] = "-setcookie";
+    argv[i++] = h_cluster_cookie(cluster);
+    argv[i++] = "-proto_dist";
+    argv[i++] = "inet_tls";
+    argv[i++] = "-ssl_dist_optfile";
+    argv[i++] = h_cluster_optfile(cluster);
+    argv[i++] = "-pin";
+    argv[i++] = pin;
+    argv[i++] = "-v";
+    for (; extra && *extra && i < 30; extra++)
+        argv[i++] = *extra;
+    argv[i] = NULL;
+    h_cnode_t *n = h_cnode_start(cluster, argv, 15000);
+    cr_assert_not_null(n, "enode-pin %s did not come up", name);
+    return n;
+}
+
+static bool file_contains(const char *path, const char *needle)
+{
+    char text[65536];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    return strstr(text, needle) != NULL;
+}
+
+Test(tls, pinning_example_accepts_the_pinned_peer_only, .init = up,
+     .fini = down, .timeout = 120)
+{
+    char fp[65], path[700];
+    /* Two OTP nodes with certificates from the same CA: node.pem and
+     * second.pem. Only node.pem is pinned. */
+    h_node_t *pinned = otp_launch("pinned", h_cluster_optfile(cluster));
+    h_node_t *stranger = otp_launch(
+        "stranger", optfile_for("second", "second", "second", ""));
+    fingerprint(in_pki("node.pem", path, sizeof path), fp);
+    otp_ready(pinned);
+    otp_ready(stranger);
+    h_cnode_t *p = start_pin("pin", fp, NULL);
+    const char *pn = h_cnode_name(p);
+
+    cr_assert(h_eval_expectf(pinned, "pong", "net_adm:ping('%s').", pn));
+    cr_assert(h_eval_expectf(pinned, "hello",
+                             "{echo, '%s'} ! {self(), hello}, receive R -> R "
+                             "after 5000 -> timeout end.", pn));
+    cr_assert(h_eval_expectf(stranger, "pang", "net_adm:ping('%s').", pn));
+    for (int i = 0; i < 50 && !file_contains(h_cnode_log(p), "is not pinned");
+         i++)
+        usleep(100000);
+    cr_assert(file_contains(h_cnode_log(p), "is not pinned"));
+    h_cnode_stop(p);
+
+    /* As the client too: it refuses to stay connected to the stranger. */
+    const char *extra[] = {"-connect", h_node_name(pinned), NULL};
+    p = start_pin("pin2", fp, extra);
+    cr_assert(h_eval_expectf(pinned, "true", "lists:member('%s', nodes()).",
+                             h_cnode_name(p)));
+    h_cnode_stop(p);
+    const char *extra2[] = {"-connect", h_node_name(stranger), NULL};
+    char prog[1024];
+    const char *argv[] = {
+        h_build_path("examples/pinning/enode-pin", prog, sizeof prog),
+        "-sname", "pin3", "-setcookie", h_cluster_cookie(cluster),
+        "-ssl_dist_optfile", h_cluster_optfile(cluster), "-pin", fp,
+        extra2[0], extra2[1], NULL};
+    p = h_cnode_start(cluster, argv, 3000);
+    cr_assert_null(p, "enode-pin connected to an unpinned peer");
+}
+
+/* ---- the interop matrix ---------------------------------------------------- */
+
+/* Two OTP nodes, each allowing one suite of the pair, started together;
+ * one C node (allowing both when c_ciphers is given) connects to each in
+ * both roles and negotiates that suite at `version`. */
+static void matrix(const char *tag, const char *cert, const char *version,
+                   const char *c_ciphers, const char *const suites[2],
+                   const char *const expect[2], const char *extra)
+{
+    char conf_extra[600], name[64];
+    h_node_t *otp[2];
+    cafile = "cas.pem";
+    for (int i = 0; i < 2; i++) {
+        if (suites[i])
+            snprintf(conf_extra, sizeof conf_extra,
+                     "{versions,['%s']},{ciphers,\"%s\"},%s", version,
+                     suites[i], extra);
+        else
+            snprintf(conf_extra, sizeof conf_extra, "{versions,['%s']},%s",
+                     version, extra);
+        snprintf(name, sizeof name, "%s_o%d", tag, i);
+        otp[i] = otp_launch(name, optfile_for(name, cert, cert, conf_extra));
+    }
+    snprintf(conf_extra, sizeof conf_extra, "{versions,['%s']},%s%s%s%s",
+             version, c_ciphers ? "{ciphers,\"" : "",
+             c_ciphers ? c_ciphers : "", c_ciphers ? "\"}," : "", extra);
+    cnode_t *c = c_node(tag, optfile_for(tag, cert, cert, conf_extra));
+    for (int i = 0; i < 2; i++) {
+        char want[200];
+        otp_ready(otp[i]);
+        /* expect NULL: any suite, at that version */
+        const char *info = expect[i] ? "harness_agent:dist_tls_info('%s')."
+                                     : "element(1, harness_agent:"
+                                       "dist_tls_info('%s')).";
+        if (expect[i])
+            snprintf(want, sizeof want, "{'%s',%s}", version, expect[i]);
+        else
+            snprintf(want, sizeof want, "'%s'", version);
+        /* C node as client */
+        cr_assert_eq(enode_connect(c->node, h_node_name(otp[i])), 0, "%s %s",
+                     tag, enode_last_error(c->node));
+        cr_assert(h_eval_expectf(otp[i], want, info, enode_name(c->node)));
+        enode_disconnect(c->node, h_node_name(otp[i]));
+        cr_assert(h_wait_until(otp[i], "length(nodes())", "0", 5000));
+        /* C node as server */
+        cr_assert(h_eval_expectf(otp[i], "pong", "net_adm:ping('%s').",
+                                 enode_name(c->node)));
+        cr_assert(h_eval_expectf(otp[i], want, info, enode_name(c->node)));
+    }
+    c_free(c);
+}
+
+Test(tls, matrix_tls12_ecdsa, .init = up, .fini = down, .timeout = 120)
+{
+    const char *s[2] = {"ECDHE-ECDSA-AES256-GCM-SHA384",
+                        "ECDHE-ECDSA-CHACHA20-POLY1305"};
+    const char *e[2] = {"'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384'",
+                        "'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256'"};
+    matrix("m12ec", "node", "tlsv1.2",
+           "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305", s, e,
+           "");
+}
+
+Test(tls, matrix_tls12_rsa, .init = up, .fini = down, .timeout = 120)
+{
+    const char *s[2] = {"ECDHE-RSA-AES128-GCM-SHA256",
+                        "ECDHE-RSA-CHACHA20-POLY1305"};
+    const char *e[2] = {"'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'",
+                        "'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256'"};
+    matrix("m12rsa", "rsa", "tlsv1.2",
+           "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305", s, e, "");
+}
+
+/* TLS 1.3: the OTP nodes restrict the suites; the C node offers all. */
+Test(tls, matrix_tls13_ecdsa_encrypted_key, .init = up, .fini = down,
+     .timeout = 120)
+{
+    const char *s[2] = {"TLS_AES_128_GCM_SHA256",
+                        "TLS_CHACHA20_POLY1305_SHA256"};
+    const char *e[2] = {"'TLS_AES_128_GCM_SHA256'",
+                        "'TLS_CHACHA20_POLY1305_SHA256'"};
+    matrix("m13ec", "enc", "tlsv1.3", NULL, s, e, "{password,\"secret\"},");
+}
+
+Test(tls, matrix_tls13_rsa, .init = up, .fini = down, .timeout = 120)
+{
+    const char *s[2] = {"TLS_AES_256_GCM_SHA384",
+                        "TLS_CHACHA20_POLY1305_SHA256"};
+    const char *e[2] = {"'TLS_AES_256_GCM_SHA384'",
+                        "'TLS_CHACHA20_POLY1305_SHA256'"};
+    matrix("m13rsa", "rsa", "tlsv1.3",
+           "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256", s, e, "");
+}
