@@ -30,8 +30,7 @@ static void start_tls(en_conn_t *c)
         sni = NULL;
     else if (side->sni_host)
         sni = side->sni_host;
-    if (side->verify == EN_VERIFY_PEER ||
-        (side->verify == EN_VERIFY_DEFAULT && side->cacertfile))
+    if (en_tls_side_verifies(side))
         verify_host = sni ? sni : c->peer_host;
     c->ssl = en_tls_session(n->tls_client, c->fd, 1, sni, verify_host, err,
                             sizeof err);

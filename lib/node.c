@@ -153,6 +153,16 @@ static int init_tls(enode_t *n, const enode_config_t *cfg, char *err,
     n->tls_client = en_tls_ctx_new(&n->tlsconf.client, 1, err, errlen);
     if (!n->tls_client)
         return ENODE_ETLS;
+    /* Once per node: a side that verifies nothing is a choice to see. */
+    if (!en_tls_side_verifies(&n->tlsconf.client))
+        en_log(n, ENODE_LOG_WARNING,
+               "TLS client: server certificates are not verified "
+               "(verify_none, or no cacertfile): any server can pose as a "
+               "node");
+    if (!en_tls_side_verifies(&n->tlsconf.server))
+        en_log(n, ENODE_LOG_WARNING,
+               "TLS server: client certificates are not verified "
+               "(verify_none, or no cacertfile)");
     return 0;
 }
 

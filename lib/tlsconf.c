@@ -1170,12 +1170,17 @@ static int load_crls(WOLFSSL_CTX *ctx, const en_tls_side_t *side, char *err,
     return r;
 }
 
+int en_tls_side_verifies(const en_tls_side_t *side)
+{
+    return side->verify == EN_VERIFY_PEER ||
+           (side->verify == EN_VERIFY_DEFAULT && side->cacertfile);
+}
+
 static int set_verify(WOLFSSL_CTX *ctx, const en_tls_side_t *side, int role,
                       char *err, size_t errlen)
 {
-    en_verify_t verify = side->verify;
-    if (verify == EN_VERIFY_DEFAULT)
-        verify = side->cacertfile ? EN_VERIFY_PEER : EN_VERIFY_NONE;
+    en_verify_t verify = en_tls_side_verifies(side) ? EN_VERIFY_PEER
+                                                    : EN_VERIFY_NONE;
     if (verify == EN_VERIFY_PEER && !side->cacertfile)
         return say(err, errlen,
                    "verify_peer needs a cacertfile: without CA "
@@ -1208,14 +1213,39 @@ static int cipher_known(WOLFSSL_CTX *ctx, const char *s, size_t n)
     return wolfSSL_CTX_set_cipher_list(ctx, name) == WOLFSSL_SUCCESS;
 }
 
+/* The suites enode offers when the options name none. Without AES-NI,
+ * ChaCha20-Poly1305 is several times faster than AES-GCM, so it comes
+ * first for TLS 1.2; for TLS 1.3, AES-256-GCM stays first either way,
+ * because an OTP node using kTLS accepts no other suite (and OTP servers
+ * follow the client's order unless honor_cipher_order is set). */
+#ifdef WOLFSSL_AESNI
+#define EN_TLS12_SUITES                                                      \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"             \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"             \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#else
+#define EN_TLS12_SUITES                                                      \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"             \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"             \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
+#endif
+#define EN_DEFAULT_SUITES                                                    \
+    "TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256:"                \
+    "TLS13-AES128-GCM-SHA256:" EN_TLS12_SUITES
+
 /* Try each name alone first: wolfSSL, like OpenSSL, takes a list when any
  * one name in it is known, and would drop a misspelt one in silence. */
 static int set_ciphers(WOLFSSL_CTX *ctx, const en_tls_side_t *side, char *err,
                        size_t errlen)
 {
     const char *names = side->ciphers;
-    if (!names)
+    if (!names) {
+        if (wolfSSL_CTX_set_cipher_list(ctx, EN_DEFAULT_SUITES) !=
+            WOLFSSL_SUCCESS)
+            return say(err, errlen, "wolfSSL takes none of enode's default "
+                                    "cipher suites");
         return 0;
+    }
     for (const char *name = names; *name;) {
         size_t n = strcspn(name, ":");
         if (n > 0 && !cipher_known(ctx, name, n))

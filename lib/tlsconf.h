@@ -103,6 +103,11 @@ int en_tls_conf_set_opt(en_tls_conf_t *conf, const char *key, const char *value,
  *
  * Server name indication is per connection, so it is left to the caller:
  * side->sni_disable and side->sni_host say what to send. */
+/* Whether this side checks the peer's certificate: verify_peer, or no
+ * verify option and a cacertfile given (enode's default, stricter than
+ * OTP 25's). */
+int en_tls_side_verifies(const en_tls_side_t *side);
+
 WOLFSSL_CTX *en_tls_ctx_new(const en_tls_side_t *side, int role, char *err,
                             size_t errlen);
 

@@ -620,6 +620,11 @@ static void matrix(const char *tag, const char *cert, const char *version,
         /* C node as client */
         cr_assert_eq(enode_connect(c->node, h_node_name(otp[i])), 0, "%s %s",
                      tag, enode_last_error(c->node));
+        /* OTP registers the node just after our side is up. */
+        char seen[256];
+        snprintf(seen, sizeof seen, "lists:member('%s', nodes()).",
+                 enode_name(c->node));
+        cr_assert(h_wait_until(otp[i], seen, "true", 5000));
         cr_assert(h_eval_expectf(otp[i], want, info, enode_name(c->node)));
         enode_disconnect(c->node, h_node_name(otp[i]));
         cr_assert(h_wait_until(otp[i], "length(nodes())", "0", 5000));
