@@ -9,6 +9,7 @@
 
 #include "cnode.h"
 #include "enode.h"
+#include "enode_fixture.h"
 #include "harness.h"
 
 static h_cluster_t *cluster;
@@ -18,19 +19,13 @@ static enode_t *node;
 static void up(void)
 {
     enode_config_t cfg;
-    char err[512], port[16];
+    char err[512];
 
-    cluster = h_cluster_new();
+    cluster = h_cluster_with_epmd();
     cr_assert_not_null(cluster);
-    cr_assert_gt(h_epmd_start(cluster), 0);
-    snprintf(port, sizeof port, "%d", h_cluster_epmd_port(cluster));
-    setenv("ERL_EPMD_PORT", port, 1);
     otp = h_node_start(cluster, "erl", NULL);
     cr_assert_not_null(otp);
-    enode_config_init(&cfg);
-    cfg.name = "caller";
-    cfg.cookie = h_cluster_cookie(cluster);
-    cfg.ssl_dist_optfile = h_cluster_optfile(cluster);
+    h_enode_config(cluster, &cfg, "caller");
     cr_assert_eq(enode_new(&node, &cfg, err, sizeof err), 0, "%s", err);
     cr_assert_eq(enode_start_thread(node), 0);
 }

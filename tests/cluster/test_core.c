@@ -11,15 +11,15 @@
 
 #include "cnode.h"
 #include "enode.h"
+#include "enode_fixture.h"
 #include "harness.h"
 
 static h_cluster_t *cluster;
 
 static void up(void)
 {
-    cluster = h_cluster_new();
+    cluster = h_cluster_with_epmd();
     cr_assert_not_null(cluster);
-    cr_assert_gt(h_epmd_start(cluster), 0);
 }
 
 static void down(void)
@@ -230,14 +230,9 @@ static enode_t *new_node(const char *name, int threaded)
 {
     enode_config_t cfg;
     enode_t *n;
-    char err[512], port[16];
+    char err[512];
 
-    snprintf(port, sizeof port, "%d", h_cluster_epmd_port(cluster));
-    setenv("ERL_EPMD_PORT", port, 1);
-    enode_config_init(&cfg);
-    cfg.name = name;
-    cfg.cookie = h_cluster_cookie(cluster);
-    cfg.ssl_dist_optfile = h_cluster_optfile(cluster);
+    h_enode_config(cluster, &cfg, name);
     cr_assert_eq(enode_new(&n, &cfg, err, sizeof err), 0, "%s", err);
     if (threaded)
         cr_assert_eq(enode_start_thread(n), 0);

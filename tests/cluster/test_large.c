@@ -7,6 +7,7 @@
 
 #include "cnode.h"
 #include "enode.h"
+#include "enode_fixture.h"
 #include "harness.h"
 
 static h_cluster_t *cluster;
@@ -14,12 +15,8 @@ static h_node_t *otp;
 
 static void up(void)
 {
-    char port[16];
-    cluster = h_cluster_new();
+    cluster = h_cluster_with_epmd();
     cr_assert_not_null(cluster);
-    cr_assert_gt(h_epmd_start(cluster), 0);
-    snprintf(port, sizeof port, "%d", h_cluster_epmd_port(cluster));
-    setenv("ERL_EPMD_PORT", port, 1);
     otp = h_node_start(cluster, "erl", NULL);
     cr_assert_not_null(otp);
 }
@@ -35,10 +32,7 @@ static enode_t *new_node(const char *name, size_t max_message)
     enode_t *n;
     char err[512];
 
-    enode_config_init(&cfg);
-    cfg.name = name;
-    cfg.cookie = h_cluster_cookie(cluster);
-    cfg.ssl_dist_optfile = h_cluster_optfile(cluster);
+    h_enode_config(cluster, &cfg, name);
     cfg.max_message_size = max_message;
     cr_assert_eq(enode_new(&n, &cfg, err, sizeof err), 0, "%s", err);
     cr_assert_eq(enode_start_thread(n), 0);

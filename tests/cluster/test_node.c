@@ -14,18 +14,15 @@
 
 #include "cnode.h"
 #include "enode.h"
+#include "enode_fixture.h"
 #include "harness.h"
 
 static h_cluster_t *cluster;
 
 static void up(void)
 {
-    char port[16];
-    cluster = h_cluster_new();
+    cluster = h_cluster_with_epmd();
     cr_assert_not_null(cluster);
-    cr_assert_gt(h_epmd_start(cluster), 0);
-    snprintf(port, sizeof port, "%d", h_cluster_epmd_port(cluster));
-    setenv("ERL_EPMD_PORT", port, 1);
 }
 
 static void down(void)
@@ -37,10 +34,7 @@ static int make_node(enode_t **n, const char *name, void (*tweak)(enode_config_t
                      char *err, size_t errlen)
 {
     enode_config_t cfg;
-    enode_config_init(&cfg);
-    cfg.name = name;
-    cfg.cookie = h_cluster_cookie(cluster);
-    cfg.ssl_dist_optfile = h_cluster_optfile(cluster);
+    h_enode_config(cluster, &cfg, name);
     if (tweak)
         tweak(&cfg);
     return enode_new(n, &cfg, err, errlen);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "enode.h"
+#include "enode_fixture.h"
 #include "harness.h"
 
 static h_cluster_t *cluster;
@@ -60,19 +61,13 @@ static int note(void *user, const char *args, int i, int arity,
 static void up(void)
 {
     enode_config_t cfg;
-    char err[512], port[16];
+    char err[512];
 
-    cluster = h_cluster_new();
+    cluster = h_cluster_with_epmd();
     cr_assert_not_null(cluster);
-    cr_assert_gt(h_epmd_start(cluster), 0);
-    snprintf(port, sizeof port, "%d", h_cluster_epmd_port(cluster));
-    setenv("ERL_EPMD_PORT", port, 1);
     otp = h_node_start(cluster, "erl", NULL);
     cr_assert_not_null(otp);
-    enode_config_init(&cfg);
-    cfg.name = "cfuns";
-    cfg.cookie = h_cluster_cookie(cluster);
-    cfg.ssl_dist_optfile = h_cluster_optfile(cluster);
+    h_enode_config(cluster, &cfg, "cfuns");
     cr_assert_eq(enode_new(&node, &cfg, err, sizeof err), 0, "%s", err);
     cr_assert_eq(enode_rpc_register(node, "math", "add", add, NULL), 0);
     cr_assert_eq(enode_rpc_register(node, "math", "fail", fail, NULL), 0);
@@ -142,10 +137,7 @@ Test(rpc, the_rex_protocol_of_ei_rpc)
     ei_x_buff x;
     enode_msg_t m;
 
-    enode_config_init(&cfg);
-    cfg.name = "rexclient";
-    cfg.cookie = h_cluster_cookie(cluster);
-    cfg.ssl_dist_optfile = h_cluster_optfile(cluster);
+    h_enode_config(cluster, &cfg, "rexclient");
     cr_assert_eq(enode_new(&client, &cfg, err, sizeof err), 0, "%s", err);
     cr_assert_eq(enode_mbox_new(client, &mb), 0);
     /* {Self, {call, math, add, [1, 2], user}} to rex -> {rex, 3} */

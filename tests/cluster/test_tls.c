@@ -15,6 +15,7 @@
 
 #include "cnode.h"
 #include "enode.h"
+#include "enode_fixture.h"
 #include "harness.h"
 
 static h_cluster_t *cluster;
@@ -23,12 +24,9 @@ static const char *cafile = "ca.pem"; /* the cacertfile of optfile_for */
 
 static void up(void)
 {
-    char port[16], cmd[2048], host[256] = "";
-    cluster = h_cluster_new();
+    char cmd[2048], host[256] = "";
+    cluster = h_cluster_with_epmd();
     cr_assert_not_null(cluster);
-    cr_assert_gt(h_epmd_start(cluster), 0);
-    snprintf(port, sizeof port, "%d", h_cluster_epmd_port(cluster));
-    setenv("ERL_EPMD_PORT", port, 1);
     snprintf(pki, sizeof pki, "%s", h_cluster_pki_dir(cluster));
     snprintf(other, sizeof other, "%s/other", h_cluster_dir(cluster));
     cr_assert_eq(h_pki_make(other), 0, "a second CA");
