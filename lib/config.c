@@ -180,6 +180,10 @@ int enode_config_from_args(enode_config_t *c, int *argc, char **argv,
         err = dummy;
         errlen = sizeof dummy;
     }
+    /* execve() may give no arguments, not even the program's name: then
+     * there is no flag to read and argv[1] is not ours to write. */
+    if (*argc < 1)
+        return 0;
     while (in < *argc) {
         const char *flag = argv[in];
         int arity = flag_arity(flag);

@@ -112,6 +112,26 @@ Test(config, bad_flags_are_named)
     }
 }
 
+/* execve() may start a program with no arguments, not even its name
+ * (found by tests/fuzz/fuzz_config): argc 0 stays 0, and nothing is
+ * written past argv[0] (an exact-size array, so ASan would see it). */
+Test(config, an_empty_argv)
+{
+    char **argv = calloc(1, sizeof *argv);
+    int argc = 0;
+    enode_config_t c;
+    char err[64] = "";
+
+    cr_assert_not_null(argv);
+    enode_config_init(&c);
+    cr_assert_eq(enode_config_from_args(&c, &argc, argv, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(argc, 0);
+    cr_assert_null(argv[0]);
+    cr_assert_null(c.name);
+    free(argv);
+}
+
 Test(names, full_names_like_erl)
 {
     char full[300], err[256], host[256];
