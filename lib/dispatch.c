@@ -20,6 +20,8 @@ static void to_pid(en_conn_t *c, const en_dmsg_t *m)
 
     if (en_is_local_node(n, m->to_pid.node))
         mb = en_mbox_by_pid(n, &m->to_pid);
+    if (!mb && en_global_to_pid(c, m))
+        return; /* a reply to a call global.c made */
     if (!mb) {
         en_log(n, ENODE_LOG_DEBUG,
                "message from %s to <%s.%u.%u>, which is not here: dropped",

@@ -162,7 +162,8 @@ static void on_monitor(en_conn_t *c, const en_dmsg_t *m)
     /* The built-in services live as long as the node (net_adm:ping
      * monitors net_kernel around its call). */
     if ((name && is_service(name)) ||
-        (!name && en_pid_eq(&m->to_pid, &n->system_pid)))
+        (!name && (en_pid_eq(&m->to_pid, &n->system_pid) ||
+                   en_global_is_pid(n, &m->to_pid))))
         return;
     if (en_atom_term(&noproc, "noproc") < 0)
         return;
@@ -190,6 +191,8 @@ int en_monitors_dispatch(en_conn_t *c, const en_dmsg_t *m)
         return 1;
     case EN_DOP_MONITOR_P_EXIT:
     case EN_DOP_PAYLOAD_MONITOR_P_EXIT:
+        if (en_global_monitor_exit(c->node, &m->to_pid, &m->ref))
+            return 1;
         mb = local_target(c->node, &m->to_pid, NULL);
         if (mb)
             fire(mb, &m->ref, m->reason, m->reason_len);
@@ -217,6 +220,7 @@ static void tell_node_watchers(enode_t *n, const char *what, const char *peer)
 void en_signal_node_up(enode_t *n, const char *peer)
 {
     tell_node_watchers(n, "nodeup", peer);
+    en_global_node_up(n, peer);
 }
 
 /* Every monitor held on, or by, a process of the lost node. */
@@ -253,6 +257,7 @@ void en_signal_node_down(enode_t *n, const char *peer)
     ei_x_free(&noconn);
     en_links_node_down(n, peer);
     tell_node_watchers(n, "nodedown", peer);
+    en_global_node_down(n, peer);
 }
 
 /* ---- the API ---------------------------------------------------------------- */

@@ -293,6 +293,7 @@ void enode_free(enode_t *n)
     while (n->mboxes)
         en_mbox_free_locked(n->mboxes);
     en_rpc_free_all(n);
+    en_global_free(n);
     while (n->peer_ports) {
         struct en_peer_port *p = n->peer_ports;
         n->peer_ports = p->next;

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "ctrl.h"
 #include "fragment.h"
+#include "global.h"
 #include "handshake.h"
 #include "names.h"
 #include "sock.h"
@@ -156,6 +157,7 @@ struct enode {
 
     en_conn_t *conns;
     struct en_rpc_fn *rpc_fns; /* C functions Erlang may call */
+    struct en_global *global;  /* our part in OTP's global (global.c) */
     struct en_peer_port *peer_ports;
     struct enode_mbox *mboxes;
     erlang_pid system_pid; /* sender of replies from built-in services */

@@ -4,8 +4,7 @@
  *                      which makes net_adm:ping/1 say pong;
  *  rex                 {Pid, features_request} -> {features_reply, Node, []},
  *                      and the call forms of rpc (see rpc.c);
- *  global_name_server  init_connect is logged and ignored: enode takes no
- *                      part in global's name registry (yet).
+ *  global_name_server  enode's part in OTP's global: see global.c.
  */
 #include "node_int.h"
 
@@ -161,9 +160,7 @@ int en_services_handle(en_conn_t *c, const erlang_pid *from, const char *name,
         return 1;
     }
     if (strcmp(name, "global_name_server") == 0) {
-        en_log(c->node, ENODE_LOG_DEBUG,
-               "global_name_server: message from %s ignored (enode does not "
-               "take part in global)", c->peer);
+        en_global_handle(c, msg, len);
         return 1;
     }
     return 0;
