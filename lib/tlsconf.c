@@ -905,6 +905,20 @@ int en_tls_conf_read_optfile(en_tls_conf_t *conf, const char *path, char *err,
     return r;
 }
 
+int en_tls_conf_parse_optfile(en_tls_conf_t *conf, const char *path,
+                              const char *text, size_t len, char *err,
+                              size_t errlen)
+{
+    ei_x_buff x;
+    en_termtext_error_t syntax;
+    if (en_termtext_parse(text, len, &x, &syntax) < 0)
+        return say(err, errlen, "ssl_dist_optfile %s, line %d, column %d: %s",
+                   path, syntax.line, syntax.column, syntax.msg);
+    int r = read_sections(conf, path, x.buff, err, errlen);
+    ei_x_free(&x);
+    return r;
+}
+
 /* ------------------------------------------------------------------ */
 /* The wolfSSL context                                                 */
 /* ------------------------------------------------------------------ */

@@ -83,6 +83,12 @@ void en_tls_conf_free(en_tls_conf_t *conf);
 int en_tls_conf_read_optfile(en_tls_conf_t *conf, const char *path, char *err,
                              size_t errlen);
 
+/* The same for the text of an optfile, text[0..len), named path in
+ * messages (the reader's entry point for tests and fuzzing). */
+int en_tls_conf_parse_optfile(en_tls_conf_t *conf, const char *path,
+                              const char *text, size_t len, char *err,
+                              size_t errlen);
+
 /* Apply one -ssl_dist_opt pair as erl takes it, e.g. ("server_certfile",
  * "/x.pem"), ("client_verify", "verify_peer"), ("server_depth", "2"),
  * ("client_versions", "tlsv1.3").  OTP's set of keys, plus

@@ -10,6 +10,8 @@
 
 #include "epmd_codec.h"
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 static void check(int ok)
 {
     if (!ok)

@@ -21,6 +21,8 @@
 #include "dflags.h"
 #include "handshake.h"
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 static uint32_t fixed_challenge(void *ud)
 {
     (void)ud;
