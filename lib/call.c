@@ -80,37 +80,37 @@ static int ref_at(const char *buf, int *i, const erlang_ref *want)
     return ei_decode_ref(buf, i, &r) == 0 && en_ref_eq(&r, want);
 }
 
-static int tuple_arity(const enode_msg_t *m)
+static int tuple_arity(const char *term, int len)
 {
     int i = 1, arity;
-    if (m->msg.index < 2 || ei_decode_tuple_header(m->msg.buff, &i, &arity) < 0)
+    if (len < 2 || ei_decode_tuple_header(term, &i, &arity) < 0)
         return -1;
     return arity;
 }
 
 /* {Ref, Reply} for our call. */
-static int is_reply(const enode_msg_t *m, void *ud)
+static int is_reply(const char *term, int len, void *ud)
 {
     int i = 1, arity;
-    return tuple_arity(m) == 2 &&
-           ei_decode_tuple_header(m->msg.buff, &i, &arity) == 0 &&
-           ref_at(m->msg.buff, &i, ud);
+    return tuple_arity(term, len) == 2 &&
+           ei_decode_tuple_header(term, &i, &arity) == 0 &&
+           ref_at(term, &i, ud);
 }
 
 /* {'DOWN', Ref, process, _, _} of our call's monitor. */
-static int is_down(const enode_msg_t *m, void *ud)
+static int is_down(const char *term, int len, void *ud)
 {
     char atom[MAXATOMLEN_UTF8];
     int i = 1, arity;
-    return tuple_arity(m) == 5 &&
-           ei_decode_tuple_header(m->msg.buff, &i, &arity) == 0 &&
-           ei_decode_atom(m->msg.buff, &i, atom) == 0 &&
-           strcmp(atom, "DOWN") == 0 && ref_at(m->msg.buff, &i, ud);
+    return tuple_arity(term, len) == 5 &&
+           ei_decode_tuple_header(term, &i, &arity) == 0 &&
+           ei_decode_atom(term, &i, atom) == 0 &&
+           strcmp(atom, "DOWN") == 0 && ref_at(term, &i, ud);
 }
 
-static int is_answer(const enode_msg_t *m, void *ud)
+static int is_answer(const char *term, int len, void *ud)
 {
-    return is_reply(m, ud) || is_down(m, ud);
+    return is_reply(term, len, ud) || is_down(term, len, ud);
 }
 
 /* Drop the monitor, and a DOWN it may have queued already. */
@@ -211,7 +211,7 @@ int enode_call(enode_mbox_t *mb, const erlang_pid *to, const char *name,
         }
         return rc;
     }
-    if (is_reply(&m, &ref)) {
+    if (is_reply(m.msg.buff, m.msg.index, &ref)) {
         rc = take_reply(&m, reply);
         demonitor_flush(mb, &ref);
     } else {

@@ -20,8 +20,10 @@
 #include "epmd_codec.h"
 #include "framing.h"
 
-/* How much to read per call. */
-#define EN_READ_CHUNK (64 * 1024)
+/* Room to leave for each read: a whole TLS record's plaintext. */
+#define EN_READ_CHUNK (17 * 1024)
+/* Bytes to gather before decoding them. */
+#define EN_READ_BATCH (48 * 1024)
 /* An idle connection keeps buffers up to this size; a large message's
  * buffer is given back once it is through, so idle nodes stay small. */
 #define EN_IDLE_BUF_MAX (256 * 1024)
@@ -173,23 +175,27 @@ en_buf_t *en_conn_sendbuf(en_conn_t *c)
 
 /* ---- reading and writing, over TLS or plain TCP --------------------------- */
 
-/* Read what is there into c->in. EN_IO_WANT_READ when drained. */
-enum en_io en_conn_read(en_conn_t *c, char *err, size_t errlen)
+/* Read what is there into b, as much as fits in its spare room (at least
+ * EN_READ_CHUNK). EN_IO_WANT_READ when drained. */
+static enum en_io read_into(en_conn_t *c, en_buf_t *b, char *err,
+                            size_t errlen)
 {
     size_t got = 0;
 
-    if (en_buf_reserve(&c->in, EN_READ_CHUNK) < 0) {
+    if (en_buf_reserve(b, EN_READ_CHUNK) < 0) {
         snprintf(err, errlen, "out of memory");
         return EN_IO_ERROR;
     }
+    size_t room = b->cap - b->len;
     if (c->ssl) {
-        enum en_io io = en_tls_read(c->ssl, c->in.data + c->in.len,
-                                    EN_READ_CHUNK, &got, err, errlen);
+        enum en_io io = en_tls_read(c->ssl, b->data + b->len, room, &got,
+                                    err, errlen);
         c->tls_wants_write = io == EN_IO_WANT_WRITE;
         if (io != EN_IO_DONE)
             return io;
+        c->drained = en_tls_rx_drained(c->ssl) && !wolfSSL_pending(c->ssl);
     } else {
-        ssize_t r = read(c->fd, c->in.data + c->in.len, EN_READ_CHUNK);
+        ssize_t r = read(c->fd, b->data + b->len, room);
         if (r == 0) {
             snprintf(err, errlen, "the peer closed the connection");
             return EN_IO_EOF;
@@ -201,11 +207,17 @@ enum en_io en_conn_read(en_conn_t *c, char *err, size_t errlen)
             return EN_IO_ERROR;
         }
         got = (size_t)r;
+        c->drained = got < room;
     }
-    c->in.len += got;
+    b->len += got;
     if (c->phase == EN_PH_UP)
         en_ticker_on_read(&c->ticker, en_now_ms());
     return EN_IO_DONE;
+}
+
+enum en_io en_conn_read(en_conn_t *c, char *err, size_t errlen)
+{
+    return read_into(c, &c->in, err, errlen);
 }
 
 /* One write from the unsent part of c->out: under TLS at most a record's
@@ -280,10 +292,46 @@ int en_conn_flush(en_conn_t *c)
     return 0;
 }
 
+/* Corking: a connection that is up does not write each packet as it is
+ * queued. It waits for the loop's next turn (woken if need be, once per
+ * burst), or for a TLS record's worth, so that many small messages share
+ * one record and one system call. */
+static void cork(en_conn_t *c)
+{
+    enode_t *n = c->node;
+
+    if (c->corked)
+        return;
+    c->corked = 1;
+    if (!n->corked) {
+        n->corked = 1;
+        if (!n->in_loop)
+            en_wake(n);
+    }
+}
+
+void en_conns_flush_corked(enode_t *n)
+{
+    if (!n->corked)
+        return;
+    n->corked = 0;
+    for (en_conn_t *c = n->conns; c; c = c->next) {
+        if (!c->corked)
+            continue;
+        c->corked = 0;
+        if (c->phase == EN_PH_UP && en_conn_flush(c) == 0)
+            en_conn_update_watch(c);
+    }
+}
+
 void en_conn_kick(en_conn_t *c)
 {
     if (c->phase == EN_PH_DEAD || c->fd < 0)
         return;
+    if (c->phase == EN_PH_UP && en_conn_unsent(c) < EN_TLS_WRITE_CHUNK) {
+        cork(c);
+        return;
+    }
     if (c->phase != EN_PH_CONNECT && c->phase != EN_PH_TLS &&
         en_conn_flush(c) < 0)
         return;
@@ -293,8 +341,9 @@ void en_conn_kick(en_conn_t *c)
 
 /* ---- connections that are up -------------------------------------------- */
 
-/* Hand every whole packet in c->in to the dispatcher. */
-static void process_packets(en_conn_t *c)
+/* Hand every whole packet at the front of b to the dispatcher, and drop
+ * them from b. */
+static void take_packets(en_conn_t *c, en_buf_t *b)
 {
     size_t used = 0;
 
@@ -302,7 +351,7 @@ static void process_packets(en_conn_t *c)
         /* A message may come whole or in fragments; either way its
          * packets are bounded by the node's maximum message size. */
         size_t limit = c->node->max_message + 64;
-        long plen = en_frame_next(c->in.data + used, c->in.len - used, limit);
+        long plen = en_frame_next(b->data + used, b->len - used, limit);
         if (plen == 0)
             break;
         if (plen < 0) {
@@ -312,38 +361,66 @@ static void process_packets(en_conn_t *c)
             return;
         }
         if (plen > 4)
-            en_wire_receive(c, c->in.data + used + 4, (size_t)plen - 4);
+            en_wire_receive(c, b->data + used + 4, (size_t)plen - 4);
         used += (size_t)plen;
     }
-    if (c->phase == EN_PH_DEAD)
-        return;
-    en_buf_consume(&c->in, used);
-    if (c->in.len == 0 && c->in.cap > EN_IDLE_BUF_MAX)
-        en_buf_free(&c->in);
+    en_buf_consume(b, used);
 }
 
-/* Readable or writable while up: read all there is, then write. Reading
- * goes on until the socket is drained, because TLS may hold decrypted
- * records that a level-triggered epoll would never report again. */
-static void up_on_event(en_conn_t *c, uint32_t events)
+/* Read until the socket is drained, or about EN_READ_BATCH is in b. */
+static enum en_io read_batch(en_conn_t *c, en_buf_t *b, char *err,
+                             size_t errlen)
 {
+    size_t start = b->len;
+    enum en_io io;
+
+    do
+        io = read_into(c, b, err, errlen);
+    while (io == EN_IO_DONE && !c->drained && b->len - start < EN_READ_BATCH);
+    return io;
+}
+
+/* Read and dispatch all there is. Reads go to c->in while it holds part
+ * of a packet, else to the node's buffer, where most packets are decoded
+ * right where TLS decrypted them; what is left of a packet there moves to
+ * c->in. So an idle connection keeps no input buffer. Reading goes on
+ * until the socket is drained, because TLS may hold decrypted records
+ * that a level-triggered epoll would never report again. -1 if c failed. */
+static int read_all(en_conn_t *c)
+{
+    en_buf_t *shared = &c->node->rx;
     char err[256];
 
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR) || c->tls_wants_write) {
-        for (;;) {
-            enum en_io io = en_conn_read(c, err, sizeof err);
-            if (io == EN_IO_WANT_READ || io == EN_IO_WANT_WRITE)
-                break;
-            if (io != EN_IO_DONE) {
-                process_packets(c);
-                en_conn_fail(c, ENODE_ECONN, "%s", err);
-                return;
-            }
-            process_packets(c);
-            if (c->phase != EN_PH_UP)
-                return;
+    for (;;) {
+        en_buf_t *b = c->in.len ? &c->in : shared;
+        enum en_io io = read_batch(c, b, err, sizeof err);
+        take_packets(c, b);
+        if (b == shared) {
+            if (c->phase == EN_PH_UP &&
+                en_buf_append(&c->in, shared->data, shared->len) < 0)
+                en_conn_fail(c, ENODE_ENOMEM, "out of memory");
+            en_buf_reset(shared);
         }
+        if (c->phase != EN_PH_UP)
+            return -1;
+        if (io == EN_IO_EOF || io == EN_IO_ERROR) {
+            en_conn_fail(c, ENODE_ECONN, "%s", err);
+            return -1;
+        }
+        if (io != EN_IO_DONE || c->drained)
+            break;
     }
+    if (c->in.len == 0)
+        en_buf_free(&c->in);
+    return 0;
+}
+
+/* Readable or writable while up: read all there is, then write. */
+static void up_on_event(en_conn_t *c, uint32_t events)
+{
+    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR) || c->tls_wants_write) &&
+        read_all(c) < 0)
+        return;
     if (en_conn_flush(c) == 0)
         en_conn_update_watch(c);
 }
@@ -374,18 +451,43 @@ void en_conn_up(en_conn_t *c)
     }
     pthread_cond_broadcast(&n->cond);
     en_signal_node_up(n, c->peer);
-    process_packets(c);
+    take_packets(c, &c->in); /* what came right behind the handshake */
+    if (c->in.len == 0)
+        en_buf_free(&c->in);
     en_conn_kick(c);
+}
+
+static void on_event(en_conn_t *c, uint32_t events)
+{
+    if (c->phase == EN_PH_UP)
+        up_on_event(c, events);
+    else
+        en_setup_on_event(c, events);
+}
+
+/* The event is handled. Bytes TLS read ahead are invisible to epoll: when
+ * a phase ended with some unread (the peer's first packets right behind
+ * its last handshake record), the next phase reads them now. Then the
+ * node's TLS receive buffer goes back. */
+void en_conn_end_turn(en_conn_t *c)
+{
+    for (int turns = 0; c->ssl && turns < 4 && en_tls_rx_unread(c->ssl);
+         turns++) {
+        en_phase_t phase = c->phase;
+        on_event(c, EPOLLIN);
+        if (c->phase == phase || c->phase == EN_PH_DEAD)
+            break; /* read all it would, or cannot read in this phase */
+    }
+    if (c->ssl && en_tls_rx_yield(c->ssl) < 0)
+        en_conn_fail(c, ENODE_ENOMEM, "out of memory keeping TLS input");
 }
 
 void en_conn_on_event(en_conn_t *c, uint32_t events)
 {
     if (c->phase == EN_PH_DEAD)
         return;
-    if (c->phase == EN_PH_UP)
-        up_on_event(c, events);
-    else
-        en_setup_on_event(c, events);
+    on_event(c, events);
+    en_conn_end_turn(c);
 }
 
 uint64_t en_conn_deadline(const en_conn_t *c)
@@ -480,14 +582,15 @@ void en_conn_accept(enode_t *n)
                en_addr_str(&peer, a, sizeof a));
         if (n->proto == ENODE_PROTO_TLS) {
             char err[256];
-            c->ssl = en_tls_session(n->tls_server, fd, 0, NULL, NULL, err,
-                                    sizeof err);
+            c->ssl = en_tls_session(n->tls_server, fd, 0, NULL, NULL,
+                                    &n->tls_rx, err, sizeof err);
             if (!c->ssl) {
                 en_conn_fail(c, ENODE_ETLS, "%s", err);
                 continue;
             }
             c->phase = EN_PH_TLS;
             en_setup_on_event(c, EPOLLIN);
+            en_conn_end_turn(c);
         } else {
             en_setup_start_handshake(c);
         }

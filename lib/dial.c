@@ -32,14 +32,15 @@ static void start_tls(en_conn_t *c)
         sni = side->sni_host;
     if (en_tls_side_verifies(side))
         verify_host = sni ? sni : c->peer_host;
-    c->ssl = en_tls_session(n->tls_client, c->fd, 1, sni, verify_host, err,
-                            sizeof err);
+    c->ssl = en_tls_session(n->tls_client, c->fd, 1, sni, verify_host,
+                            &n->tls_rx, err, sizeof err);
     if (!c->ssl) {
         en_conn_fail(c, ENODE_ETLS, "%s", err);
         return;
     }
     c->phase = EN_PH_TLS;
     en_setup_on_event(c, 0);
+    en_conn_end_turn(c);
 }
 
 static void connect_to(en_conn_t *c, uint16_t port)

@@ -162,8 +162,7 @@ static void drop_queue(struct enode_mbox *mb)
     while (mb->head) {
         en_qmsg_t *q = mb->head;
         mb->head = q->next;
-        enode_msg_free(&q->msg);
-        free(q);
+        en_qmsg_free(q);
     }
     mb->tail = NULL;
 }

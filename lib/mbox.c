@@ -79,31 +79,44 @@ int enode_unalias(enode_mbox_t *mb, const erlang_ref *alias)
     return rc;
 }
 
+/* Where the queue entry goes behind a term of len bytes. */
+static size_t qmsg_offset(size_t len)
+{
+    return (len + _Alignof(en_qmsg_t) - 1) & ~(_Alignof(en_qmsg_t) - 1);
+}
+
 int en_mbox_deliver(struct enode_mbox *mb, const erlang_pid *from,
                     const char *to_name, const char *msg, size_t len)
 {
-    en_qmsg_t *q;
-
     if (mb->dead)
         return 0; /* like a send to a process that has exited */
     en_skip_version(&msg, &len); /* one is put back below */
-    if (len > 0x7ffffffe || !(q = calloc(1, sizeof *q)))
+    size_t node_len = from ? strnlen(from->node, sizeof from->node - 1) : 0;
+    size_t to_len = to_name ? strnlen(to_name, MAXATOMLEN_UTF8 - 1) : 0;
+    if (len > 0x7ffffff0)
         return ENODE_ENOMEM;
-    q->msg.msg.buff = malloc(len + 1);
-    if (!q->msg.msg.buff) {
-        free(q);
+    size_t at = qmsg_offset(len + 1);
+    char *term = malloc(at + sizeof(en_qmsg_t) + node_len + to_len + 2);
+    if (!term)
         return ENODE_ENOMEM;
-    }
-    q->msg.msg.buff[0] = (char)131;
-    memcpy(q->msg.msg.buff + 1, msg, len);
-    q->msg.msg.buffsz = (int)len + 1;
-    q->msg.msg.index = (int)len + 1;
-    if (from) {
-        q->msg.from = *from;
-        q->msg.has_from = 1;
-    }
-    if (to_name)
-        strncpy(q->msg.to_name, to_name, sizeof q->msg.to_name - 1);
+
+    term[0] = (char)131;
+    memcpy(term + 1, msg, len);
+    en_qmsg_t *q = (en_qmsg_t *)(void *)(term + at);
+    q->next = NULL;
+    q->term = term;
+    q->len = (int)len + 1;
+    q->has_from = from != NULL;
+    q->from_num = from ? from->num : 0;
+    q->from_serial = from ? from->serial : 0;
+    q->from_creation = from ? from->creation : 0;
+    q->from_node_len = node_len;
+    q->to_name_len = to_len;
+    memcpy(q->names, from ? from->node : "", node_len);
+    q->names[node_len] = '\0';
+    memcpy(q->names + node_len + 1, to_name ? to_name : "", to_len);
+    q->names[node_len + 1 + to_len] = '\0';
+
     if (mb->tail)
         mb->tail->next = q;
     else
@@ -113,12 +126,30 @@ int en_mbox_deliver(struct enode_mbox *mb, const erlang_pid *from,
     return 0;
 }
 
+/* The message as the API hands it out; out->msg.buff now owns q. */
+static void qmsg_unpack(const en_qmsg_t *q, enode_msg_t *out)
+{
+    out->has_from = q->has_from;
+    memcpy(out->from.node, q->names, q->from_node_len + 1);
+    out->from.num = q->from_num;
+    out->from.serial = q->from_serial;
+    out->from.creation = q->from_creation;
+    memcpy(out->to_name, q->names + q->from_node_len + 1, q->to_name_len + 1);
+    out->msg.buff = q->term;
+    out->msg.buffsz = q->len;
+    out->msg.index = q->len;
+}
+
 void enode_msg_free(enode_msg_t *m)
 {
     if (!m)
         return;
     free(m->msg.buff);
-    memset(m, 0, sizeof *m);
+    /* Not the whole struct: its atom-sized arrays make that a 2 KiB
+     * memset per message. */
+    m->msg.buff = NULL;
+    m->msg.buffsz = 0;
+    m->msg.index = 0;
 }
 
 int enode_mbox_new(enode_t *n, enode_mbox_t **out)
@@ -161,8 +192,7 @@ void en_mbox_free_locked(struct enode_mbox *mb)
     while (mb->head) {
         en_qmsg_t *q = mb->head;
         mb->head = q->next;
-        enode_msg_free(&q->msg);
-        free(q);
+        en_qmsg_free(q);
     }
     if (mb->exit_reason.buff)
         ei_x_free(&mb->exit_reason);
@@ -222,7 +252,7 @@ static int take_message(struct enode_mbox *mb, en_match_fn match, void *ud,
 {
     en_qmsg_t **pp = &mb->head, *prev = NULL;
 
-    while (*pp && match && !match(&(*pp)->msg, ud)) {
+    while (*pp && match && !match((*pp)->term, (*pp)->len, ud)) {
         prev = *pp;
         pp = &(*pp)->next;
     }
@@ -232,8 +262,7 @@ static int take_message(struct enode_mbox *mb, en_match_fn match, void *ud,
     *pp = q->next;
     if (mb->tail == q)
         mb->tail = prev;
-    *out = q->msg;
-    free(q);
+    qmsg_unpack(q, out);
     return 1;
 }
 

@@ -299,11 +299,16 @@ void enode_free(enode_t *n)
         n->peer_ports = p->next;
         free(p);
     }
+    /* What was sent last, the exit signals of the mailboxes included,
+     * goes out as far as the sockets take it. */
+    en_conns_flush_corked(n);
     while (n->conns) {
         en_conn_t *c = n->conns;
         n->conns = c->next;
         en_conn_free(c);
     }
+    en_buf_free(&n->rx);
+    en_tls_rx_pool_free(&n->tls_rx);
     if (n->tls_server)
         wolfSSL_CTX_free(n->tls_server);
     if (n->tls_client)
@@ -418,22 +423,43 @@ static void run_timers(enode_t *n)
             en_conn_on_timer(c, now);
 }
 
+/* The wait before the loop's next turn, in ms (-1: none), at most
+ * timeout_ms unless that is negative. */
+static int loop_wait_ms(enode_t *n, int timeout_ms)
+{
+    uint64_t d = next_deadline(n), now = en_now_ms();
+    int t = -1;
+
+    if (d != UINT64_MAX)
+        t = d <= now ? 0 : (int)(d - now > 0x7fffffff ? 0x7fffffff : d - now);
+    if (timeout_ms >= 0 && (t < 0 || timeout_ms < t))
+        t = timeout_ms;
+    return t;
+}
+
 int enode_process(enode_t *n, int timeout_ms)
 {
     struct epoll_event evs[64];
-    int t = enode_timeout(n), count;
 
-    if (timeout_ms >= 0 && (t < 0 || timeout_ms < t))
-        t = timeout_ms;
-    count = epoll_wait(n->epfd, evs, 64, t);
+    /* What was sent since the last turn goes out before we sleep. */
+    pthread_mutex_lock(&n->lock);
+    en_conns_flush_corked(n);
+    int t = loop_wait_ms(n, timeout_ms);
+    pthread_mutex_unlock(&n->lock);
+
+    int count = epoll_wait(n->epfd, evs, 64, t);
     if (count < 0 && errno != EINTR) {
         en_set_error(n, "epoll_wait: %s", strerror(errno));
         return ENODE_ESYS;
     }
     pthread_mutex_lock(&n->lock);
+    n->in_loop = 1;
     for (int i = 0; i < count; i++)
         handle_event(n, &evs[i]);
     run_timers(n);
+    /* Replies and signals the events caused go out in one write each. */
+    en_conns_flush_corked(n);
+    n->in_loop = 0;
     reap_dead(n);
     pthread_mutex_unlock(&n->lock);
     return 0;
@@ -535,8 +561,10 @@ int enode_disconnect(enode_t *n, const char *peer)
 {
     pthread_mutex_lock(&n->lock);
     en_conn_t *c = en_conn_find(n, peer);
-    if (c)
+    if (c) {
+        en_conns_flush_corked(n); /* what was sent before goes first */
         en_conn_fail(c, ENODE_ECLOSED, "disconnected by the application");
+    }
     pthread_mutex_unlock(&n->lock);
     en_wake(n);
     return c ? 0 : ENODE_ENOTFOUND;

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "enode.h"
@@ -45,6 +46,8 @@ typedef struct en_conn {
     uint32_t events;                   /* epoll interest registered */
     int tls_wants_write;               /* a TLS read needs the fd writable */
     int tls_started;                   /* acceptor: first byte looked at */
+    int drained;                       /* the last read emptied the socket */
+    int corked;                        /* has packets waiting for a flush */
     char peer[EN_HS_NAME_MAX];   /* "" until an acceptor learns it */
     char peer_host[EN_HS_NAME_MAX];
     en_addr_t addr;
@@ -71,11 +74,25 @@ struct en_peer_port {
     uint16_t port;
 };
 
-/* A message waiting in a mailbox. */
+/* A message waiting in a mailbox. It lives at the end of the allocation
+ * that holds the term, which the receiver gets as msg.buff and frees, so
+ * a queued message costs one malloc and little more than its own size
+ * (an enode_msg_t, with its two atom-sized arrays, is over 2 KiB). */
 typedef struct en_qmsg {
     struct en_qmsg *next;
-    enode_msg_t msg;
+    char *term;      /* the allocation: version byte 131, then the term */
+    int len;         /* bytes at term */
+    int has_from;
+    unsigned from_num, from_serial, from_creation;
+    size_t from_node_len, to_name_len;
+    char names[];    /* the sender's node, then to_name, each ending in NUL */
 } en_qmsg_t;
+
+/* Drop a queued message (the allocation holds q itself). */
+static inline void en_qmsg_free(en_qmsg_t *q)
+{
+    free(q->term);
+}
 
 /* A link of a mailbox to a process, here or on another node. */
 typedef struct en_link {
@@ -156,6 +173,10 @@ struct enode {
     void *verify_user;
 
     en_conn_t *conns;
+    int corked;          /* some connection has packets waiting */
+    int in_loop;         /* the loop is handling events: it flushes after */
+    en_buf_t rx;         /* where connections that are up read into */
+    en_tls_rx_pool_t tls_rx; /* where TLS sessions read into */
     struct en_rpc_fn *rpc_fns; /* C functions Erlang may call */
     struct en_global *global;  /* our part in OTP's global (global.c) */
     struct en_peer_port *peer_ports;
@@ -199,6 +220,8 @@ en_conn_t *en_conn_find(enode_t *n, const char *peer);
 en_conn_t *en_conn_get(enode_t *n, const char *peer);
 void en_conn_accept(enode_t *n);
 void en_conn_on_event(en_conn_t *c, uint32_t events);
+/* After driving c's TLS session outside en_conn_on_event. */
+void en_conn_end_turn(en_conn_t *c);
 void en_conn_on_timer(en_conn_t *c, uint64_t now);
 uint64_t en_conn_deadline(const en_conn_t *c);
 void en_conn_fail(en_conn_t *c, int code, const char *fmt, ...)
@@ -206,8 +229,13 @@ void en_conn_fail(en_conn_t *c, int code, const char *fmt, ...)
 void en_conn_free(en_conn_t *c);
 /* The buffer a packet for c goes into: out when up, pending before. */
 en_buf_t *en_conn_sendbuf(en_conn_t *c);
-/* Try to write what is queued; called after appending to c->out. */
+/* Have what was appended to c's queue written: at once if the
+ * connection is not up yet or a TLS record's worth is queued, else at the
+ * loop's next turn, so that a burst of small packets goes out in a few
+ * large writes. */
 void en_conn_kick(en_conn_t *c);
+/* Write what waits for the loop's turn, on every connection. */
+void en_conns_flush_corked(enode_t *n);
 /* Bytes in c->out not written yet. */
 static inline size_t en_conn_unsent(const en_conn_t *c)
 {
@@ -242,7 +270,7 @@ int en_mbox_deliver(struct enode_mbox *mb, const erlang_pid *from,
 void en_mbox_free_locked(struct enode_mbox *mb);
 /* Selective receive: wait for the first message match() accepts; the
  * others stay queued in order. Takes the lock itself. */
-typedef int (*en_match_fn)(const enode_msg_t *msg, void *ud);
+typedef int (*en_match_fn)(const char *term, int len, void *ud);
 int en_receive_match(struct enode_mbox *mb, en_match_fn match, void *ud,
                      enode_msg_t *out, int timeout_ms);
 void en_make_pid(enode_t *n, erlang_pid *pid);

@@ -193,7 +193,8 @@ static void describe_error(WOLFSSL *ssl, int code, char *err, size_t errlen)
 }
 
 WOLFSSL *en_tls_session(WOLFSSL_CTX *ctx, int fd, int client, const char *sni,
-                        const char *verify_host, char *err, size_t errlen)
+                        const char *verify_host, en_tls_rx_pool_t *rx_pool,
+                        char *err, size_t errlen)
 {
     WOLFSSL *ssl = wolfSSL_new(ctx);
 
@@ -216,9 +217,14 @@ WOLFSSL *en_tls_session(WOLFSSL_CTX *ctx, int fd, int client, const char *sni,
         snprintf(err, errlen, "TLS: cannot set the host name to verify");
         goto fail;
     }
-    /* Last, so that the failures above need not undo it. */
+    /* Last, so that the failures above need not undo them. */
+    if (en_tls_rx_attach(ssl, fd, rx_pool) < 0) {
+        snprintf(err, errlen, "TLS: out of memory");
+        goto fail;
+    }
     if (!client && EN_NEED_CCS_SHIM && en_ccs_attach(ssl, fd) < 0) {
         snprintf(err, errlen, "TLS: out of memory");
+        en_tls_rx_detach(ssl);
         goto fail;
     }
     return ssl;

@@ -8,6 +8,8 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
+#include "tls_rx.h"
+
 /* What an I/O step came to. */
 enum en_io {
     EN_IO_DONE = 0,       /* the step completed */
@@ -19,9 +21,11 @@ enum en_io {
 
 /* A session on fd. client = 1 for the initiator. sni: the server name to
  * send (NULL: none). verify_host: the name the server certificate must
- * carry (NULL: no name check). NULL on failure, with err set. */
+ * carry (NULL: no name check). rx_pool: the node's receive buffer (see
+ * tls_rx.h). NULL on failure, with err set. */
 WOLFSSL *en_tls_session(WOLFSSL_CTX *ctx, int fd, int client, const char *sni,
-                        const char *verify_host, char *err, size_t errlen);
+                        const char *verify_host, en_tls_rx_pool_t *rx_pool,
+                        char *err, size_t errlen);
 
 /* Free a session made by en_tls_session(). NULL is allowed. */
 void en_tls_free(WOLFSSL *ssl);

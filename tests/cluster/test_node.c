@@ -343,3 +343,124 @@ Test(node, hostile_peers_are_dropped_and_others_served, .init = up,
     cr_assert(strstr(text, "from 127.0.0.1:"), "%s", text);
     cr_assert(strstr(text, "net_setuptime"), "%s", text);
 }
+
+/* ---- packets are corked: bursts share TLS records, nothing is held back */
+
+/* An Erlang process `sink` that takes {seq, 1..N} in order, then answers
+ * {get, From} with {ok, N}, or with what went wrong. */
+static void start_sink(h_node_t *otp, int n)
+{
+    cr_assert(h_eval_expectf(
+        otp, "true",
+        "register(sink, spawn(fun() -> "
+        "  Answer = fun(R) -> receive {get, F} -> F ! R end end, "
+        "  Loop = fun L(I) when I > %d -> Answer({ok, I - 1}); "
+        "             L(I) -> receive {seq, I} -> L(I + 1); "
+        "                             {seq, J} -> Answer({out_of_order, I, J}) "
+        "                     after 20000 -> Answer({missing, I}) end end, "
+        "  Loop(1) end)).",
+        n));
+}
+
+static void send_seq(enode_mbox_t *mb, const char *to_node, long i)
+{
+    ei_x_buff x;
+    ei_x_new_with_version(&x);
+    ei_x_encode_tuple_header(&x, 2);
+    ei_x_encode_atom(&x, "seq");
+    ei_x_encode_long(&x, i);
+    cr_assert_eq(enode_reg_send(mb, to_node, "sink", &x), 0);
+    ei_x_free(&x);
+}
+
+static void burst_arrives(int threaded)
+{
+    enode_t *n;
+    enode_mbox_t *mb;
+    char err[512];
+    const int count = 20000;
+    h_node_t *otp = h_node_start(cluster, "burst", NULL);
+
+    cr_assert_eq(make_node(&n, threaded ? "burst_t" : "burst_e", NULL, err,
+                           sizeof err), 0, "%s", err);
+    if (threaded)
+        cr_assert_eq(enode_start_thread(n), 0);
+    cr_assert_eq(enode_mbox_new(n, &mb), 0);
+    cr_assert_eq(enode_connect(n, h_node_name(otp)), 0, "%s",
+                 enode_last_error(n));
+    start_sink(otp, count);
+    for (long i = 1; i <= count; i++)
+        send_seq(mb, h_node_name(otp), i);
+    if (!threaded) /* the host runs the loop until the queue is out */
+        for (int k = 0; k < 50; k++)
+            enode_process(n, 10);
+    cr_assert(h_eval_expectf(otp, "{ok,20000}",
+                             "sink ! {get, self()}, "
+                             "receive R -> R after 30000 -> timeout end."));
+    enode_free(n);
+}
+
+Test(node, a_burst_of_small_messages_arrives_whole_and_in_order,
+     .init = up, .fini = down, .timeout = 90)
+{
+    burst_arrives(0);
+}
+
+Test(node, a_burst_from_another_thread_arrives_whole_and_in_order,
+     .init = up, .fini = down, .timeout = 90)
+{
+    burst_arrives(1);
+}
+
+/* A host event loop learns that a send is waiting to go out: enode_fd()
+ * turns readable, and one enode_process() writes it. */
+Test(node, a_send_wakes_the_host_loop_and_goes_out, .init = up,
+     .fini = down, .timeout = 60)
+{
+    enode_t *n;
+    enode_mbox_t *mb;
+    char err[512];
+    h_node_t *otp = h_node_start(cluster, "wake", NULL);
+
+    cr_assert_eq(make_node(&n, "waker", NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(enode_mbox_new(n, &mb), 0);
+    cr_assert_eq(enode_connect(n, h_node_name(otp)), 0, "%s",
+                 enode_last_error(n));
+    start_sink(otp, 1);
+    while (enode_process(n, 0) == 0) { /* settle: nothing left to do */
+        struct pollfd p = {.fd = enode_fd(n), .events = POLLIN};
+        if (poll(&p, 1, 50) == 0)
+            break;
+    }
+    send_seq(mb, h_node_name(otp), 1);
+    struct pollfd p = {.fd = enode_fd(n), .events = POLLIN};
+    cr_assert_eq(poll(&p, 1, 0), 1, "enode_fd() is not readable after a send");
+    cr_assert_eq(enode_process(n, 0), 0);
+    cr_assert(h_eval_expectf(otp, "{ok,1}",
+                             "sink ! {get, self()}, "
+                             "receive R -> R after 5000 -> timeout end."));
+    enode_free(n);
+}
+
+/* What was sent right before enode_free() is not lost with the node. */
+Test(node, a_message_sent_just_before_free_arrives, .init = up,
+     .fini = down, .timeout = 60)
+{
+    enode_t *n;
+    enode_mbox_t *mb;
+    char err[512];
+    h_node_t *otp = h_node_start(cluster, "last", NULL);
+
+    cr_assert_eq(make_node(&n, "lastword", NULL, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(enode_mbox_new(n, &mb), 0);
+    cr_assert_eq(enode_connect(n, h_node_name(otp)), 0, "%s",
+                 enode_last_error(n));
+    start_sink(otp, 3);
+    for (long i = 1; i <= 3; i++)
+        send_seq(mb, h_node_name(otp), i);
+    enode_free(n);
+    cr_assert(h_eval_expectf(otp, "{ok,3}",
+                             "sink ! {get, self()}, "
+                             "receive R -> R after 5000 -> timeout end."));
+}
