@@ -292,10 +292,11 @@ int en_conn_flush(en_conn_t *c)
     return 0;
 }
 
-/* Corking: a connection that is up does not write each packet as it is
- * queued. It waits for the loop's next turn (woken if need be, once per
- * burst), or for a TLS record's worth, so that many small messages share
- * one record and one system call. */
+/* Corking. A packet for a connection that is up goes out at once when it
+ * is the first since the loop's last turn: a lone request or reply loses
+ * no time. The ones that follow it wait for the loop's next turn (woken
+ * if need be, once per burst), or for a TLS record's worth, so that a
+ * burst of small messages shares a few records and system calls. */
 static void cork(en_conn_t *c)
 {
     enode_t *n = c->node;
@@ -312,10 +313,12 @@ static void cork(en_conn_t *c)
 
 void en_conns_flush_corked(enode_t *n)
 {
-    if (!n->corked)
+    if (!n->corked && !n->bursting)
         return;
     n->corked = 0;
+    n->bursting = 0;
     for (en_conn_t *c = n->conns; c; c = c->next) {
+        c->bursting = 0;
         if (!c->corked)
             continue;
         c->corked = 0;
@@ -326,11 +329,17 @@ void en_conns_flush_corked(enode_t *n)
 
 void en_conn_kick(en_conn_t *c)
 {
+    enode_t *n = c->node;
+
     if (c->phase == EN_PH_DEAD || c->fd < 0)
         return;
     if (c->phase == EN_PH_UP && en_conn_unsent(c) < EN_TLS_WRITE_CHUNK) {
-        cork(c);
-        return;
+        if (c->bursting || c->corked || n->in_loop) {
+            cork(c);
+            return;
+        }
+        c->bursting = 1;
+        n->bursting = 1;
     }
     if (c->phase != EN_PH_CONNECT && c->phase != EN_PH_TLS &&
         en_conn_flush(c) < 0)

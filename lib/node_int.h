@@ -48,6 +48,7 @@ typedef struct en_conn {
     int tls_started;                   /* acceptor: first byte looked at */
     int drained;                       /* the last read emptied the socket */
     int corked;                        /* has packets waiting for a flush */
+    int bursting;                      /* wrote since the loop's last turn */
     char peer[EN_HS_NAME_MAX];   /* "" until an acceptor learns it */
     char peer_host[EN_HS_NAME_MAX];
     en_addr_t addr;
@@ -174,6 +175,7 @@ struct enode {
 
     en_conn_t *conns;
     int corked;          /* some connection has packets waiting */
+    int bursting;        /* some connection wrote since the loop's turn */
     int in_loop;         /* the loop is handling events: it flushes after */
     en_buf_t rx;         /* where connections that are up read into */
     en_tls_rx_pool_t tls_rx; /* where TLS sessions read into */
@@ -230,9 +232,9 @@ void en_conn_free(en_conn_t *c);
 /* The buffer a packet for c goes into: out when up, pending before. */
 en_buf_t *en_conn_sendbuf(en_conn_t *c);
 /* Have what was appended to c's queue written: at once if the
- * connection is not up yet or a TLS record's worth is queued, else at the
- * loop's next turn, so that a burst of small packets goes out in a few
- * large writes. */
+ * connection is not up yet, if a TLS record's worth is queued, or if it is
+ * the first packet since the loop's last turn; else at the loop's next
+ * turn, so that a burst of small packets goes out in a few large writes. */
 void en_conn_kick(en_conn_t *c);
 /* Write what waits for the loop's turn, on every connection. */
 void en_conns_flush_corked(enode_t *n);
