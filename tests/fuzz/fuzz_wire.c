@@ -26,9 +26,10 @@
  *           bit 2: a maximum message size of 300 bytes
  *           bits 3-4: delivery in pieces of all / 7 / 64 / 1000 bytes
  *   then    the bytes real@vm sends: packets, Len:32 | Data, ticks too.
- * Afterwards every message in the mailboxes must be a whole term, gen:call
- * requests among them are answered, and every packet the node wrote back
- * must be one that en_ctrl_decode() takes.
+ * A connection real@vm closed must be gone. Afterwards every message in
+ * the mailboxes must be a whole term, gen:call requests among them are
+ * answered, and every packet the node wrote back must be one that
+ * en_ctrl_decode() takes.
  *
  * A node only dials out to answer; the resolver is replaced here (see
  * getaddrinfo below) so that no input makes it ask DNS about a host name.
@@ -288,15 +289,24 @@ static void read_replies(world_t *w)
     }
 }
 
+/* Our connection from real@vm if it is still up, else NULL. The loop
+ * frees a connection once it is dead, and only ours has this fd
+ * (connections the node dials fail before they get one). */
+static en_conn_t *live_conn(world_t *w)
+{
+    for (en_conn_t *c = w->n->conns; c; c = c->next)
+        if (c == w->c && c->fd == w->node_fd && c->phase != EN_PH_DEAD)
+            return c;
+    return NULL;
+}
+
 /* The node handles a readable socket, as its loop would. */
 static void node_reads(world_t *w)
 {
     pthread_mutex_lock(&w->n->lock);
-    /* Still there: the loop frees a connection once it is dead, and only
-     * ours has this fd (connections it dials fail before they get one). */
-    for (en_conn_t *c = w->n->conns; c; c = c->next)
-        if (c == w->c && c->fd == w->node_fd && c->phase != EN_PH_DEAD)
-            en_conn_on_event(c, EPOLLIN);
+    en_conn_t *c = live_conn(w);
+    if (c)
+        en_conn_on_event(c, EPOLLIN);
     pthread_mutex_unlock(&w->n->lock);
     CHECK(enode_process(w->n, 0) == 0); /* writes, and frees the dead */
     read_replies(w);
@@ -403,6 +413,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (options & 2) {
         shutdown(w.peer_fd, SHUT_WR);
         node_reads(&w);
+        pthread_mutex_lock(&w.n->lock);
+        if (live_conn(&w)) {
+            fprintf(stderr, "fuzz_wire: the node did not notice that "
+                            "real@vm closed the connection\n");
+            abort();
+        }
+        pthread_mutex_unlock(&w.n->lock);
     }
     empty_mailboxes(&w);
     CHECK(enode_process(w.n, 0) == 0); /* the answers go out */
