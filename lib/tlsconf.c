@@ -152,8 +152,10 @@ static int bad_value(const opt_call_t *c, const char *what)
 {
     char *text = NULL;
     int idx = c->index;
-    if (ei_s_print_term(&text, c->buf, &idx) < 0 || !text)
+    if (ei_s_print_term(&text, c->buf, &idx) < 0 || !text) {
+        free(text); /* ei allocates it even when it fails */
         return say(c->err, c->errlen, "%s: %s", c->where, what);
+    }
     int r = say(c->err, c->errlen, "%s: %s, not %.60s%s", c->where, what, text,
                 strlen(text) > 60 ? "..." : "");
     free(text);

@@ -461,6 +461,18 @@ Test(tlsconf, ssl_dist_opt_errors)
     set_fails("server_fail_if_no_peer_cert", "maybe", "true or false");
 }
 
+/* A bad value that ei cannot print, such as an atom beyond Latin-1, is
+ * still refused in words, and the text ei_s_print_term() made of it is
+ * freed (found by tests/fuzz/fuzz_config; run under --sanitize,
+ * LeakSanitizer fails this test if it leaks). */
+Test(tlsconf, bad_values_that_ei_cannot_print)
+{
+    set_fails("client_versions", "tls\xd1\xb0", "versions must be a list");
+    set_fails("server_verify", "\xe2\x82\xac", "verify_peer or verify_none");
+    optfile_fails("[{client, [{versions, ['tls\xd1\xb0']}]}].",
+                  "versions must be a list", NULL);
+}
+
 Test(tlsconf, optfile_wins_over_ssl_dist_opt)
 {
     en_tls_conf_t conf;
