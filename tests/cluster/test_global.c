@@ -385,3 +385,62 @@ Test(global, c_node_bridges_two_partitions, .init = up, .fini = down,
     en_global_stats(node, &st);
     cr_assert_eq(st.known, 3);
 }
+
+/* Messages of the wrong shape to our global_name_server are dropped: the
+ * node lives on, and global with it. */
+Test(global, garbage_to_global_is_dropped, .init = up, .fini = down,
+     .timeout = 120)
+{
+    char expr[4096];
+
+    start_c_node("ggarbage");
+    cr_assert_eq(enode_connect(node, h_node_name(a)), 0);
+    sees_c_node(a);
+    sync_quickly(a);
+    const char *c = enode_name(node);
+    snprintf(expr, sizeof expr,
+             "G = {global_name_server, '%s'}, "
+             "Cast = fun(M) -> gen_server:cast(G, M) end, "
+             "[G ! M || M <- [foo, {}, {'$gen_cast'}, {'$gen_cast', foo}, "
+             "  {init_connect_ack, node(), x, y}, {cancel_connect, node(), 1}, "
+             "  {cancel_connect, 1, 2}, {lost_connection, a, b, c, d}, "
+             "  {lost_connection, 'x@y', 1 bsl 80, 1, 'z@w'}, "
+             "  {lost_connection, 'x@y', 1, 1, 'z@w'}, "
+             "  {remove_connection, 'nonode@nohost'}, {remove_connection, 1}, "
+             "  {'$gen_call', {self(), t}}, {'$gen_call', x, y}]], "
+             "[Cast(M) || M <- [{init_connect, x, y, z}, "
+             "  {init_connect, {8, 1}, 'other@host', {locker, a, b, self()}}, "
+             "  {init_connect, {8, 1}, node(), {locker, a, b, notapid}}, "
+             "  {init_connect, {}, node(), x}, "
+             "  {lock_set, notapid, true, [], 1}, "
+             "  {lock_set, self(), true, [], 1 bsl 90}, "
+             "  {lock_set, self(), maybe, x}, "
+             "  {exchange, node(), [{a, notapid, m}, junk], [], 1}, "
+             "  {exchange, node(), [a | b], [], x}, "
+             "  {resolved, node(), [junk | improper], x, unused, y, 1}, "
+             "  {new_nodes, node(), [{insert, {n, self()}}, {delete}, x], [], "
+             "   [junk, {a, b}, {'q@r', x}], [{lock, x}]}, "
+             "  {new_nodes, node(), bad, bad, bad, bad}, "
+             "  {new_nodes, node(), [{insert, {gone, self(), m}}], bad, [], "
+             "   [{lock, {global, [x]}}, {vsn, 8}]}, "
+             "  {in_sync, 1, 2}, {in_sync, 'x@y'}, {async_del_lock, a, b}]], "
+             "[catch gen_server:call(G, R, 500) || R <- [foo, {set_lock, x}, "
+             "  {set_lock, {a}}, {del_lock, 1}, {register, n, notapid, m}, "
+             "  {register_ext, n, self(), m, 1}, {unregister}, {sync}, "
+             "  get_known, get_synced, get_protocol_version, "
+             "  get_names_ext]], ok",
+             c);
+    cr_assert(h_eval_expect(a, expr, "ok"));
+    snprintf(expr, sizeof expr, "net_adm:ping('%s')", c);
+    cr_assert(h_eval_expect(a, expr, "pong"));
+    snprintf(expr, sizeof expr,
+             "gen_server:call({global_name_server, '%s'}, "
+             "get_protocol_version, 2000)", c);
+    cr_assert(h_eval_expect(a, expr, "8"));
+    sync_quickly(a);
+    sync_quickly(b);
+    register_on(b, "after_garbage");
+    cr_assert(replica_has("after_garbage", 1));
+    cr_assert(replica_has("gone", 0), "a name of a dead process stayed");
+    a_and_b_stay_connected(1000);
+}
