@@ -414,7 +414,7 @@ Test(global, garbage_to_global_is_dropped, .init = up, .fini = down,
              "  {init_connect, {}, node(), x}, "
              "  {lock_set, notapid, true, [], 1}, "
              "  {lock_set, self(), true, [], 1 bsl 90}, "
-             "  {lock_set, self(), maybe, x}, "
+             "  {lock_set, self(), 'maybe', x}, "
              "  {exchange, node(), [{a, notapid, m}, junk], [], 1}, "
              "  {exchange, node(), [a | b], [], x}, "
              "  {resolved, node(), [junk | improper], x, unused, y, 1}, "
