@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "tls_ccs.h"
+#include "tlsconf.h"
 
 #include <wolfssl/openssl/evp.h>
 
@@ -51,13 +52,16 @@ static const char *alert_reason(int alert, int we_have_cert, int server)
         return "no shared TLS version (compare `versions` on both sides; "
                "OTP uses TLS 1.2 only when options lack versions)";
     case insufficient_security:
-        return "no shared cipher suite (compare `ciphers` on both sides)";
+        return "no shared cipher suite, key exchange group or signature "
+               "algorithm (compare `ciphers`, `eccs` and `signature_algs` on "
+               "both sides)";
     case handshake_failure:
         if (!server && !we_have_cert)
             return "no client certificate: it requires one and we have none "
                    "(give the client side a certfile)";
-        return "no shared TLS version or cipher suite, or it requires a "
-               "client certificate we did not send (handshake_failure)";
+        return "no shared TLS version, cipher suite, key exchange group or "
+               "signature algorithm, or it requires a client certificate we "
+               "did not send (handshake_failure)";
     case decrypt_error:
         return "a signature or key check failed (decrypt_error)";
     case unrecognized_name:
@@ -119,11 +123,13 @@ static const char *local_reason(int code)
         return "we refused the peer's certificate: host name mismatch, it "
                "does not carry the host name of the node we dialled";
     case CRL_CERT_REVOKED:
-        return "we refused the peer's certificate: it is revoked (listed "
-               "in a CRL of our crl_cache)";
+        return "we refused the peer's certificate: it is revoked, or a CA "
+               "certificate of its chain is (listed in a CRL of our "
+               "crl_cache)";
     case CRL_MISSING:
         return "we refused the peer's certificate: crl_check is on and "
-               "our crl_cache has no CRL for its issuer";
+               "our crl_cache has no CRL for its issuer, or for the issuer "
+               "of a CA certificate of its chain";
     case CRL_CERT_DATE_ERR:
         return "we refused the peer's certificate: the CRL for it is out "
                "of date (its nextUpdate has passed)";
@@ -135,8 +141,8 @@ static const char *local_reason(int code)
                "on both sides; OTP uses TLS 1.2 only when options lack "
                "versions)";
     case MATCH_SUITE_ERROR:
-        return "no shared cipher suite with the peer (compare `ciphers` "
-               "on both sides)";
+        return "no shared cipher suite with the peer (compare `ciphers`, "
+               "and `eccs` or `supported_groups`, on both sides)";
     case SOCKET_ERROR_E:
     case SOCKET_PEER_CLOSED_E:
         return "the peer closed the connection during the TLS handshake";
@@ -169,7 +175,9 @@ static void describe_error(WOLFSSL *ssl, int code, char *err, size_t errlen)
                  why ? ": " : "", why ? why : "");
         return;
     }
-    const char *why = local_reason(code);
+    /* after a CA's CRL failure, wolfSSL's code is the peer's: unknown CA */
+    int crl = en_tls_crl_refusal(ssl);
+    const char *why = local_reason(crl ? crl : code);
     if (!why) {
         long v = wolfSSL_get_verify_result(ssl);
         if (code == VERIFY_CERT_ERROR || v != 0) {
@@ -263,10 +271,14 @@ static enum en_io classify(WOLFSSL *ssl, int ret, char *err, size_t errlen)
 
 enum en_io en_tls_handshake(WOLFSSL *ssl, char *err, size_t errlen)
 {
+    /* CRLs changed on disk count from the next handshake on, as in OTP */
+    if (en_tls_ctx_refresh(wolfSSL_get_SSL_CTX(ssl), err, errlen) < 0)
+        return EN_IO_ERROR;
     int ret = wolfSSL_is_server(ssl) ? wolfSSL_accept(ssl)
                                      : wolfSSL_connect(ssl);
     if (ret == WOLFSSL_SUCCESS)
-        return EN_IO_DONE;
+        return en_tls_check_session(ssl, err, errlen) < 0 ? EN_IO_ERROR
+                                                           : EN_IO_DONE;
     enum en_io io = classify(ssl, ret, err, errlen);
     if (io == EN_IO_EOF)
         snprintf(err, errlen,
@@ -314,7 +326,7 @@ const char *en_tls_describe(WOLFSSL *ssl, char *buf, size_t len)
 int en_tls_peer_info(WOLFSSL *ssl, en_tls_peer_t *p)
 {
     memset(p, 0, sizeof *p);
-    p->verified = wolfSSL_get_verify_result(ssl) == 0;
+    p->verified = en_tls_peer_verified(ssl);
     WOLFSSL_X509 *x = wolfSSL_get_peer_certificate(ssl);
     if (!x)
         return 0;

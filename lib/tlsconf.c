@@ -15,14 +15,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <ei.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #if defined(OPENSSL_EXTRA) && defined(KEEP_OUR_CERT)
 #include <wolfssl/openssl/evp.h>
@@ -84,8 +87,11 @@ static void side_init(en_tls_side_t *side)
     side->depth = -1;
 }
 
+static void ctx_states_free(struct en_ctx_state *d);
+
 static void side_free(en_tls_side_t *side)
 {
+    ctx_states_free(side->ctx_states);
     free(side->certfile);
     free(side->keyfile);
     free(side->cacertfile);
@@ -415,6 +421,221 @@ static int opt_server_name_indication(opt_call_t *c)
 }
 
 /* ------------------------------------------------------------------ */
+/* Groups and signature algorithms                                     */
+/* ------------------------------------------------------------------ */
+
+static const char *show(const char *buf, int idx, char *text, size_t size);
+
+/* The key exchange groups enode can offer, by OTP's names (eccs for TLS
+ * 1.2, supported_groups for TLS 1.3) and wolfSSL's. */
+static const struct group {
+    const char *name, *wolf;
+    int ecc_id; /* wolfCrypt's curve, to ask whether it is built in */
+} group_table[] = {
+    {"x25519", "X25519", -1},
+    {"x448", "X448", -1},
+    {"secp256r1", "secp256r1", ECC_SECP256R1},
+    {"secp384r1", "secp384r1", ECC_SECP384R1},
+    {"secp521r1", "secp521r1", ECC_SECP521R1},
+};
+#define N_GROUPS (int)(sizeof group_table / sizeof group_table[0])
+
+/* Signature algorithms by OTP's names: TLS 1.3 scheme atoms, and
+ * {Hash, Sign} tuples (name NULL), each with wolfSSL's name.  wolfSSL has
+ * one name for rsa_pss_rsae_* and rsa_pss_pss_*: it offers both. */
+static const struct sigalg {
+    const char *name, *hash, *sign, *wolf;
+} sigalg_table[] = {
+    {"ecdsa_secp256r1_sha256", NULL, NULL, "ECDSA+SHA256"},
+    {"ecdsa_secp384r1_sha384", NULL, NULL, "ECDSA+SHA384"},
+    {"ecdsa_secp521r1_sha512", NULL, NULL, "ECDSA+SHA512"},
+    {"ecdsa_sha1", NULL, NULL, "ECDSA+SHA1"},
+    {"rsa_pss_rsae_sha256", NULL, NULL, "RSA-PSS+SHA256"},
+    {"rsa_pss_rsae_sha384", NULL, NULL, "RSA-PSS+SHA384"},
+    {"rsa_pss_rsae_sha512", NULL, NULL, "RSA-PSS+SHA512"},
+    {"rsa_pss_pss_sha256", NULL, NULL, "RSA-PSS+SHA256"},
+    {"rsa_pss_pss_sha384", NULL, NULL, "RSA-PSS+SHA384"},
+    {"rsa_pss_pss_sha512", NULL, NULL, "RSA-PSS+SHA512"},
+    {"rsa_pkcs1_sha256", NULL, NULL, "RSA+SHA256"},
+    {"rsa_pkcs1_sha384", NULL, NULL, "RSA+SHA384"},
+    {"rsa_pkcs1_sha512", NULL, NULL, "RSA+SHA512"},
+    {"rsa_pkcs1_sha1", NULL, NULL, "RSA+SHA1"},
+    {"ed25519", NULL, NULL, "ED25519"},
+    {"ed448", NULL, NULL, "ED448"},
+    {NULL, "sha512", "ecdsa", "ECDSA+SHA512"},
+    {NULL, "sha384", "ecdsa", "ECDSA+SHA384"},
+    {NULL, "sha256", "ecdsa", "ECDSA+SHA256"},
+    {NULL, "sha224", "ecdsa", "ECDSA+SHA224"},
+    {NULL, "sha", "ecdsa", "ECDSA+SHA1"},
+    {NULL, "sha512", "rsa", "RSA+SHA512"},
+    {NULL, "sha384", "rsa", "RSA+SHA384"},
+    {NULL, "sha256", "rsa", "RSA+SHA256"},
+    {NULL, "sha224", "rsa", "RSA+SHA224"},
+    {NULL, "sha", "rsa", "RSA+SHA1"},
+};
+#define N_SIGALGS (int)(sizeof sigalg_table / sizeof sigalg_table[0])
+
+_Static_assert(N_GROUPS <= EN_TLS_MAX_GROUPS, "EN_TLS_MAX_GROUPS too small");
+_Static_assert(N_SIGALGS <= EN_TLS_MAX_SIGALGS, "EN_TLS_MAX_SIGALGS too small");
+
+/* Append index i to list[*n] unless it is there. */
+static void add_index(unsigned char *list, int *n, int i)
+{
+    for (int k = 0; k < *n; k++)
+        if (list[k] == i)
+            return;
+    list[(*n)++] = (unsigned char)i;
+}
+
+/* A non-empty proper list; *arity gets its length. */
+static int list_header(const opt_call_t *c, int *idx, int *arity,
+                       const char *what)
+{
+    *idx = c->index;
+    if (ei_decode_list_header(c->buf, idx, arity) < 0 || *arity == 0)
+        return bad_value(c, what);
+    return 0;
+}
+
+static int list_end(const opt_call_t *c, int *idx)
+{
+    int arity;
+    if (ei_decode_list_header(c->buf, idx, &arity) < 0 || arity != 0)
+        return bad_value(c, "must be a proper list");
+    return 0;
+}
+
+/* eccs / supported_groups: a non-empty list of curve atoms. */
+static int read_groups(opt_call_t *c, unsigned char *list, int *n)
+{
+    static const char *const what =
+        "must be a non-empty list of x25519, x448, secp256r1, secp384r1 "
+        "and secp521r1 (the groups enode offers)";
+    int idx, arity, count = 0;
+    unsigned char found[EN_TLS_MAX_GROUPS];
+    if (list_header(c, &idx, &arity, what) < 0)
+        return -1;
+    for (int i = 0; i < arity; i++) {
+        char name[MAXATOMLEN_UTF8];
+        int g = N_GROUPS, at = idx;
+        if (ei_decode_atom_as(c->buf, &idx, name, sizeof name, ERLANG_UTF8,
+                              NULL, NULL) == 0)
+            for (g = 0; g < N_GROUPS; g++)
+                if (strcmp(name, group_table[g].name) == 0)
+                    break;
+        if (g == N_GROUPS)
+            return say(c->err, c->errlen, "%s: enode cannot offer %s; the "
+                       "list %s", c->where, show(c->buf, at, name,
+                                                 sizeof name), what);
+        add_index(found, &count, g);
+    }
+    if (list_end(c, &idx) < 0)
+        return -1;
+    memcpy(list, found, (size_t)count);
+    *n = count;
+    return 0;
+}
+
+static int opt_eccs(opt_call_t *c)
+{
+    return read_groups(c, c->side->eccs, &c->side->n_eccs);
+}
+
+static int opt_supported_groups(opt_call_t *c)
+{
+    return read_groups(c, c->side->groups, &c->side->n_groups);
+}
+
+/* One element of signature_algs: an atom or a {Hash, Sign} tuple; its
+ * index in sigalg_table, or -1. */
+static int sigalg_index(const char *buf, int *idx, char *shown, size_t size)
+{
+    char name[MAXATOMLEN_UTF8], sign[MAXATOMLEN_UTF8];
+    int arity, at = *idx;
+    if (ei_decode_atom_as(buf, idx, name, sizeof name, ERLANG_UTF8, NULL,
+                          NULL) == 0) {
+        snprintf(shown, size, "%.60s", name);
+        for (int i = 0; i < N_SIGALGS; i++)
+            if (sigalg_table[i].name && strcmp(name, sigalg_table[i].name) == 0)
+                return i;
+        return -1;
+    }
+    *idx = at;
+    if (ei_decode_tuple_header(buf, idx, &arity) == 0 && arity == 2 &&
+        ei_decode_atom_as(buf, idx, name, sizeof name, ERLANG_UTF8, NULL,
+                          NULL) == 0 &&
+        ei_decode_atom_as(buf, idx, sign, sizeof sign, ERLANG_UTF8, NULL,
+                          NULL) == 0) {
+        snprintf(shown, size, "{%.30s, %.30s}", name, sign);
+        for (int i = 0; i < N_SIGALGS; i++)
+            if (!sigalg_table[i].name && strcmp(name, sigalg_table[i].hash) ==
+                                             0 &&
+                strcmp(sign, sigalg_table[i].sign) == 0)
+                return i;
+        return -1;
+    }
+    *idx = at;
+    show(buf, at, shown, size);
+    return -1;
+}
+
+/* wolfSSL offers rsa_pss_pss_H with rsa_pss_rsae_H and the other way
+ * round: say so when the list names only one of a pair. */
+static void warn_pss_pairs(const opt_call_t *c, const unsigned char *list,
+                           int n)
+{
+    for (int i = 0; i < n; i++) {
+        const char *name = sigalg_table[list[i]].name;
+        if (!name || strncmp(name, "rsa_pss_", 8) != 0)
+            continue;
+        int twin = 0;
+        for (int k = 0; k < n; k++)
+            twin |= k != i && strcmp(sigalg_table[list[k]].wolf,
+                                     sigalg_table[list[i]].wolf) == 0;
+        if (!twin)
+            warn(c->conf,
+                 "%s: wolfSSL offers %s%s together with %s: it has one "
+                 "setting for both",
+                 c->where, strncmp(name, "rsa_pss_rsae_", 13) == 0
+                               ? "rsa_pss_pss_" : "rsa_pss_rsae_",
+                 strrchr(name, '_') + 1, name);
+    }
+}
+
+/* signature_algs: [Scheme | {Hash, Sign}], OTP's two forms, mixed. */
+static int opt_signature_algs(opt_call_t *c)
+{
+    static const char *const what =
+        "must be a non-empty list of signature schemes such as "
+        "ecdsa_secp256r1_sha256 or rsa_pss_rsae_sha256, or {Hash, Sign} "
+        "pairs such as {sha256, ecdsa}";
+    int idx, arity, count = 0;
+    unsigned char found[EN_TLS_MAX_SIGALGS];
+    if (list_header(c, &idx, &arity, what) < 0)
+        return -1;
+    for (int i = 0; i < arity; i++) {
+        char shown[80];
+        int at = idx, s = sigalg_index(c->buf, &idx, shown, sizeof shown);
+        if (s < 0)
+            return say(c->err, c->errlen,
+                       "%s: enode cannot use %s (it takes ecdsa_secp*_sha*, "
+                       "rsa_pss_rsae_sha*, rsa_pss_pss_sha*, rsa_pkcs1_sha*, "
+                       "ed25519, ed448, ecdsa_sha1, and {Hash, ecdsa | rsa} "
+                       "with Hash sha512 to sha)",
+                       c->where, shown);
+        if (idx == at && ei_skip_term(c->buf, &idx) < 0)
+            return bad_value(c, what);
+        add_index(found, &count, s);
+    }
+    if (list_end(c, &idx) < 0)
+        return -1;
+    warn_pss_pairs(c, found, count);
+    memcpy(c->side->sigalgs, found, (size_t)count);
+    c->side->n_sigalgs = count;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Options accepted without effect, and options refused                */
 /* ------------------------------------------------------------------ */
 
@@ -516,6 +737,9 @@ static const option_t options[] = {
      AS_ATOM_OR_STRING, NULL},
     {"crl_check", opt_crl_check, BOTH_SIDES, AS_ATOM, NULL},
     {"crl_cache", opt_crl_cache, BOTH_SIDES, AS_TERM, NULL},
+    {"eccs", opt_eccs, BOTH_SIDES, OPTFILE_ONLY, NULL},
+    {"supported_groups", opt_supported_groups, BOTH_SIDES, OPTFILE_ONLY, NULL},
+    {"signature_algs", opt_signature_algs, BOTH_SIDES, OPTFILE_ONLY, NULL},
 
     {"secure_renegotiate", opt_no_effect, BOTH_SIDES, AS_ATOM,
      "enode never renegotiates"},
@@ -561,16 +785,9 @@ static const option_t options[] = {
      "enode reads keys from PEM files: use keyfile"},
     {"certs_keys", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
      "enode reads one certificate and key: use certfile and keyfile"},
-    {"eccs", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
-     "enode cannot restrict the curves; wolfSSL's defaults apply"},
-    {"supported_groups", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
-     "enode cannot restrict the groups; wolfSSL's defaults apply"},
-    {"signature_algs", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
-     "enode cannot restrict the signature algorithms; wolfSSL's defaults "
-     "apply"},
     {"signature_algs_cert", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
-     "enode cannot restrict the signature algorithms; wolfSSL's defaults "
-     "apply"},
+     "wolfSSL cannot send the signature_algorithms_cert extension; "
+     "signature_algs restricts the signatures of certificates too"},
 };
 
 static const option_t *find_option(const char *name)
@@ -599,7 +816,8 @@ static int unknown_option(const char *where, char *err, size_t errlen)
                "%s: unknown option (enode reads certfile, keyfile, "
                "cacertfile, password, verify, fail_if_no_peer_cert, depth, "
                "versions, ciphers, dhfile, server_name_indication, "
-               "crl_check, crl_cache)",
+               "eccs, supported_groups, signature_algs, crl_check, "
+               "crl_cache)",
                where);
 }
 
@@ -818,6 +1036,11 @@ static int read_options(en_tls_conf_t *conf, en_tls_side_t *side,
                    "ssl_dist_optfile %s: the %s options must be "
                    "a proper list",
                    path, side_name);
+    if (side->n_eccs > 0 && side->versions == EN_TLS_V13)
+        warn(conf,
+             "ssl_dist_optfile %s: %s option eccs has no effect with TLS 1.3 "
+             "only (nor in OTP): use supported_groups",
+             path, side_name);
     return 0;
 }
 
@@ -1115,23 +1338,357 @@ static void set_depth(WOLFSSL_CTX *ctx, int depth)
     }
 }
 
-/* crl_check best_effort: a certificate without a CRL passes. */
-static int verify_crl_best_effort(int preverify, WOLFSSL_X509_STORE_CTX *store)
+/* ------------------------------------------------------------------ */
+/* CRLs from a directory, as OTP's ssl_crl_hash_dir                    */
+/* ------------------------------------------------------------------ */
+
+/* A CRL whose issuer the context does not know yet: an intermediate CA,
+ * which wolfSSL learns when a peer presents it in its chain.  OTP checks
+ * such CRLs against the chain the peer sent; we load them then. */
+typedef struct crl_pending {
+    unsigned char *data;
+    size_t len;
+    int type; /* WOLFSSL_FILETYPE_PEM or _ASN1 */
+} crl_pending_t;
+
+/* What a context needs after it is made: its CRL directory, and the
+ * groups it allows.  Kept in the side (a list, one per context made from
+ * it) and found from the context through ex_data. */
+struct en_ctx_state {
+    struct en_ctx_state *next;
+    WOLFSSL_CTX *ctx;
+    char *dir;      /* crl_cache directory; NULL: no crl_check */
+    int check;      /* crl_check: 1 true, 2 peer, 3 best_effort */
+    uint64_t stamp; /* of the files last read; see dir_stamp() */
+    crl_pending_t *pending;
+    size_t n_pending;
+    unsigned char groups[EN_TLS_MAX_GROUPS]; /* eccs or supported_groups */
+    int n_groups;                            /* 0: wolfSSL's defaults */
+};
+
+#define CRL_FILE_MAX (64u << 20) /* a larger file is not a CRL we take */
+
+static pthread_once_t state_index_once = PTHREAD_ONCE_INIT;
+static int state_index = -1;   /* a context's en_ctx_state */
+static int verdict_index = -1; /* a session's CRL verdict, see note_crl() */
+
+static void make_state_index(void)
 {
-    if (!preverify && store &&
-        (store->error == CRL_MISSING ||
-         store->error == X509_V_ERR_UNABLE_TO_GET_CRL))
-        return 1;
-    return preverify;
+    state_index = wolfSSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    verdict_index = wolfSSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
-/* Every regular file in the crl_cache directory, as PEM CRLs.  OTP's
- * ssl_crl_hash_dir finds them by their openssl rehash names (<hash>.r0);
- * wolfSSL looks them up by issuer once loaded, so names do not matter. */
-static int load_crls(WOLFSSL_CTX *ctx, const en_tls_side_t *side, char *err,
+static struct en_ctx_state *state_of(WOLFSSL_CTX *ctx)
+{
+    pthread_once(&state_index_once, make_state_index);
+    return ctx && state_index >= 0 ? wolfSSL_CTX_get_ex_data(ctx, state_index)
+                                 : NULL;
+}
+
+static void drop_pending(struct en_ctx_state *d)
+{
+    for (size_t i = 0; i < d->n_pending; i++)
+        free(d->pending[i].data);
+    free(d->pending);
+    d->pending = NULL;
+    d->n_pending = 0;
+}
+
+/* A state for a new context, kept in the side and attached to ctx. */
+static int attach_state(WOLFSSL_CTX *ctx, en_tls_side_t *side, char *err,
+                        size_t errlen)
+{
+    struct en_ctx_state *d = calloc(1, sizeof *d);
+    if (!d)
+        return say(err, errlen, "out of memory");
+    d->ctx = ctx;
+    d->next = side->ctx_states;
+    side->ctx_states = d;
+    pthread_once(&state_index_once, make_state_index);
+    if (state_index < 0 ||
+        wolfSSL_CTX_set_ex_data(ctx, state_index, d) != WOLFSSL_SUCCESS)
+        return say(err, errlen, "cannot attach enode's state to the TLS "
+                                "context");
+    return 0;
+}
+
+static void ctx_states_free(struct en_ctx_state *d)
+{
+    while (d) {
+        struct en_ctx_state *next = d->next;
+        drop_pending(d);
+        free(d->dir);
+        free(d);
+        d = next;
+    }
+}
+
+/* The names OTP's ssl_crl_hash_dir reads: <hash>.r<N>, as openssl rehash
+ * names CRLs, the hash in eight lowercase hex digits.  Other files (the
+ * <hash>.<N> links rehash makes for certificates, say) are not CRLs. */
+static int is_crl_name(const char *name)
+{
+    for (int i = 0; i < 8; i++)
+        if (!strchr("0123456789abcdef", name[i]) || !name[i])
+            return 0;
+    if (name[8] != '.' || name[9] != 'r' || !name[10])
+        return 0;
+    for (const char *p = name + 10; *p; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    return 1;
+}
+
+/* One number from a file's identity and dates: a CRL written in place,
+ * replaced by rename, added or removed changes the sum below. */
+static uint64_t file_stamp(const char *name, const struct stat *st)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a of the name */
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    const uint64_t v[] = {(uint64_t)st->st_ino, (uint64_t)st->st_size,
+                          (uint64_t)st->st_mtim.tv_sec,
+                          (uint64_t)st->st_mtim.tv_nsec,
+                          (uint64_t)st->st_ctim.tv_nsec};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        h = (h ^ v[i]) * 1099511628211ull;
+    return h;
+}
+
+typedef int crl_file_fn(struct en_ctx_state *d, const char *path,
+                        const struct stat *st, char *err, size_t errlen);
+
+/* Visit the CRL files of the directory (fn may be NULL) and return their
+ * stamp: a sum, so the order readdir gives does not matter.  A directory
+ * that cannot be read has no CRLs, as for OTP, and stamp 1.  fn's failure
+ * stops the walk; *failed is set then. */
+static uint64_t dir_stamp(struct en_ctx_state *d, crl_file_fn *fn, int *failed,
+                          char *err, size_t errlen)
+{
+    char path[4096];
+    uint64_t stamp = 2;
+    DIR *dir = opendir(d->dir);
+    struct dirent *e;
+    *failed = 0;
+    if (!dir)
+        return 1;
+    while (!*failed && (e = readdir(dir)) != NULL) {
+        struct stat st;
+        if (!is_crl_name(e->d_name))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", d->dir, e->d_name);
+        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        stamp += file_stamp(e->d_name, &st);
+        if (fn && fn(d, path, &st, err, errlen) < 0)
+            *failed = 1;
+    }
+    closedir(dir);
+    return stamp;
+}
+
+static int add_pending(struct en_ctx_state *d, unsigned char *data, size_t len,
+                       int type)
+{
+    crl_pending_t *p = realloc(d->pending, (d->n_pending + 1) * sizeof *p);
+    if (!p)
+        return -1;
+    d->pending = p;
+    p[d->n_pending++] = (crl_pending_t){data, len, type};
+    return 0;
+}
+
+/* Load one CRL file, PEM or DER as OTP takes them.  A CRL that names an
+ * issuer we do not know yet waits in d->pending.  -1 (with err) if it is
+ * not a CRL signed by a CA we know. */
+static int load_crl_file(struct en_ctx_state *d, const char *path,
+                         const struct stat *st, char *err, size_t errlen)
+{
+    char reason[160];
+    size_t size = (size_t)st->st_size, n = 0;
+    unsigned char *data = size > 0 && size <= CRL_FILE_MAX ? malloc(size)
+                                                           : NULL;
+    FILE *f = data ? fopen(path, "rb") : NULL;
+    if (f) {
+        n = fread(data, 1, size, f);
+        fclose(f);
+    }
+    int type = n > 10 && memcmp(data, "-----BEGIN", 10) == 0
+                   ? WOLFSSL_FILETYPE_PEM
+                   : WOLFSSL_FILETYPE_ASN1;
+    int r = n > 0 ? wolfSSL_CTX_LoadCRLBuffer(d->ctx, data, (long)n, type)
+                  : -1;
+    if (r == WOLFSSL_SUCCESS) {
+        free(data);
+        return 0;
+    }
+    if (r == ASN_CRL_NO_SIGNER_E && add_pending(d, data, n, type) == 0) {
+        wolfSSL_ERR_clear_error();
+        return 0;
+    }
+    free(data);
+    return say(err, errlen,
+               "crl_cache: %s is not a CRL (PEM or DER) signed by a CA we "
+               "know%s",
+               path, wolf_reason(reason, sizeof reason));
+}
+
+/* When the directory is read again, a file that is not a CRL is skipped,
+ * as OTP does; its issuer then has no CRL, which crl_check decides on. */
+static int load_crl_file_lenient(struct en_ctx_state *d, const char *path,
+                                 const struct stat *st, char *err,
+                                 size_t errlen)
+{
+    if (load_crl_file(d, path, st, err, errlen) < 0)
+        wolfSSL_ERR_clear_error();
+    return 0;
+}
+
+/* Forget every CRL and read the directory again.  wolfSSL checks only the
+ * peer's certificate with WOLFSSL_CRL_CHECK (crl_check peer), and the
+ * whole chain with WOLFSSL_CRL_CHECKALL.  Without its I/O callback it never
+ * fetches a CRL from a distribution point: ssl_crl_hash_dir does not. */
+static int crl_reload(struct en_ctx_state *d, int strict, char *err,
+                      size_t errlen)
+{
+    char reason[160];
+    int failed;
+    WOLFSSL_CERT_MANAGER *cm = wolfSSL_CTX_GetCertManager(d->ctx);
+    int mode = d->check == 2 ? WOLFSSL_CRL_CHECK : WOLFSSL_CRL_CHECKALL;
+    wolfSSL_CertManagerFreeCRL(cm);
+    drop_pending(d);
+    if (wolfSSL_CTX_EnableCRL(d->ctx, mode) != WOLFSSL_SUCCESS)
+        return say(err, errlen, "cannot enable CRL checking%s",
+                   wolf_reason(reason, sizeof reason));
+#ifdef HAVE_CRL_IO
+    wolfSSL_CTX_SetCRL_IOCb(d->ctx, NULL);
+#endif
+    d->stamp = dir_stamp(d, strict ? load_crl_file : load_crl_file_lenient,
+                         &failed, err, errlen);
+    return failed ? -1 : 0;
+}
+
+/* Load the CRLs that waited for their issuer; how many now loaded. */
+static int load_pending(struct en_ctx_state *d)
+{
+    size_t kept = 0;
+    int loaded = 0;
+    for (size_t i = 0; i < d->n_pending; i++) {
+        crl_pending_t *p = &d->pending[i];
+        int r = wolfSSL_CTX_LoadCRLBuffer(d->ctx, p->data, (long)p->len,
+                                          p->type);
+        if (r == ASN_CRL_NO_SIGNER_E) {
+            d->pending[kept++] = *p;
+            continue;
+        }
+        loaded += r == WOLFSSL_SUCCESS;
+        free(p->data);
+    }
+    d->n_pending = kept;
+    wolfSSL_ERR_clear_error();
+    return loaded;
+}
+
+static int crl_missing(int error)
+{
+    return error == CRL_MISSING || error == X509_V_ERR_UNABLE_TO_GET_CRL;
+}
+
+static int crl_revoked(int error)
+{
+    return error == CRL_CERT_REVOKED || error == X509_V_ERR_CERT_REVOKED;
+}
+
+/* A CRL that waited for an intermediate CA can be checked once the chain
+ * has taught us that CA: load it and check the certificate again.  The
+ * verdict on the certificate: WOLFSSL_SUCCESS, or still CRL_MISSING, or
+ * CRL_CERT_REVOKED. */
+static int recheck_with_pending(struct en_ctx_state *d,
+                                WOLFSSL_X509_STORE_CTX *store)
+{
+    if (d->n_pending == 0 || load_pending(d) == 0 || !store->certs ||
+        store->error_depth < 0 || store->error_depth >= store->totalCerts)
+        return CRL_MISSING;
+    WOLFSSL_BUFFER_INFO *cert = &store->certs[store->error_depth];
+    int r = wolfSSL_CertManagerCheckCRL(wolfSSL_CTX_GetCertManager(d->ctx),
+                                        cert->buffer, (int)cert->length);
+    return r == WOLFSSL_SUCCESS || r == CRL_CERT_REVOKED ? r : CRL_MISSING;
+}
+
+/* The CRL verdict of a session, in its ex_data: 0 none yet, CRL_PASSED
+ * when the callback let a CRL failure through, or the first refusal
+ * (CRL_MISSING or CRL_CERT_REVOKED), which wins. */
+#define CRL_PASSED 1
+
+static intptr_t crl_verdict(WOLFSSL *ssl)
+{
+    return verdict_index < 0 ? 0
+                             : (intptr_t)wolfSSL_get_ex_data(ssl, verdict_index);
+}
+
+static void note_crl(WOLFSSL *ssl, intptr_t verdict)
+{
+    intptr_t now = crl_verdict(ssl);
+    /* the first refusal wins over everything, a pass over nothing */
+    if (verdict_index >= 0 && (verdict < 0 ? now >= 0 : now == 0))
+        wolfSSL_set_ex_data(ssl, verdict_index, (void *)verdict);
+}
+
+/* wolfSSL reports each certificate that failed its checks here, the CAs
+ * of the chain before the peer's own.  Decide CRL failures as OTP does:
+ * best_effort lets a certificate without a CRL through (its revocation
+ * status is undetermined), never a revoked one. */
+static int verify_crl(int preverify, WOLFSSL_X509_STORE_CTX *store)
+{
+    if (preverify || !store)
+        return preverify;
+    WOLFSSL *ssl = wolfSSL_X509_STORE_CTX_get_ex_data(store, 0);
+    struct en_ctx_state *d = ssl ? state_of(wolfSSL_get_SSL_CTX(ssl)) : NULL;
+    int error = store->error;
+    if (!d || !d->dir || !(crl_missing(error) || crl_revoked(error)))
+        return 0;
+    if (crl_missing(error))
+        error = recheck_with_pending(d, store);
+    if (error != WOLFSSL_SUCCESS && !(d->check == 3 && crl_missing(error))) {
+        note_crl(ssl, crl_revoked(error) ? CRL_CERT_REVOKED : CRL_MISSING);
+        return 0;
+    }
+    note_crl(ssl, CRL_PASSED);
+    /* wolfSSL adds a CA of the chain that passed its checks to those it
+     * trusts, but not one whose failure a callback overrode (with
+     * WOLFSSL_ALT_CERT_CHAINS, as Debian builds it): the peer's own
+     * certificate would then have no known issuer.  Add it here. */
+    if (store->error_depth > 0 && store->certs &&
+        store->error_depth < store->totalCerts) {
+        WOLFSSL_BUFFER_INFO *ca = &store->certs[store->error_depth];
+        wolfSSL_CertManagerLoadCABuffer(wolfSSL_CTX_GetCertManager(d->ctx),
+                                        ca->buffer, (long)ca->length,
+                                        WOLFSSL_FILETYPE_ASN1);
+        wolfSSL_ERR_clear_error();
+    }
+    return 1;
+}
+
+int en_tls_crl_refusal(WOLFSSL *ssl)
+{
+    intptr_t v = crl_verdict(ssl);
+    return v < 0 ? (int)v : 0;
+}
+
+int en_tls_peer_verified(WOLFSSL *ssl)
+{
+    long v = wolfSSL_get_verify_result(ssl);
+    /* wolfSSL marks a certificate without a CRL rejected before asking
+     * the callback, and keeps the mark when the callback passes it */
+    return v == X509_V_OK ||
+           (v == X509_V_ERR_CERT_REJECTED && crl_verdict(ssl) == CRL_PASSED);
+}
+
+/* crl_check with crl_cache {ssl_crl_hash_dir, ...}: every CRL of the
+ * directory, now and again when it changes (en_tls_ctx_refresh). */
+static int load_crls(WOLFSSL_CTX *ctx, en_tls_side_t *side, char *err,
                      size_t errlen)
 {
-    char reason[160], path[4096];
     if (!side->crl_check)
         return 0;
     if (!side->crl_dir)
@@ -1140,50 +1697,37 @@ static int load_crls(WOLFSSL_CTX *ctx, const en_tls_side_t *side, char *err,
                    "[{dir, Dir}]}}: enode reads CRLs from a directory only");
     if (!side->cacertfile)
         return say(err, errlen, "crl_check needs a cacertfile");
-    int crl_mode = side->crl_check == 2 ? WOLFSSL_CRL_CHECK
-                                        : WOLFSSL_CRL_CHECKALL;
-    if (wolfSSL_CTX_EnableCRL(ctx, crl_mode) != WOLFSSL_SUCCESS)
-        return say(err, errlen, "cannot enable CRL checking%s",
-                   wolf_reason(reason, sizeof reason));
-    DIR *d = opendir(side->crl_dir);
-    if (!d)
+    DIR *probe = opendir(side->crl_dir);
+    if (!probe)
         return say(err, errlen, "crl_cache: cannot read directory %s: %s",
                    side->crl_dir, strerror(errno));
-    int loaded = 0, r = 0;
-    struct dirent *e;
-    while (r == 0 && (e = readdir(d)) != NULL) {
-        struct stat st;
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s", side->crl_dir, e->d_name);
-        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-            continue;
-        en_buf_t b = EN_BUF_INIT;
-        FILE *f = fopen(path, "rb");
-        size_t n = 0;
-        if (f && en_buf_reserve(&b, (size_t)st.st_size + 1) == 0)
-            n = fread(b.data, 1, (size_t)st.st_size, f);
-        if (f)
-            fclose(f);
-        if (!f || n == 0 ||
-            wolfSSL_CTX_LoadCRLBuffer(ctx, b.data, (long)n,
-                                      WOLFSSL_FILETYPE_PEM) !=
-                WOLFSSL_SUCCESS)
-            r = say(err, errlen,
-                    "crl_cache: %s is not a PEM CRL signed by a CA of the "
-                    "cacertfile%s",
-                    path, wolf_reason(reason, sizeof reason));
-        else
-            loaded++;
-        en_buf_free(&b);
-    }
-    closedir(d);
-    if (r == 0 && loaded == 0 && side->crl_check != 3)
+    closedir(probe);
+    struct en_ctx_state *d = state_of(ctx);
+    if (!(d->dir = strdup(side->crl_dir)))
+        return say(err, errlen, "out of memory");
+    d->check = side->crl_check;
+    if (crl_reload(d, 1, err, errlen) < 0)
+        return -1;
+    if (d->stamp == 2 && side->crl_check != 3)
         return say(err, errlen,
-                   "crl_cache: directory %s holds no CRL, so crl_check "
+                   "crl_cache: directory %s holds no CRL (files named "
+                   "<hash>.r0 as openssl rehash makes them), so crl_check "
                    "would refuse every peer",
                    side->crl_dir);
-    return r;
+    return 0;
+}
+
+int en_tls_ctx_refresh(WOLFSSL_CTX *ctx, char *err, size_t errlen)
+{
+    struct en_ctx_state *d = state_of(ctx);
+    char why[256];
+    int failed;
+    if (!d || !d->dir || dir_stamp(d, NULL, &failed, why, sizeof why) == d->stamp)
+        return 0;
+    if (crl_reload(d, 0, why, sizeof why) < 0)
+        return say(err, errlen, "TLS: cannot read the CRLs of crl_cache %s "
+                   "again: %s", d->dir, why);
+    return 0;
 }
 
 int en_tls_side_verifies(const en_tls_side_t *side)
@@ -1210,9 +1754,7 @@ static int set_verify(WOLFSSL_CTX *ctx, const en_tls_side_t *side, int role,
     if (verify == EN_VERIFY_PEER)
         mode = WOLFSSL_VERIFY_PEER |
                (fail_if_none ? WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
-    wolfSSL_CTX_set_verify(ctx, mode,
-                           side->crl_check == 3 ? verify_crl_best_effort
-                                                : NULL);
+    wolfSSL_CTX_set_verify(ctx, mode, side->crl_check ? verify_crl : NULL);
     if (side->depth >= 0)
         set_depth(ctx, side->depth);
     return 0;
@@ -1310,7 +1852,10 @@ static WOLFSSL_CTX *new_ctx(const en_tls_side_t *side, int role, char *err,
     unsigned versions = versions_of(side);
     int client = role == EN_TLS_CLIENT;
     WOLFSSL_METHOD *method;
-    if (versions == EN_TLS_V12)
+    /* wolfSSL takes a list of groups only on a context that could speak
+     * TLS 1.3: such a side gets the any-version method, held to 1.2. */
+    int v12_only_with_groups = versions == EN_TLS_V12 && side->n_eccs > 0;
+    if (versions == EN_TLS_V12 && !v12_only_with_groups)
         method =
             client ? wolfTLSv1_2_client_method() : wolfTLSv1_2_server_method();
     else if (versions == EN_TLS_V13)
@@ -1326,7 +1871,9 @@ static WOLFSSL_CTX *new_ctx(const en_tls_side_t *side, int role, char *err,
             "wolfSSL_Init() was not called)");
         return NULL;
     }
-    if (versions == (EN_TLS_V12 | EN_TLS_V13) &&
+    if (v12_only_with_groups)
+        wolfSSL_CTX_set_options(ctx, WOLFSSL_OP_NO_TLSv1_3);
+    if ((versions == (EN_TLS_V12 | EN_TLS_V13) || v12_only_with_groups) &&
         wolfSSL_CTX_SetMinVersion(ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS) {
         wolfSSL_CTX_free(ctx);
         say(err, errlen, "cannot restrict the TLS context to TLS 1.2 and up");
@@ -1335,7 +1882,135 @@ static WOLFSSL_CTX *new_ctx(const en_tls_side_t *side, int role, char *err,
     return ctx;
 }
 
-WOLFSSL_CTX *en_tls_ctx_new(const en_tls_side_t *side, int role, char *err,
+/* Is group g built into this wolfSSL? */
+static int group_built_in(int g)
+{
+    const struct group *gr = &group_table[g];
+    if (gr->ecc_id >= 0)
+        return wc_ecc_get_curve_size_from_id(gr->ecc_id) > 0;
+#ifdef HAVE_CURVE25519
+    if (strcmp(gr->name, "x25519") == 0)
+        return 1;
+#endif
+#ifdef HAVE_CURVE448
+    if (strcmp(gr->name, "x448") == 0)
+        return 1;
+#endif
+    return 0;
+}
+
+/* The groups wolfSSL gets, into *list, *n (0: its defaults).  OTP keeps
+ * eccs for TLS 1.2 and supported_groups for TLS 1.3; wolfSSL has one list
+ * for both, so a side that speaks both takes the one given, and refuses
+ * two different lists rather than honour only one. */
+static int groups_for(const en_tls_side_t *side, const unsigned char **list,
+                      int *n, char *err, size_t errlen)
+{
+    unsigned versions = versions_of(side);
+    int eccs = (versions & EN_TLS_V12) && side->n_eccs > 0;
+    *list = NULL;
+    *n = 0;
+    if (side->n_groups > 0 && !(versions & EN_TLS_V13))
+        return say(err, errlen,
+                   "supported_groups is for TLS 1.3, but this side speaks "
+                   "TLS 1.2 only (OTP refuses it too): use eccs, or add "
+                   "'tlsv1.3' to versions");
+    if (eccs && side->n_groups > 0 &&
+        (side->n_eccs != side->n_groups ||
+         memcmp(side->eccs, side->groups, (size_t)side->n_eccs) != 0))
+        return say(err, errlen,
+                   "eccs and supported_groups differ, but wolfSSL has one "
+                   "list of groups for TLS 1.2 and 1.3: give both the same "
+                   "list, or one of them");
+    *list = eccs ? side->eccs : side->groups;
+    *n = eccs ? side->n_eccs : side->n_groups;
+    return 0;
+}
+
+/* eccs / supported_groups: what we offer and accept, in this order.
+ * wolfSSL_CTX_set1_curves_list also bars the other curves from a TLS 1.2
+ * server's choice, which the supported groups extension alone does not. */
+static int set_groups(WOLFSSL_CTX *ctx, const en_tls_side_t *side, char *err,
+                      size_t errlen)
+{
+    const unsigned char *list;
+    int n;
+    char names[128] = "";
+    if (groups_for(side, &list, &n, err, errlen) < 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        const struct group *g = &group_table[list[i]];
+        if (!group_built_in(list[i]))
+            return say(err, errlen,
+                       "%s: this wolfSSL build lacks the group %s",
+                       side->n_eccs ? "eccs" : "supported_groups", g->name);
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                 i ? ":" : "", g->wolf);
+    }
+    if (n > 0 && wolfSSL_CTX_set1_curves_list(ctx, names) != WOLFSSL_SUCCESS)
+        return say(err, errlen, "wolfSSL refused the groups %s", names);
+    wolfSSL_ERR_clear_error();
+    struct en_ctx_state *st = state_of(ctx);
+    memcpy(st->groups, list, (size_t)n);
+    st->n_groups = n;
+    return 0;
+}
+
+int en_tls_check_session(WOLFSSL *ssl, char *err, size_t errlen)
+{
+    const struct en_ctx_state *st = state_of(wolfSSL_get_SSL_CTX(ssl));
+    const char *chosen = wolfSSL_get_curve_name(ssl);
+    int server = wolfSSL_is_server(ssl);
+    if (!st || st->n_groups == 0 || !chosen)
+        return 0;
+    for (int i = 0; i < st->n_groups; i++)
+        if (strcasecmp(chosen, group_table[st->groups[i]].wolf) == 0)
+            return 0;
+    if (server)
+        return say(err, errlen,
+                   "TLS server: no shared key exchange group with the client "
+                   "(compare eccs, and supported_groups for TLS 1.3, on both "
+                   "sides)");
+    return say(err, errlen,
+               "TLS client: the server chose the key exchange group %s, "
+               "which our eccs (or supported_groups) leave out: no shared "
+               "group (compare them on both sides)",
+               chosen);
+}
+
+/* signature_algs: the signatures we ask the peer for (in the
+ * signature_algorithms extension, and a TLS 1.2 server's certificate
+ * request).  After set_ciphers, which resets them.  Each name is tried
+ * alone first, to name the one this wolfSSL build lacks. */
+static int set_sigalgs(WOLFSSL_CTX *ctx, const en_tls_side_t *side, char *err,
+                       size_t errlen)
+{
+    char list[512] = "";
+    for (int i = 0; i < side->n_sigalgs; i++) {
+        const struct sigalg *s = &sigalg_table[side->sigalgs[i]];
+        if (wolfSSL_CTX_set1_sigalgs_list(ctx, s->wolf) != WOLFSSL_SUCCESS) {
+            if (s->name)
+                return say(err, errlen, "signature_algs: this wolfSSL build "
+                           "lacks %s", s->name);
+            return say(err, errlen, "signature_algs: this wolfSSL build "
+                       "lacks {%s, %s}", s->hash, s->sign);
+        }
+        int again = 0; /* rsa_pss_rsae_H and rsa_pss_pss_H: one name */
+        for (int k = 0; k < i; k++)
+            again |= strcmp(sigalg_table[side->sigalgs[k]].wolf, s->wolf) == 0;
+        if (!again)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                     list[0] ? ":" : "", s->wolf);
+    }
+    wolfSSL_ERR_clear_error();
+    if (side->n_sigalgs > 0 &&
+        wolfSSL_CTX_set1_sigalgs_list(ctx, list) != WOLFSSL_SUCCESS)
+        return say(err, errlen, "wolfSSL refused the signature algorithms %s",
+                   list);
+    return 0;
+}
+
+WOLFSSL_CTX *en_tls_ctx_new(en_tls_side_t *side, int role, char *err,
                             size_t errlen)
 {
     if (role != EN_TLS_SERVER && role != EN_TLS_CLIENT) {
@@ -1348,12 +2023,15 @@ WOLFSSL_CTX *en_tls_ctx_new(const en_tls_side_t *side, int role, char *err,
     WOLFSSL_CTX *ctx = new_ctx(side, role, err, errlen);
     if (!ctx)
         return NULL;
-    if (load_identity(ctx, side, role, err, errlen) < 0 ||
+    if (attach_state(ctx, side, err, errlen) < 0 ||
+        load_identity(ctx, side, role, err, errlen) < 0 ||
         load_ca(ctx, side, err, errlen) < 0 ||
         set_verify(ctx, side, role, err, errlen) < 0 ||
         load_crls(ctx, side, err, errlen) < 0 ||
         set_ciphers(ctx, side, err, errlen) < 0 ||
-        (role == EN_TLS_SERVER && load_dh(ctx, side, err, errlen) < 0)) {
+        (role == EN_TLS_SERVER && load_dh(ctx, side, err, errlen) < 0) ||
+        set_groups(ctx, side, err, errlen) < 0 ||
+        set_sigalgs(ctx, side, err, errlen) < 0) {
         wolfSSL_CTX_free(ctx);
         return NULL;
     }

@@ -12,9 +12,11 @@
  *
  * Options that enode honours: certfile, keyfile, cacertfile, password,
  * verify, fail_if_no_peer_cert, depth, versions, ciphers, dhfile,
- * server_name_indication, crl_check and crl_cache (the
- * {ssl_crl_hash_dir, {internal, [{dir, Dir}]}} form: CRLs from a
- * directory, read when the context is made).  Options that only tune OTP's own implementation
+ * server_name_indication, eccs, supported_groups, signature_algs,
+ * crl_check and crl_cache (the {ssl_crl_hash_dir, {internal, [{dir,
+ * Dir}]}} form: CRLs from a directory, read when the context is made and
+ * again when its files change, see en_tls_ctx_refresh()).  Options that
+ * only tune OTP's own implementation
  * (secure_renegotiate, reuse_sessions, hibernate_after, log_level, ...) are
  * accepted and reported through the warning callback.  Everything else is
  * an error naming the option, so that nothing a user asked for, above all
@@ -30,6 +32,12 @@
 
 #define EN_TLS_V12 1u
 #define EN_TLS_V13 2u
+
+/* Room for every distinct group and signature algorithm enode knows. */
+#define EN_TLS_MAX_GROUPS 8
+#define EN_TLS_MAX_SIGALGS 32
+
+struct en_ctx_state;
 
 /* The role a context is made for. */
 #define EN_TLS_SERVER 0 /* acceptor */
@@ -55,6 +63,14 @@ typedef struct en_tls_side {
     char *sni_host;           /* server_name_indication: "host" */
     int crl_check;            /* 0 false, 1 true, 2 peer, 3 best_effort */
     char *crl_dir;            /* crl_cache {ssl_crl_hash_dir, ... dir} */
+    /* eccs (TLS 1.2 curves), supported_groups (TLS 1.3 groups) and
+     * signature_algs, in the order given, as indexes into tlsconf.c's
+     * tables of what wolfSSL can do; n_* = 0: not given. */
+    unsigned char eccs[EN_TLS_MAX_GROUPS], groups[EN_TLS_MAX_GROUPS];
+    int n_eccs, n_groups;
+    unsigned char sigalgs[EN_TLS_MAX_SIGALGS];
+    int n_sigalgs;
+    struct en_ctx_state *ctx_states; /* per context made; see en_tls_ctx_new */
     int options_given;        /* options read for this side */
     int from_optfile;         /* the optfile had an entry for it */
 } en_tls_side_t;
@@ -97,6 +113,11 @@ int en_tls_conf_parse_optfile(en_tls_conf_t *conf, const char *path,
 int en_tls_conf_set_opt(en_tls_conf_t *conf, const char *key, const char *value,
                         char *err, size_t errlen);
 
+/* Whether this side checks the peer's certificate: verify_peer, or no
+ * verify option and a cacertfile given (enode's default, stricter than
+ * OTP 25's). */
+int en_tls_side_verifies(const en_tls_side_t *side);
+
 /* Make a wolfSSL context for one side; role is EN_TLS_SERVER or
  * EN_TLS_CLIENT.  The caller has called wolfSSL_Init() and owns the
  * result (wolfSSL_CTX_free()).  Returns NULL with a sentence in err.
@@ -108,13 +129,39 @@ int en_tls_conf_set_opt(en_tls_conf_t *conf, const char *key, const char *value,
  * the key is in certfile, as in OTP.
  *
  * Server name indication is per connection, so it is left to the caller:
- * side->sni_disable and side->sni_host say what to send. */
-/* Whether this side checks the peer's certificate: verify_peer, or no
- * verify option and a cacertfile given (enode's default, stricter than
- * OTP 25's). */
-int en_tls_side_verifies(const en_tls_side_t *side);
-
-WOLFSSL_CTX *en_tls_ctx_new(const en_tls_side_t *side, int role, char *err,
+ * side->sni_disable and side->sni_host say what to send.
+ *
+ * The context keeps the state of the side's CRL directory in the side
+ * (side->ctx_states), so the side must outlive the context; it is freed
+ * with the side by en_tls_conf_free(). */
+WOLFSSL_CTX *en_tls_ctx_new(en_tls_side_t *side, int role, char *err,
                             size_t errlen);
+
+/* Before each handshake step: if the files of the context's crl_cache
+ * directory changed since they were read, read them again, so that a CRL
+ * added, replaced or removed counts for the next handshakes, as with OTP's
+ * ssl_crl_hash_dir (which reads the directory when it verifies).  Costs a
+ * readdir and a stat per CRL file when nothing changed.  Returns 0, or -1
+ * with a sentence in err (out of memory: refuse the handshake rather than
+ * run it without CRLs).  A context without crl_check: 0 at once. */
+int en_tls_ctx_refresh(WOLFSSL_CTX *ctx, char *err, size_t errlen);
+
+/* After a handshake: refuse a key exchange group that the side's eccs (or
+ * supported_groups) leave out.  wolfSSL 5.5 lets one through: a TLS 1.2
+ * server that shares no curve with the client falls back to P-256, and a
+ * client takes whatever curve the server picks.  0, or -1 with a sentence
+ * in err. */
+int en_tls_check_session(WOLFSSL *ssl, char *err, size_t errlen);
+
+/* Why crl_check refused the peer of a failed handshake: CRL_CERT_REVOKED
+ * or CRL_MISSING, for its certificate or a CA certificate of its chain,
+ * or 0.  wolfSSL's own error is the last one, which after a CA's failure
+ * says unknown CA. */
+int en_tls_crl_refusal(WOLFSSL *ssl);
+
+/* Whether the peer's chain verified, counting certificates without a CRL
+ * that crl_check best_effort let through (wolfSSL leaves them marked
+ * rejected). */
+int en_tls_peer_verified(WOLFSSL *ssl);
 
 #endif

@@ -48,6 +48,17 @@ static const char *const make_certs[] = {
     "-out dh.pem",
     "cat node.pem node.key > combined.pem",
     "echo 'not a certificate' > garbage.pem",
+    /* CRLs of the CA: one revoking nothing, one revoking node.pem */
+    "printf '[ca]\\ndefault_ca=d\\n[d]\\ndatabase=index.txt\\n"
+    "crlnumber=crlnumber\\ndefault_md=sha256\\ndefault_crl_days=2\\n' "
+    "> ca.cnf && : > index.txt && echo 01 > crlnumber",
+    "openssl ca -config ca.cnf -cert ca.pem -keyfile ca.key -gencrl "
+    "-out empty.crl",
+    "openssl ca -config ca.cnf -cert ca.pem -keyfile ca.key -revoke node.pem",
+    "openssl ca -config ca.cnf -cert ca.pem -keyfile ca.key -gencrl "
+    "-out revoked.crl",
+    "openssl crl -in revoked.crl -outform DER -out revoked.der",
+    "openssl crl -hash -noout -in empty.crl > crl.hash",
 };
 
 ReportHook(PRE_ALL)(struct criterion_test_set *tests)
@@ -199,7 +210,7 @@ static void harness_conf(en_tls_conf_t *conf)
 }
 
 /* Expect en_tls_ctx_new to fail with a message holding both needles. */
-static void ctx_fails(const en_tls_side_t *side, int role, const char *needle1,
+static void ctx_fails(en_tls_side_t *side, int role, const char *needle1,
                       const char *needle2)
 {
     char err[512] = "";
@@ -210,7 +221,7 @@ static void ctx_fails(const en_tls_side_t *side, int role, const char *needle1,
               needle2);
 }
 
-static WOLFSSL_CTX *ctx_ok(const en_tls_side_t *side, int role)
+static WOLFSSL_CTX *ctx_ok(en_tls_side_t *side, int role)
 {
     char err[512] = "";
     WOLFSSL_CTX *ctx = en_tls_ctx_new(side, role, err, sizeof err);
@@ -661,17 +672,24 @@ static int step(WOLFSSL *ssl, int is_client)
                                                                          : -1;
 }
 
-/* Handshake over a socketpair; returns 0 and the client's view of the
- * version, or -1. */
-static int handshake(const en_tls_side_t *server, const en_tls_side_t *client,
-                     char *version, size_t size)
+/* The key exchange group of the last handshake, as wolfSSL names it. */
+static char last_group[32];
+/* The error of the side that failed in the last handshake, or 0. */
+static int last_error;
+
+/* Handshake over a socketpair between two contexts, each refreshed
+ * first as tls.c does; returns 0 and the client's view of the version,
+ * or -1. */
+static int handshake_ctx(WOLFSSL_CTX *sctx, WOLFSSL_CTX *cctx, char *version,
+                         size_t size)
 {
     int fds[2];
+    char err[512];
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
     nonblocking(fds[0]);
     nonblocking(fds[1]);
-    WOLFSSL_CTX *sctx = ctx_ok(server, EN_TLS_SERVER);
-    WOLFSSL_CTX *cctx = ctx_ok(client, EN_TLS_CLIENT);
+    cr_assert_eq(en_tls_ctx_refresh(sctx, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(en_tls_ctx_refresh(cctx, err, sizeof err), 0, "%s", err);
     WOLFSSL *s = wolfSSL_new(sctx), *c = wolfSSL_new(cctx);
     wolfSSL_set_fd(s, fds[0]);
     wolfSSL_set_fd(c, fds[1]);
@@ -684,14 +702,34 @@ static int handshake(const en_tls_side_t *server, const en_tls_side_t *client,
         if (s_state < 0 || c_state < 0)
             break;
     }
+    /* and the check tls.c makes after wolfSSL's */
+    if (s_state == 1 && en_tls_check_session(s, err, sizeof err) < 0)
+        s_state = -1;
+    if (c_state == 1 && en_tls_check_session(c, err, sizeof err) < 0)
+        c_state = -1;
     snprintf(version, size, "%s", wolfSSL_get_version(c));
+    const char *group = wolfSSL_get_curve_name(c);
+    snprintf(last_group, sizeof last_group, "%s", group ? group : "");
+    last_error = s_state < 0   ? wolfSSL_get_error(s, 0)
+                 : c_state < 0 ? wolfSSL_get_error(c, 0)
+                               : 0;
     wolfSSL_free(s);
     wolfSSL_free(c);
-    wolfSSL_CTX_free(sctx);
-    wolfSSL_CTX_free(cctx);
     close(fds[0]);
     close(fds[1]);
     return s_state == 1 && c_state == 1 ? 0 : -1;
+}
+
+/* The same with contexts made for the two sides. */
+static int handshake(en_tls_side_t *server, en_tls_side_t *client,
+                     char *version, size_t size)
+{
+    WOLFSSL_CTX *sctx = ctx_ok(server, EN_TLS_SERVER);
+    WOLFSSL_CTX *cctx = ctx_ok(client, EN_TLS_CLIENT);
+    int r = handshake_ctx(sctx, cctx, version, size);
+    wolfSSL_CTX_free(sctx);
+    wolfSSL_CTX_free(cctx);
+    return r;
 }
 
 Test(tlsconf, handshake_uses_tls12_when_options_lack_versions)
@@ -812,4 +850,316 @@ Test(tlsconf, crl_options)
     set_field(&conf.client.crl_dir, "/nonexistent/crl");
     ctx_fails(&conf.client, EN_TLS_CLIENT, "cannot read directory", NULL);
     en_tls_conf_free(&conf);
+}
+
+/* ------------------------------------------------------------------ */
+/* Groups and signature algorithms                                     */
+/* ------------------------------------------------------------------ */
+
+/* Read `options` as the client's list of an optfile. */
+static void client_options(en_tls_conf_t *conf, warnings_t *w,
+                           const char *options)
+{
+    char text[1024], err[512] = "";
+    snprintf(text, sizeof text, "[{client, [%s]}].", options);
+    conf_with_warnings(conf, w);
+    const char *path = optfile(text);
+    cr_assert_eq(en_tls_conf_read_optfile(conf, path, err, sizeof err), 0,
+                 "%s: %s", text, err);
+    unlink(path);
+}
+
+Test(tlsconf, groups_and_signature_algorithms_are_read)
+{
+    en_tls_conf_t conf;
+    warnings_t w;
+    client_options(&conf, &w,
+                   "{eccs, [secp384r1, x25519, secp384r1]},"
+                   "{supported_groups, [x448]},"
+                   "{signature_algs, [ecdsa_secp256r1_sha256, {sha384, ecdsa},"
+                   " rsa_pss_rsae_sha256, rsa_pss_pss_sha256, ed25519,"
+                   " {sha, rsa}, ecdsa_secp256r1_sha256]}");
+    cr_assert_eq(conf.client.n_eccs, 2, "a repeated curve counts once");
+    cr_assert_eq(conf.client.n_groups, 1);
+    cr_assert_eq(conf.client.n_sigalgs, 6);
+    cr_assert_eq(w.count, 0, "%s", w.last);
+    en_tls_conf_free(&conf);
+
+    /* one of wolfSSL's RSA-PSS pairs alone: it offers the other too */
+    client_options(&conf, &w, "{signature_algs, [rsa_pss_rsae_sha384]}");
+    cr_assert_eq(w.count, 1);
+    cr_assert(strstr(w.last, "rsa_pss_pss_sha384"), "%s", w.last);
+    en_tls_conf_free(&conf);
+
+    /* OTP ignores eccs when the side speaks TLS 1.3 only; we say so */
+    client_options(&conf, &w, "{versions, ['tlsv1.3']}, {eccs, [x25519]}");
+    cr_assert_eq(w.count, 1);
+    cr_assert(strstr(w.last, "eccs has no effect"), "%s", w.last);
+    en_tls_conf_free(&conf);
+}
+
+Test(tlsconf, groups_and_signature_algorithms_errors)
+{
+    optfile_fails("[{client, [{eccs, [brainpoolP256r1]}]}].",
+                  "client option eccs: enode cannot offer brainpoolP256r1",
+                  "x25519, x448, secp256r1, secp384r1 and secp521r1");
+    optfile_fails("[{client, [{eccs, []}]}].", "eccs", "non-empty list");
+    optfile_fails("[{client, [{eccs, secp256r1}]}].", "eccs",
+                  "non-empty list");
+    optfile_fails("[{client, [{eccs, [\"secp256r1\"]}]}].",
+                  "cannot offer \"secp256r1\"", NULL);
+    optfile_fails("[{server, [{supported_groups, [ffdhe2048]}]}].",
+                  "server option supported_groups: enode cannot offer "
+                  "ffdhe2048", NULL);
+    optfile_fails("[{client, [{signature_algs, [{md5, rsa}]}]}].",
+                  "signature_algs: enode cannot use {md5, rsa}", NULL);
+    optfile_fails("[{client, [{signature_algs, [{sha256, dsa}]}]}].",
+                  "enode cannot use {sha256, dsa}", NULL);
+    optfile_fails("[{client, [{signature_algs, "
+                  "[ecdsa_brainpoolP256r1tls13_sha256]}]}].",
+                  "cannot use ecdsa_brainpoolP256r1tls13_sha256", NULL);
+    optfile_fails("[{client, [{signature_algs, [{sha256}]}]}].",
+                  "cannot use {sha256}", NULL);
+    optfile_fails("[{client, [{signature_algs, []}]}].", "signature_algs",
+                  "non-empty list");
+    optfile_fails("[{client, [{signature_algs_cert, [ed25519]}]}].",
+                  "signature_algs_cert is not supported",
+                  "signature_algorithms_cert");
+    set_fails("client_eccs", "[x25519]", "put it in an ssl_dist_optfile");
+}
+
+Test(tlsconf, groups_need_the_right_versions)
+{
+    en_tls_conf_t conf;
+    harness_conf(&conf);
+    /* supported_groups is TLS 1.3's; this side speaks 1.2 only */
+    conf.client.groups[0] = 0;
+    conf.client.n_groups = 1;
+    ctx_fails(&conf.client, EN_TLS_CLIENT, "supported_groups is for TLS 1.3",
+              NULL);
+    /* one wolfSSL list for both versions: two different lists refused */
+    conf.client.versions = EN_TLS_V12 | EN_TLS_V13;
+    conf.client.eccs[0] = 2;
+    conf.client.n_eccs = 1;
+    ctx_fails(&conf.client, EN_TLS_CLIENT, "eccs and supported_groups differ",
+              NULL);
+    conf.client.eccs[0] = 0;
+    wolfSSL_CTX_free(ctx_ok(&conf.client, EN_TLS_CLIENT));
+    en_tls_conf_free(&conf);
+}
+
+/* Set a side's eccs and supported_groups through the optfile reader. */
+static void set_groups_of(en_tls_side_t *side, const char *side_name,
+                          const char *options)
+{
+    en_tls_conf_t conf;
+    warnings_t w;
+    char text[512], err[512] = "";
+    snprintf(text, sizeof text, "[{%s, [%s]}].", side_name, options);
+    conf_with_warnings(&conf, &w);
+    const char *path = optfile(text);
+    cr_assert_eq(en_tls_conf_read_optfile(&conf, path, err, sizeof err), 0,
+                 "%s", err);
+    unlink(path);
+    en_tls_side_t *from = strcmp(side_name, "server") == 0 ? &conf.server
+                                                           : &conf.client;
+    memcpy(side->eccs, from->eccs, sizeof side->eccs);
+    memcpy(side->groups, from->groups, sizeof side->groups);
+    memcpy(side->sigalgs, from->sigalgs, sizeof side->sigalgs);
+    side->n_eccs = from->n_eccs;
+    side->n_groups = from->n_groups;
+    side->n_sigalgs = from->n_sigalgs;
+    en_tls_conf_free(&conf);
+}
+
+Test(tlsconf, handshake_with_restricted_groups)
+{
+    en_tls_conf_t conf;
+    char version[32];
+    /* TLS 1.2 (options without versions): the server's eccs decide */
+    harness_conf(&conf);
+    set_groups_of(&conf.server, "server", "{eccs, [secp384r1]}");
+    cr_assert_eq(handshake(&conf.server, &conf.client, version, sizeof version),
+                 0);
+    cr_assert_str_eq(version, "TLSv1.2");
+    cr_assert_str_eq(last_group, "SECP384R1");
+    set_groups_of(&conf.client, "client", "{eccs, [x25519, secp384r1]}");
+    cr_assert_eq(handshake(&conf.server, &conf.client, version, sizeof version),
+                 0);
+    cr_assert_str_eq(last_group, "SECP384R1");
+    /* and the client's alone */
+    set_groups_of(&conf.server, "server", "");
+    cr_assert_eq(handshake(&conf.server, &conf.client, version, sizeof version),
+                 0);
+    cr_assert_str_eq(last_group, "X25519");
+    /* nothing in common: refused */
+    set_groups_of(&conf.server, "server", "{eccs, [secp256r1]}");
+    cr_assert_eq(handshake(&conf.server, &conf.client, version, sizeof version),
+                 -1, "group %s", last_group);
+    en_tls_conf_free(&conf);
+
+    /* TLS 1.3: supported_groups; the server asks for another key share */
+    harness_conf(&conf);
+    conf.server.versions = conf.client.versions = EN_TLS_V13;
+    set_groups_of(&conf.server, "server", "{supported_groups, [secp521r1]}");
+    cr_assert_eq(handshake(&conf.server, &conf.client, version, sizeof version),
+                 0);
+    cr_assert_str_eq(version, "TLSv1.3");
+    cr_assert_str_eq(last_group, "SECP521R1");
+    set_groups_of(&conf.client, "client", "{supported_groups, [x448]}");
+    cr_assert_eq(handshake(&conf.server, &conf.client, version, sizeof version),
+                 -1);
+    /* both versions: eccs alone serves TLS 1.3 too */
+    conf.server.versions = conf.client.versions = EN_TLS_V12 | EN_TLS_V13;
+    set_groups_of(&conf.server, "server", "{eccs, [x448]}");
+    cr_assert_eq(handshake(&conf.server, &conf.client, version, sizeof version),
+                 0);
+    cr_assert_str_eq(version, "TLSv1.3");
+    cr_assert_str_eq(last_group, "X448");
+    en_tls_conf_free(&conf);
+}
+
+Test(tlsconf, handshake_with_restricted_signature_algorithms)
+{
+    en_tls_conf_t conf;
+    char version[32];
+    for (unsigned v = EN_TLS_V12; v <= EN_TLS_V13; v++) {
+        harness_conf(&conf);
+        conf.server.versions = conf.client.versions = v;
+        /* our certificates are ECDSA P-256 */
+        set_groups_of(&conf.client, "client",
+                      "{signature_algs, [{sha256, ecdsa}]}");
+        cr_assert_eq(handshake(&conf.server, &conf.client, version,
+                               sizeof version),
+                     0, "version %u", v);
+        /* a server that cannot sign as the client asks */
+        set_groups_of(&conf.client, "client",
+                      "{signature_algs, [rsa_pss_rsae_sha256]}");
+        cr_assert_eq(handshake(&conf.server, &conf.client, version,
+                               sizeof version),
+                     -1, "version %u", v);
+        en_tls_conf_free(&conf);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* CRLs: the directory, and reading it again                           */
+/* ------------------------------------------------------------------ */
+
+/* A fresh CRL directory; returns its path (static). */
+static const char *crl_dir(void)
+{
+    static char dir[64];
+    strcpy(dir, "/tmp/enode-crl-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    return dir;
+}
+
+/* The CA's CRL hash, as openssl rehash names the file. */
+static const char *crl_hash(void)
+{
+    static char hash[16];
+    FILE *f = fopen(cert("crl.hash"), "r");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(hash, sizeof hash, f));
+    fclose(f);
+    hash[strcspn(hash, "\n")] = 0;
+    return hash;
+}
+
+/* Put a copy of the test file `from` into dir as `name` (NULL: remove
+ * name), replacing it atomically as a careful operator would. */
+static void put_crl(const char *dir, const char *name, const char *from)
+{
+    char cmd[1024];
+    if (from)
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s/.new' && mv '%s/.new' '%s/%s'",
+                 cert(from), dir, dir, dir, name);
+    else
+        snprintf(cmd, sizeof cmd, "rm -f '%s/%s'", dir, name);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+static void rm_dir(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(tlsconf, crls_are_read_again_when_the_directory_changes)
+{
+    en_tls_conf_t conf;
+    char version[32], name[32];
+    const char *dir = crl_dir();
+    snprintf(name, sizeof name, "%s.r0", crl_hash());
+    put_crl(dir, name, "empty.crl");
+    /* files that are not <hash>.r<N> are not read, as in OTP */
+    put_crl(dir, "README", "garbage.pem");
+    put_crl(dir, "00000000.0", "garbage.pem");
+    harness_conf(&conf);
+    conf.server.crl_check = 1;
+    set_field(&conf.server.crl_dir, dir);
+    WOLFSSL_CTX *sctx = ctx_ok(&conf.server, EN_TLS_SERVER);
+    WOLFSSL_CTX *cctx = ctx_ok(&conf.client, EN_TLS_CLIENT);
+    cr_assert_eq(handshake_ctx(sctx, cctx, version, sizeof version), 0);
+
+    put_crl(dir, name, "revoked.crl");
+    cr_assert_eq(handshake_ctx(sctx, cctx, version, sizeof version), -1,
+                 "a CRL revoking the client, put in place after start-up");
+    cr_assert_eq(last_error, CRL_CERT_REVOKED);
+
+    put_crl(dir, name, NULL);
+    cr_assert_eq(handshake_ctx(sctx, cctx, version, sizeof version), -1);
+    cr_assert_eq(last_error, CRL_MISSING);
+
+    put_crl(dir, name, "empty.crl");
+    cr_assert_eq(handshake_ctx(sctx, cctx, version, sizeof version), 0);
+
+    /* DER, as OTP also takes it, in place (same inode, new contents) */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cat '%s' > '%s/%s'", cert("revoked.der"), dir,
+             name);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(handshake_ctx(sctx, cctx, version, sizeof version), -1);
+    cr_assert_eq(last_error, CRL_CERT_REVOKED);
+
+    /* a file that is not a CRL is skipped, as OTP does: no CRL then */
+    put_crl(dir, name, "garbage.pem");
+    cr_assert_eq(handshake_ctx(sctx, cctx, version, sizeof version), -1);
+    cr_assert_eq(last_error, CRL_MISSING);
+    wolfSSL_CTX_free(sctx);
+    wolfSSL_CTX_free(cctx);
+    en_tls_conf_free(&conf);
+    rm_dir(dir);
+}
+
+Test(tlsconf, crl_best_effort_and_start_up_errors)
+{
+    en_tls_conf_t conf;
+    char version[32], name[32];
+    const char *dir = crl_dir();
+    snprintf(name, sizeof name, "%s.r0", crl_hash());
+    harness_conf(&conf);
+    set_field(&conf.server.crl_dir, dir);
+    /* an empty directory: true would refuse everyone, best_effort no one */
+    conf.server.crl_check = 1;
+    ctx_fails(&conf.server, EN_TLS_SERVER, "holds no CRL", NULL);
+    conf.server.crl_check = 3;
+    cr_assert_eq(handshake(&conf.server, &conf.client, version, sizeof version),
+                 0);
+    /* best_effort still refuses a revoked certificate */
+    put_crl(dir, name, "revoked.crl");
+    cr_assert_eq(handshake(&conf.server, &conf.client, version, sizeof version),
+                 -1);
+    cr_assert_eq(last_error, CRL_CERT_REVOKED);
+    /* peer: the same for a certificate the CA signed directly */
+    conf.server.crl_check = 2;
+    cr_assert_eq(handshake(&conf.server, &conf.client, version, sizeof version),
+                 -1);
+    /* at start-up, a file that is not a CRL is an error naming it */
+    put_crl(dir, name, "garbage.pem");
+    ctx_fails(&conf.server, EN_TLS_SERVER, name, "is not a CRL");
+    en_tls_conf_free(&conf);
+    rm_dir(dir);
 }
