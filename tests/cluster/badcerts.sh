@@ -13,8 +13,16 @@
 #               cas.pem holds both CAs
 #   enc         node.key's twin encrypted with the password "secret"
 #               (PKCS#8, AES-256): enc.pem and enc.key
-# and crl/<hash>.r0, the CA's CRL revoking `revoked`, named as
-# `openssl rehash` names it (for crl_cache ssl_crl_hash_dir).
+#   chain       signed by subca, an intermediate CA that the CA signed;
+#               chain.pem holds the certificate, then subca's;
+#               chaincas.pem holds the CA and subca
+# and CRL directories for crl_cache ssl_crl_hash_dir, each CRL named as
+# `openssl rehash` names it (<hash>.r0):
+#   crl/        the CA's CRL, revoking `revoked`
+#   crlint/     the CA's CRL revoking `revoked` and subca, and subca's
+#               (empty) CRL
+#   crlsub/     subca's CRL only: the CA has none
+# and crl_second.pem, the CA's CRL revoking `revoked`, subca and `second`.
 set -eu
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
@@ -32,17 +40,20 @@ san="DNS:$host"
 [ "$host" != localhost ] && san="$san,DNS:localhost"
 san="$san,IP:127.0.0.1,IP:::1,DNS:127.0.0.1,DNS:::1"
 
-mkdir -p ca.db crl
-: > ca.db/index.txt
-echo 1000 > ca.db/serial
-echo 01 > ca.db/crlnumber
-cat > ca.db/ca.cnf <<CNF
+mkdir -p ca.db crl crlint crlsub
+
+# cadb NAME: an `openssl ca` database and configuration, ca.db/NAME.cnf
+cadb() {
+    : > "ca.db/$1.index"
+    echo 1000 > "ca.db/$1.serial"
+    echo 01 > "ca.db/$1.crlnumber"
+    cat > "ca.db/$1.cnf" <<CNF
 [ca]
 default_ca = d
 [d]
-database = ca.db/index.txt
-serial = ca.db/serial
-crlnumber = ca.db/crlnumber
+database = ca.db/$1.index
+serial = ca.db/$1.serial
+crlnumber = ca.db/$1.crlnumber
 new_certs_dir = ca.db
 default_md = sha256
 default_crl_days = 3650
@@ -52,6 +63,9 @@ copy_extensions = none
 [p]
 commonName = supplied
 CNF
+}
+cadb ca
+cadb sub
 
 ext() {
     cat > ca.db/$1.ext <<EXT
@@ -64,9 +78,10 @@ authorityKeyIdentifier=keyid,issuer
 EXT
 }
 
-# cert NAME KEYALG SAN [openssl ca date options...]
+# cert NAME KEYALG SAN [openssl ca date options...], signed by the CA
+# (or, with ISSUER=sub, by subca)
 cert() {
-    name=$1 alg=$2 names=$3
+    name=$1 alg=$2 names=$3 issuer=${ISSUER:-ca}
     shift 3
     if [ "$alg" = rsa ]; then
         openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
@@ -78,9 +93,24 @@ cert() {
     openssl req -new -key "$name.key" -subj "/CN=$host/OU=$name" \
         -out "ca.db/$name.csr"
     ext "$name" "$names"
-    openssl ca -batch -config ca.db/ca.cnf -cert ca.pem -keyfile ca.key \
-        -in "ca.db/$name.csr" -extfile "ca.db/$name.ext" -notext \
-        -out "$name.pem" "$@" 2>/dev/null
+    signer=ca
+    [ "$issuer" = sub ] && signer=subca
+    openssl ca -batch -config "ca.db/$issuer.cnf" -cert "$signer.pem" \
+        -keyfile "$signer.key" -in "ca.db/$name.csr" \
+        -extfile "ca.db/$name.ext" -notext -out "$name.pem" "$@" 2>/dev/null
+}
+
+# crl ISSUER DIR|FILE: the issuer's CRL now, into DIR as <hash>.r0 or FILE
+crl() {
+    signer=ca
+    [ "$1" = sub ] && signer=subca
+    openssl ca -config "ca.db/$1.cnf" -cert "$signer.pem" \
+        -keyfile "$signer.key" -gencrl -out ca.db/crl.pem 2>/dev/null
+    if [ -d "$2" ]; then
+        cp ca.db/crl.pem "$2/$(openssl crl -hash -noout -in ca.db/crl.pem).r0"
+    else
+        cp ca.db/crl.pem "$2"
+    fi
 }
 
 cert expired ec "$san" -startdate 20200101000000Z -enddate 20210101000000Z
@@ -107,11 +137,38 @@ cat ca.pem rsa_ca.pem > cas.pem
 cp node.pem enc.pem
 openssl pkey -in node.key -aes256 -passout pass:secret -out enc.key
 
-openssl ca -config ca.db/ca.cnf -cert ca.pem -keyfile ca.key \
-    -revoke revoked.pem 2>/dev/null
-openssl ca -config ca.db/ca.cnf -cert ca.pem -keyfile ca.key -gencrl \
-    -out ca.db/crl.pem 2>/dev/null
-cp ca.db/crl.pem "crl/$(openssl crl -hash -noout -in ca.db/crl.pem).r0"
+# The intermediate CA, and a certificate it signs.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+    -out subca.key 2>/dev/null
+openssl req -new -key subca.key -subj "/CN=enode test sub CA" \
+    -out ca.db/subca.csr
+cat > ca.db/subca.ext <<EXT
+basicConstraints=critical,CA:TRUE
+keyUsage=critical,keyCertSign,cRLSign
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid,issuer
+EXT
+openssl ca -batch -config ca.db/ca.cnf -cert ca.pem -keyfile ca.key \
+    -in ca.db/subca.csr -extfile ca.db/subca.ext -notext -days 3650 \
+    -out subca.pem 2>/dev/null
+ISSUER=sub cert chainleaf ec "$san" -days 3650
+cat chainleaf.pem subca.pem > chain.pem
+cp chainleaf.key chain.key
+# OTP sends the intermediate CAs it finds in its cacertfile
+cat ca.pem subca.pem > chaincas.pem
+
+revoke() {
+    openssl ca -config ca.db/ca.cnf -cert ca.pem -keyfile ca.key \
+        -revoke "$1" 2>/dev/null
+}
+revoke revoked.pem
+crl ca crl
+crl sub crlint
+crl sub crlsub
+revoke subca.pem
+crl ca crlint
+revoke second.pem
+crl ca crl_second.pem
 
 chmod 600 ./*.key
-chmod 644 ./*.pem crl/*
+chmod 644 ./*.pem crl/* crlint/* crlsub/*

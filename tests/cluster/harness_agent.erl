@@ -20,7 +20,7 @@
 %% no .beam files to keep in step with the OTP release under test).
 -module(harness_agent).
 
--export([start/0, eval_line/1, dist_tls_info/1]).
+-export([start/0, eval_line/1, dist_tls_info/1, dist_tls_ecc/1]).
 
 -define(MAX_LINE, 1048576).
 
@@ -133,6 +133,21 @@ dist_tls_info(Node) ->
         Class:Reason -> {unknown, {Class, Reason}}
     end.
 
+%% The ECDHE curve of the TLS connection to Node, as ssl names it
+%% (secp384r1), or {unknown, Why}.
+dist_tls_ecc(Node) ->
+    try
+        Ctrl = dist_ctrl(Node),
+        {ok, Info} = tls_connection_info(tls_receiver(Ctrl), Ctrl),
+        case lists:keyfind(ecc, 1, Info) of
+            {ecc, {named_curve, Curve}} -> Curve;
+            false -> {unknown, no_ecc}
+        end
+    catch
+        throw:Why -> {unknown, Why};
+        Class:Reason -> {unknown, {Class, Reason}}
+    end.
+
 dist_ctrl(Node) ->
     case lists:keyfind(Node, 1, erlang:system_info(dist_ctrl)) of
         {Node, Ctrl} when is_pid(Ctrl) -> Ctrl;
@@ -163,5 +178,5 @@ tls_connection_info(Receiver, Ctrl) ->
         {ok, Info} -> {ok, Info};
         _ ->
             Socket = {sslsocket, nil, [Receiver, Ctrl]},
-            ssl:connection_information(Socket, [protocol, selected_cipher_suite])
+            ssl:connection_information(Socket, [protocol, selected_cipher_suite, ecc])
     end.

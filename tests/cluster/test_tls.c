@@ -675,3 +675,287 @@ Test(tls, matrix_tls13_rsa, .init = up, .fini = down, .timeout = 120)
     matrix("m13rsa", "rsa", "tlsv1.3",
            "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256", s, e, "");
 }
+
+/* ---- crl_check true, peer and best_effort, as OTP decides them ------------ */
+
+static const char *const crl_modes[3] = {"true", "peer", "best_effort"};
+
+/* Options checking the CRLs of pki/<dir> with crl_check `mode`. */
+static const char *crl_extra(const char *mode, const char *dir, char *buf,
+                             size_t len)
+{
+    snprintf(buf, len,
+             "{crl_check,%s},{crl_cache,{ssl_crl_hash_dir,{internal,"
+             "[{dir,\"%s/%s\"}]}}},",
+             mode, pki, dir);
+    return buf;
+}
+
+/* C node c dials otp: it connects (why NULL), or refuses with why. */
+static void c_dials(cnode_t *c, h_node_t *otp, const char *why)
+{
+    if (why) {
+        refused_as_client(c, otp, why);
+        return;
+    }
+    cr_assert_eq(enode_connect(c->node, h_node_name(otp)), 0, "%s: %s",
+                 enode_name(c->node), enode_last_error(c->node));
+    cr_assert_eq(enode_disconnect(c->node, h_node_name(otp)), 0);
+    cr_assert(h_wait_until(otp, "length(nodes())", "0", 5000));
+}
+
+/* otp dials C node c: pong (why NULL), or c refuses with why. */
+static void otp_dials(cnode_t *c, h_node_t *otp, const char *why)
+{
+    if (why) {
+        refused_as_server(c, otp, why);
+        return;
+    }
+    cr_assert(h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
+                             enode_name(c->node)), "%s", c->log.text);
+    cr_assert(h_eval_expectf(otp, "true", "erlang:disconnect_node('%s').",
+                             enode_name(c->node)));
+    cr_assert(h_wait_until(otp, "length(nodes())", "0", 5000));
+}
+
+/* OTP checks with the same options: it accepts (ok) or refuses the C
+ * node that presents the certificate, in both roles. */
+static void otp_decides(h_node_t *checker, cnode_t *presenter, bool ok,
+                        const char *mode)
+{
+    const char *name = enode_name(presenter->node);
+    cr_assert(h_eval_expectf(checker, ok ? "pong" : "pang",
+                             "net_adm:ping('%s').", name),
+              "OTP as client, crl_check %s", mode);
+    if (ok) {
+        cr_assert(h_eval_expectf(checker, "true",
+                                 "erlang:disconnect_node('%s').", name));
+        cr_assert(h_wait_until(checker, "length(nodes())", "0", 5000));
+    }
+    int r = enode_connect(presenter->node, h_node_name(checker));
+    cr_assert_eq(r == 0, ok, "OTP as server, crl_check %s: %s", mode,
+                 r ? enode_last_error(presenter->node) : "accepted");
+    if (ok) {
+        enode_disconnect(presenter->node, h_node_name(checker));
+        cr_assert(h_wait_until(checker, "length(nodes())", "0", 5000));
+    }
+}
+
+/* A peer presents `cert` (its cacertfile: pca, where OTP also finds the
+ * intermediate CAs it sends); nodes that trust `ca` check its chain
+ * against the CRLs of pki/<dir> under each crl_check mode.  why[mode]:
+ * NULL if the C node accepts the peer, else its reason.  OTP nodes with
+ * the same options must decide the same. */
+struct crl_case {
+    const char *tag, *cert, *pca, *ca, *dir;
+    const char *why[3];
+};
+
+static void crl_case(const struct crl_case *k)
+{
+    char name[64], extra[900];
+    h_node_t *checker[3];
+    cnode_t *c_checker[3];
+    cafile = k->pca;
+    snprintf(name, sizeof name, "%s_p", k->tag);
+    h_node_t *presenter = otp_launch(name, optfile_for(name, k->cert, k->cert,
+                                                       ""));
+    snprintf(name, sizeof name, "%s_cp", k->tag);
+    cnode_t *c_presenter = c_node(name, optfile_for(name, k->cert, k->cert,
+                                                    ""));
+    cafile = k->ca;
+    for (int m = 0; m < 3; m++) {
+        snprintf(name, sizeof name, "%s_%d", k->tag, m);
+        const char *conf = optfile_for(name, "node", "node",
+                                       crl_extra(crl_modes[m], k->dir, extra,
+                                                 sizeof extra));
+        checker[m] = otp_launch(name, conf);
+        c_checker[m] = c_node(name, conf);
+    }
+    otp_ready(presenter);
+    for (int m = 0; m < 3; m++) {
+        otp_ready(checker[m]);
+        c_dials(c_checker[m], presenter, k->why[m]);
+        otp_dials(c_checker[m], presenter, k->why[m]);
+        otp_decides(checker[m], c_presenter, k->why[m] == NULL, crl_modes[m]);
+        c_free(c_checker[m]);
+    }
+    c_free(c_presenter);
+}
+
+#define REVOKED "we refused the peer's certificate: it is revoked"
+#define NO_CRL                                                               \
+    "we refused the peer's certificate: crl_check is on and our crl_cache "  \
+    "has no CRL for its issuer"
+
+Test(tls, crl_check_revoked_leaf_refused_in_every_mode, .init = up,
+     .fini = down, .timeout = 180)
+{
+    struct crl_case k = {"crlleaf", "revoked", "ca.pem", "ca.pem", "crl",
+                         {REVOKED, REVOKED, REVOKED}};
+    crl_case(&k);
+}
+
+Test(tls, crl_check_issuer_without_crl_passes_best_effort_only, .init = up,
+     .fini = down, .timeout = 180)
+{
+    /* the second CA's certificate: that CA has no CRL in crl/; both.pem
+     * trusts both CAs */
+    char cert[700], cmd[1600];
+    snprintf(cert, sizeof cert, "%s/node", other);
+    snprintf(cmd, sizeof cmd, "cat '%s/ca.pem' '%s/ca.pem' > '%s/both.pem'",
+             pki, other, pki);
+    cr_assert_eq(system(cmd), 0);
+    struct crl_case k = {"crlnone", cert, "both.pem", "both.pem", "crl",
+                         {NO_CRL, NO_CRL, NULL}};
+    crl_case(&k);
+}
+
+/* A chain: chain.pem (signed by subca, which the CA signed, and revoked
+ * in crlint/).  peer checks the peer's certificate only. */
+Test(tls, crl_check_revoked_intermediate_passes_peer_only, .init = up,
+     .fini = down, .timeout = 180)
+{
+    struct crl_case k = {"crlint", "chain", "chaincas.pem", "ca.pem", "crlint",
+                         {REVOKED, NULL, REVOKED}};
+    crl_case(&k);
+}
+
+/* crlsub/ has subca's CRL but none of the CA, which issued subca. */
+Test(tls, crl_check_intermediate_without_crl, .init = up, .fini = down,
+     .timeout = 180)
+{
+    struct crl_case k = {"crlsub", "chain", "chaincas.pem", "ca.pem", "crlsub",
+                         {NO_CRL, NULL, NULL}};
+    crl_case(&k);
+}
+
+/* As OTP's ssl_crl_hash_dir reads the directory when it verifies, a CRL
+ * put there, replaced or removed after the node started counts for the
+ * next connection. */
+Test(tls, crls_added_later_count_for_new_connections, .init = up,
+     .fini = down, .timeout = 180)
+{
+    char dir[700], cmd[3000], extra[900], hashed[800];
+    snprintf(dir, sizeof dir, "%s/reload", h_cluster_dir(cluster));
+    snprintf(cmd, sizeof cmd, "mkdir '%s' && cp '%s'/crl/*.r0 '%s'/", dir,
+             pki, dir);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "ls '%s'", dir);
+    FILE *p = popen(cmd, "r");
+    char file[64] = "";
+    cr_assert_not_null(fgets(file, sizeof file, p));
+    pclose(p);
+    file[strcspn(file, "\n")] = 0;
+    snprintf(hashed, sizeof hashed, "%s/%s", dir, file);
+    snprintf(extra, sizeof extra,
+             "{crl_check,true},{crl_cache,{ssl_crl_hash_dir,{internal,"
+             "[{dir,\"%s\"}]}}},", dir);
+    h_node_t *otp = otp_launch("peer", optfile_for("second", "second",
+                                                   "second", ""));
+    cnode_t *c = c_node("reloader", optfile_for("reload", "node", "node",
+                                                 extra));
+    otp_ready(otp);
+    c_dials(c, otp, NULL);
+    otp_dials(c, otp, NULL);
+
+    /* the CA's new CRL, revoking second.pem too, replaces the old */
+    snprintf(cmd, sizeof cmd, "cp '%s/crl_second.pem' '%s.new' && "
+             "mv '%s.new' '%s'", pki, hashed, hashed, hashed);
+    cr_assert_eq(system(cmd), 0);
+    c_dials(c, otp, REVOKED);
+    otp_dials(c, otp, REVOKED);
+
+    /* no CRL at all: crl_check true refuses */
+    cr_assert_eq(unlink(hashed), 0);
+    c_dials(c, otp, NO_CRL);
+
+    /* and the old CRL back */
+    snprintf(cmd, sizeof cmd, "cp '%s'/crl/*.r0 '%s'/", pki, dir);
+    cr_assert_eq(system(cmd), 0);
+    c_dials(c, otp, NULL);
+    otp_dials(c, otp, NULL);
+    c_free(c);
+}
+
+/* ---- eccs, supported_groups and signature_algs ---------------------------- */
+
+/* The curve OTP's side of the connection to c uses. */
+static void curve_is(h_node_t *otp, cnode_t *c, const char *curve)
+{
+    cr_assert(h_eval_expectf(otp, curve, "harness_agent:dist_tls_ecc('%s').",
+                             enode_name(c->node)));
+}
+
+Test(tls, restricted_groups_interoperate, .init = up, .fini = down,
+     .timeout = 120)
+{
+    /* TLS 1.2, OTP's defaults on the OTP node */
+    h_node_t *otp = otp_launch("ecc", h_cluster_optfile(cluster));
+    cnode_t *c = c_node("ecc384", optfile_for("ecc384", "node", "node",
+                                              "{eccs,[secp384r1]},"));
+    /* TLS 1.3: OTP's default groups are x25519, x448, secp256r1, secp384r1 */
+    const char *v13 = "{versions,['tlsv1.3']},";
+    h_node_t *otp13 = otp_launch("ecc13", optfile_for("ecc13", "node", "node",
+                                                      v13));
+    char extra[200];
+    snprintf(extra, sizeof extra, "%s{supported_groups,[x448]},", v13);
+    cnode_t *c13 = c_node("x448", optfile_for("x448", "node", "node", extra));
+    otp_ready(otp);
+    otp_ready(otp13);
+
+    cr_assert_eq(enode_connect(c->node, h_node_name(otp)), 0, "%s",
+                 enode_last_error(c->node));
+    char seen[256];
+    snprintf(seen, sizeof seen, "lists:member('%s', nodes()).",
+             enode_name(c->node));
+    cr_assert(h_wait_until(otp, seen, "true", 5000));
+    curve_is(otp, c, "secp384r1");
+    enode_disconnect(c->node, h_node_name(otp));
+    cr_assert(h_wait_until(otp, "length(nodes())", "0", 5000));
+    cr_assert(h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
+                             enode_name(c->node)));
+    curve_is(otp, c, "secp384r1");
+
+    connects_both_ways(c13, otp13);
+    cr_assert(h_eval_expectf(otp13, "'tlsv1.3'",
+                             "element(1, harness_agent:dist_tls_info('%s')).",
+                             enode_name(c13->node)));
+    c_free(c);
+    c_free(c13);
+}
+
+Test(tls, disjoint_groups_refused_both_roles, .init = up, .fini = down,
+     .timeout = 120)
+{
+    const char *c384 = optfile_for("g384", "node", "node",
+                                   "{eccs,[secp384r1]},");
+    const char *o256 = optfile_for("g256", "node", "node",
+                                   "{eccs,[secp256r1]},");
+    struct failure f = {
+        "nogroup",
+        c384, o256,
+        "key exchange group", "no shared key exchange group with the client",
+        NULL, NULL, NULL, NULL};
+    failure_case(&f);
+}
+
+Test(tls, restricted_signature_algorithms, .init = up, .fini = down,
+     .timeout = 120)
+{
+    /* our certificates are ECDSA P-256: an OTP node can sign for one
+     * asking for ecdsa_secp256r1_sha256, and not for one asking for
+     * RSA-PSS only */
+    const char *ecdsa = optfile_for("sigec", "node", "node",
+                                    "{signature_algs,[ecdsa_secp256r1_sha256,"
+                                    "{sha256,ecdsa}]},");
+    const char *pss = optfile_for("sigpss", "node", "node",
+                                  "{signature_algs,[rsa_pss_rsae_sha256,"
+                                  "rsa_pss_pss_sha256]},");
+    struct failure f = {
+        "nosigalg",
+        pss, NULL,
+        "signature algorithm", NULL,
+        ecdsa, NULL, NULL, NULL};
+    failure_case(&f);
+}
