@@ -137,7 +137,7 @@ void en_conn_fail(en_conn_t *c, int code, const char *fmt, ...)
     /* Links and monitors across it fire, unless another connection to
      * the same node carries on (a replacement, a simultaneous connect). */
     if (c->peer[0] && !en_conn_find(n, c->peer) && (was_up || c->initiator))
-        en_signal_node_down(n, c->peer);
+        en_signal_node_down(n, c->peer, was_up);
     pthread_cond_broadcast(&n->cond);
 }
 

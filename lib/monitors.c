@@ -247,7 +247,7 @@ static void monitors_node_down(enode_t *n, const char *peer,
     }
 }
 
-void en_signal_node_down(enode_t *n, const char *peer)
+void en_signal_node_down(enode_t *n, const char *peer, int was_up)
 {
     ei_x_buff noconn;
 
@@ -256,8 +256,13 @@ void en_signal_node_down(enode_t *n, const char *peer)
     monitors_node_down(n, peer, &noconn);
     ei_x_free(&noconn);
     en_links_node_down(n, peer);
-    tell_node_watchers(n, "nodedown", peer);
+    /* global hears of failed dials too, as its sync_other does through
+     * monitor_node: it forgets the node and ends calls waiting on it. */
     en_global_node_down(n, peer);
+    /* Like net_kernel: no nodedown for a node that never came up. */
+    if (!was_up)
+        return;
+    tell_node_watchers(n, "nodedown", peer);
 }
 
 /* ---- the API ---------------------------------------------------------------- */

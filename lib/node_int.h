@@ -347,9 +347,10 @@ int en_monitors_dispatch(en_conn_t *c, const en_dmsg_t *m);
 void en_monitors_on_exit(struct enode_mbox *mb, const char *name,
                          const char *reason, size_t len);
 /* The peer came up or went: node monitors, and (down) every link and
- * monitor across it fires with noconnection. */
+ * monitor across it fires with noconnection. A peer that never came up
+ * (a failed dial) fires links and monitors but no nodedown. */
 void en_signal_node_up(enode_t *n, const char *peer);
-void en_signal_node_down(enode_t *n, const char *peer);
+void en_signal_node_down(enode_t *n, const char *peer, int was_up);
 
 /* ---- call.c ---- */
 /* Decode {'$gen_call', {Pid, Tag}, Request} in buf (bare, no version

@@ -421,3 +421,41 @@ Test(signals, messages_to_an_alias_arrive_until_unalias)
                  "nothing arrives through an inactive alias");
     enode_mbox_free(mb);
 }
+
+/* A dial that fails brings no nodedown (the node never came up, and
+ * net_kernel says nothing then either); a monitor on a process there
+ * still fires, with noconnection. */
+Test(signals, a_failed_dial_brings_noconnection_but_no_nodedown)
+{
+    enode_mbox_t *mb;
+    erlang_pid ghost;
+    erlang_ref r;
+    enode_msg_t m;
+    char ghost_node[300], tag[MAXATOMLEN_UTF8], reason[MAXATOMLEN_UTF8];
+    const char *host = strchr(enode_name(node), '@') + 1;
+
+    snprintf(ghost_node, sizeof ghost_node, "nobody_here@%s", host);
+    memset(&ghost, 0, sizeof ghost);
+    snprintf(ghost.node, sizeof ghost.node, "%s", ghost_node);
+    ghost.num = 42;
+    ghost.creation = 1;
+    cr_assert_eq(enode_mbox_new(node, &mb), 0);
+    cr_assert_eq(enode_monitor_nodes(mb, 1), 0);
+    cr_assert_eq(enode_monitor(mb, &ghost, &r), 0);
+    int i = 0, ver, arity;
+    cr_assert_eq(enode_receive(mb, &m, 10000), 0, "no DOWN for the ghost");
+    ei_decode_version(m.msg.buff, &i, &ver);
+    ei_decode_tuple_header(m.msg.buff, &i, &arity);
+    ei_decode_atom(m.msg.buff, &i, tag);
+    cr_assert_str_eq(tag, "DOWN");
+    cr_assert_eq(arity, 5);
+    ei_skip_term(m.msg.buff, &i); /* the ref */
+    ei_skip_term(m.msg.buff, &i); /* process */
+    ei_skip_term(m.msg.buff, &i); /* the pid */
+    ei_decode_atom(m.msg.buff, &i, reason);
+    cr_assert_str_eq(reason, "noconnection");
+    enode_msg_free(&m);
+    cr_assert_eq(enode_receive(mb, &m, 1000), ENODE_ETIMEOUT,
+                 "a message after the DOWN: a nodedown for a node never up?");
+    enode_mbox_free(mb);
+}
