@@ -61,7 +61,8 @@
  *     does. It never starts locking itself: OTP's locker does (every OTP
  *     node does after init_connect), and we answer its lock_set.
  *   - When a peer's locker has locked us, we lock the nodes we already
- *     know under the same id (set_lock calls, in parallel), answer
+ *     know under the same id (set_lock calls: the boss of our partition
+ *     first, as lock_nodes_safely does, then the others at once), answer
  *     lock_set, exchange our names (the replica of our partition's
  *     names), resolve clashes as global.erl does (when our node name is
  *     the smaller, by calling global:resolve_it/4 through rex on the
@@ -88,8 +89,8 @@
  *     them drop more connections (global.erl :1032 "take down more
  *     connections than the minimum"). An enode node leaving therefore never
  *     makes OTP nodes disconnect from each other.
- *   - Lock its partition boss first (OTP's livelock optimisation): it
- *     locks all known nodes at once, as gen_server:multi_call would.
+ *   - Retry a lock it could not get: it answers lock_set false, and the
+ *     peer's locker, which drives the session, tries again later.
  *   - global groups, and the old (< 7) forms of the protocol beyond what
  *     OTP 25-29 send.
  *   - Call a clash resolution method on a process that lives on this C
