@@ -180,8 +180,9 @@ uint32_t enode_creation(const enode_t *node);
 /* The TCP port the node listens on. */
 int enode_port(const enode_t *node);
 
-/* The reason for the last failure on this node, in words. Valid until the
- * next call on the node from the same thread. */
+/* The reason for the last failure on this node, in words. One buffer per
+ * node: the next failure on the node, from any thread (the loop's own
+ * included), overwrites it. */
 const char *enode_last_error(const enode_t *node);
 
 /* Connect to `peer` ("alive@host") now and wait for the handshake to end,

@@ -217,6 +217,41 @@ static int eval_stdin(enode_mbox_t *mb, const char *target, int timeout_ms)
     return rc;
 }
 
+/* -q: erlang:halt() on the target. A halting node does not answer, so
+ * wait only a moment for a reply that may never come. */
+static int halt_node(enode_mbox_t *mb, const char *target)
+{
+    ei_x_buff args, result;
+
+    if (parse_args("[]", &args) < 0)
+        return ENODE_EINVAL;
+    if (rex_call(mb, target, "erlang", "halt", &args, 1000, &result) == 0)
+        ei_x_free(&result);
+    ei_x_free(&args);
+    return 0;
+}
+
+/* -a 'Mod Fun [Args]': print the result; a badrpc is a failure. */
+static int apply(enode_mbox_t *mb, const char *target, const char *spec,
+                 int timeout_ms)
+{
+    char m[256], f[256] = "start", rest[4096] = "[]";
+    ei_x_buff args, result;
+
+    if (sscanf(spec, "%255s %255s %4095[^\n]", m, f, rest) < 1)
+        usage();
+    if (parse_args(rest, &args) < 0)
+        return ENODE_EINVAL;
+    int rc = rex_call(mb, target, m, f, &args, timeout_ms, &result);
+    ei_x_free(&args);
+    if (rc == 0) {
+        print_term(&result);
+        rc = is_badrpc(&result);
+        ei_x_free(&result);
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct call_opts o = {.timeout_s = 30};
@@ -241,7 +276,8 @@ int main(int argc, char **argv)
     snprintf(self, sizeof self, "enode_call_%ld", (long)getpid());
     cfg.name = o.self ? o.self : self;
     cfg.long_names = o.target_long;
-    cfg.cookie = o.cookie;
+    if (o.cookie) /* else -setcookie, or ~/.erlang.cookie */
+        cfg.cookie = o.cookie;
     cfg.hidden = 1;
     cfg.log_level = o.verbose ? ENODE_LOG_INFO : ENODE_LOG_ERROR;
     if (enode_new(&node, &cfg, err, sizeof err) < 0) {
@@ -250,36 +286,21 @@ int main(int argc, char **argv)
     }
     enode_mbox_new(node, &mb);
     if (enode_connect(node, target) < 0) {
-        fprintf(stderr, "enode-call: cannot connect to %s: %s\n", target,
-                enode_last_error(node));
+        if (!o.quit) /* a node that is not there needs no halting */
+            fprintf(stderr, "enode-call: cannot connect to %s: %s\n",
+                    target, enode_last_error(node));
         enode_free(node);
-        return 1;
+        return o.quit ? 0 : 1;
     }
     int rc = 0, timeout_ms = o.timeout_s * 1000;
-    if (o.eval) {
+    /* As erl_call: -q halts the node and does nothing else; otherwise -e
+     * runs, then -a. */
+    if (o.quit)
+        rc = halt_node(mb, target);
+    else if (o.eval)
         rc = eval_stdin(mb, target, timeout_ms);
-    } else if (o.apply || o.quit) {
-        char m[256] = "erlang", f[256] = "halt", rest[4096] = "[]";
-        ei_x_buff args, result;
-        if (o.apply && sscanf(o.apply, "%255s %255s %4095[^\n]", m, f, rest) < 2)
-            usage();
-        if (parse_args(rest, &args) < 0) {
-            enode_free(node);
-            return 2;
-        }
-        /* A halting node does not answer: wait only a moment for it. */
-        rc = rex_call(mb, target, m, f, &args, o.quit ? 1000 : timeout_ms,
-                      &result);
-        ei_x_free(&args);
-        if (rc == 0) {
-            if (!o.quit)
-                print_term(&result);
-            rc = o.quit ? 0 : is_badrpc(&result);
-            ei_x_free(&result);
-        } else if (o.quit) {
-            rc = 0;
-        }
-    }
+    if (rc == 0 && o.apply && !o.quit)
+        rc = apply(mb, target, o.apply, timeout_ms);
     if (rc < 0)
         fprintf(stderr, "enode-call: %s: %s\n", enode_strerror(rc),
                 enode_last_error(node));

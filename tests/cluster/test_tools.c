@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "cnode.h"
 #include "harness.h"
@@ -28,20 +29,18 @@ static void down(void)
 /* Run enode-call against the OTP node with `how` (-a ... or -e) and
  * `input` on stdin; its output (stdout and stderr) goes to out. Returns
  * its exit status. */
-static int run_call(const char *cookie, const char *how, const char *input,
-                    char *out, size_t outlen)
+static int run_call_as(const char *alive, const char *cookie_flag,
+                       const char *cookie, const char *how, const char *input,
+                       char *out, size_t outlen)
 {
     char prog[1024], cmd[4096];
-    char alive[256];
 
-    snprintf(alive, sizeof alive, "%s", h_node_name(otp));
-    alive[strcspn(alive, "@")] = '\0';
     snprintf(cmd, sizeof cmd,
-             "printf '%%s' '%s' | ERL_EPMD_PORT=%d %s -sname %s -c %s "
+             "printf '%%s' '%s' | ERL_EPMD_PORT=%d %s -sname %s %s %s "
              "-proto_dist inet_tls -ssl_dist_optfile %s %s 2>&1",
              input ? input : "", h_cluster_epmd_port(cluster),
              h_build_path("tools/enode-call", prog, sizeof prog), alive,
-             cookie ? cookie : h_cluster_cookie(cluster),
+             cookie_flag, cookie ? cookie : h_cluster_cookie(cluster),
              h_cluster_optfile(cluster), how);
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
@@ -50,6 +49,16 @@ static int run_call(const char *cookie, const char *how, const char *input,
     out[strcspn(out, "\n")] = '\0';
     int status = pclose(p);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int run_call(const char *cookie, const char *how, const char *input,
+                    char *out, size_t outlen)
+{
+    char alive[256];
+
+    snprintf(alive, sizeof alive, "%s", h_node_name(otp));
+    alive[strcspn(alive, "@")] = '\0';
+    return run_call_as(alive, "-c", cookie, how, input, out, outlen);
 }
 
 TestSuite(tools, .init = up, .fini = down, .timeout = 60);
@@ -84,4 +93,34 @@ Test(tools, enode_call_reports_failures)
     cr_assert(strstr(out, "cookie"), "%s", out);
     cr_assert_eq(run_call(NULL, "-e", "1 +.", out, sizeof out), 1, "%s", out);
     cr_assert(strstr(out, "error"), "%s", out);
+}
+
+Test(tools, enode_call_takes_erls_setcookie)
+{
+    char out[4096], alive[256];
+
+    snprintf(alive, sizeof alive, "%s", h_node_name(otp));
+    alive[strcspn(alive, "@")] = '\0';
+    cr_assert_eq(run_call_as(alive, "-setcookie", NULL, "-a 'erlang node'",
+                             NULL, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, h_node_name(otp)), "%s", out);
+}
+
+/* As erl_call: -q halts the node (and only that), and a node that is not
+ * there is no failure. */
+Test(tools, enode_call_q_halts_the_node)
+{
+    char out[4096];
+
+    cr_assert_eq(run_call(NULL, "-q -a 'erlang node'", NULL, out, sizeof out),
+                 0, "%s", out);
+    cr_assert_str_eq(out, "", "-q printed: %s", out);
+    int gone = 0;
+    for (int i = 0; i < 50 && !gone; i++) {
+        gone = run_call(NULL, "-a 'erlang node'", NULL, out, sizeof out) == 1;
+        if (!gone)
+            usleep(100000);
+    }
+    cr_assert(gone, "the node still answers after -q");
+    cr_assert_eq(run_call(NULL, "-q", NULL, out, sizeof out), 0, "%s", out);
 }
