@@ -272,7 +272,7 @@ static enum en_io classify(WOLFSSL *ssl, int ret, char *err, size_t errlen)
 enum en_io en_tls_handshake(WOLFSSL *ssl, char *err, size_t errlen)
 {
     /* CRLs changed on disk count from the next handshake on, as in OTP */
-    if (en_tls_ctx_refresh(wolfSSL_get_SSL_CTX(ssl), err, errlen) < 0)
+    if (en_tls_session_refresh(ssl, err, errlen) < 0)
         return EN_IO_ERROR;
     int ret = wolfSSL_is_server(ssl) ? wolfSSL_accept(ssl)
                                      : wolfSSL_connect(ssl);

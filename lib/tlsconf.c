@@ -1371,11 +1371,26 @@ struct en_ctx_state {
 static pthread_once_t state_index_once = PTHREAD_ONCE_INIT;
 static int state_index = -1;   /* a context's en_ctx_state */
 static int verdict_index = -1; /* a session's CRL verdict, see note_crl() */
+static int fresh_index = -1;   /* a session saw its CRLs refreshed */
+
+/* Index 0 is wolfSSL's app data (wolfSSL_set_app_data()): leave it to
+ * whoever wants it. */
+static int new_ssl_index(void)
+{
+    int i;
+    do
+        i = wolfSSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    while (i == 0);
+    return i;
+}
 
 static void make_state_index(void)
 {
-    state_index = wolfSSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-    verdict_index = wolfSSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    do
+        state_index = wolfSSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    while (state_index == 0);
+    verdict_index = new_ssl_index();
+    fresh_index = new_ssl_index();
 }
 
 static struct en_ctx_state *state_of(WOLFSSL_CTX *ctx)
@@ -1715,6 +1730,15 @@ static int load_crls(WOLFSSL_CTX *ctx, en_tls_side_t *side, char *err,
                    "would refuse every peer",
                    side->crl_dir);
     return 0;
+}
+
+int en_tls_session_refresh(WOLFSSL *ssl, char *err, size_t errlen)
+{
+    pthread_once(&state_index_once, make_state_index);
+    if (fresh_index < 0 || wolfSSL_get_ex_data(ssl, fresh_index))
+        return 0;
+    wolfSSL_set_ex_data(ssl, fresh_index, (void *)1);
+    return en_tls_ctx_refresh(wolfSSL_get_SSL_CTX(ssl), err, errlen);
 }
 
 int en_tls_ctx_refresh(WOLFSSL_CTX *ctx, char *err, size_t errlen)

@@ -137,14 +137,18 @@ int en_tls_side_verifies(const en_tls_side_t *side);
 WOLFSSL_CTX *en_tls_ctx_new(en_tls_side_t *side, int role, char *err,
                             size_t errlen);
 
-/* Before each handshake step: if the files of the context's crl_cache
- * directory changed since they were read, read them again, so that a CRL
- * added, replaced or removed counts for the next handshakes, as with OTP's
- * ssl_crl_hash_dir (which reads the directory when it verifies).  Costs a
- * readdir and a stat per CRL file when nothing changed.  Returns 0, or -1
- * with a sentence in err (out of memory: refuse the handshake rather than
- * run it without CRLs).  A context without crl_check: 0 at once. */
+/* If the files of the context's crl_cache directory changed since they
+ * were read, read them again, so that a CRL added, replaced or removed
+ * counts for the next handshakes, as with OTP's ssl_crl_hash_dir (which
+ * reads the directory when it verifies).  Costs a readdir and a stat per
+ * CRL file when nothing changed.  Returns 0, or -1 with a sentence in err
+ * (out of memory: refuse the handshake rather than run it without CRLs).
+ * A context without crl_check: 0 at once. */
 int en_tls_ctx_refresh(WOLFSSL_CTX *ctx, char *err, size_t errlen);
+
+/* The same for the context of a session, once per session: call it before
+ * each handshake step. */
+int en_tls_session_refresh(WOLFSSL *ssl, char *err, size_t errlen);
 
 /* After a handshake: refuse a key exchange group that the side's eccs (or
  * supported_groups) leave out.  wolfSSL 5.5 lets one through: a TLS 1.2

@@ -677,9 +677,9 @@ static char last_group[32];
 /* The error of the side that failed in the last handshake, or 0. */
 static int last_error;
 
-/* Handshake over a socketpair between two contexts, each refreshed
- * first as tls.c does; returns 0 and the client's view of the version,
- * or -1. */
+/* Handshake over a socketpair between two contexts, each session
+ * refreshed first as tls.c does; returns 0 and the client's view of the
+ * version, or -1. */
 static int handshake_ctx(WOLFSSL_CTX *sctx, WOLFSSL_CTX *cctx, char *version,
                          size_t size)
 {
@@ -688,9 +688,9 @@ static int handshake_ctx(WOLFSSL_CTX *sctx, WOLFSSL_CTX *cctx, char *version,
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
     nonblocking(fds[0]);
     nonblocking(fds[1]);
-    cr_assert_eq(en_tls_ctx_refresh(sctx, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(en_tls_ctx_refresh(cctx, err, sizeof err), 0, "%s", err);
     WOLFSSL *s = wolfSSL_new(sctx), *c = wolfSSL_new(cctx);
+    cr_assert_eq(en_tls_session_refresh(s, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(en_tls_session_refresh(c, err, sizeof err), 0, "%s", err);
     wolfSSL_set_fd(s, fds[0]);
     wolfSSL_set_fd(c, fds[1]);
     int s_state = 0, c_state = 0;
