@@ -273,7 +273,15 @@ int enode_receive(enode_mbox_t *mbox, enode_msg_t *msg, int timeout_ms);
 /* Send `msg` (ei_x_buff with or without the version byte first) from
  * `from` to the pid `to`, on this node or another. Like Erlang's `!`, it
  * returns once the message is queued: a send to a node that cannot be
- * reached is dropped (and logged). */
+ * reached is dropped (and logged).
+ *
+ * The first message to a connection since the loop's last turn is written
+ * at once; the ones right behind it are gathered into large TLS records
+ * and written by the loop's next turn (or as soon as 16 KiB wait), so a
+ * burst costs a few records and system calls, not one per message. The
+ * loop is woken for it: in event-loop mode enode_fd() turns readable, and
+ * the host must call enode_process() then, as for any other event.
+ * enode_free() and enode_disconnect() first write what is queued. */
 int enode_send(enode_mbox_t *from, const erlang_pid *to, const ei_x_buff *msg);
 
 /* Send to the process registered as `name` on `node_name` (NULL or this
