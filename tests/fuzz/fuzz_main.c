@@ -4,11 +4,12 @@
  * fuzz_NAME, it
  *   1. replays every file of the target's corpus (in name order), then
  *   2. runs a mutation loop from a fixed seed: each input is a corpus
- *      input changed one to four times (bit flips, random bytes, inserted
- *      and deleted runs, copied chunks, "interesting" integers, small
- *      additions, splices with another corpus input, dictionary words,
- *      truncation), so a run is the same on every machine and a failure
- *      is reproducible from its seed and iteration number;
+ *      input (any one, or one picked by size) changed one to four times
+ *      (bit flips, random bytes, inserted and deleted runs, copied
+ *      chunks, "interesting" integers, small additions, splices with
+ *      another corpus input, dictionary words, truncation), so a run is
+ *      the same on every machine and a failure is reproducible from its
+ *      seed and iteration number;
  *   3. says in one line which input failed, saves it, and exits non-zero
  *      on a crash: a signal (SIGSEGV, SIGABRT from the target's own
  *      checks, ...), an AddressSanitizer or UBSan report, an input that
@@ -24,12 +25,12 @@
  *
  * Usage: fuzz_NAME [-n ITERATIONS] [-s SEED] [-t SECONDS] [-d DICT]
  *                  [-o CRASH_DIR] [-w SAVE_DIR] [-v] [-x] [PATH...]
- *   PATH       corpus directories or files (default: the target's corpus,
- *              FUZZ_DIR/corpus/NAME). Given only files, it replays them and mutates
- *              nothing unless -n says so: `fuzz_ctrl crash-fuzz_ctrl-...`
- *              reproduces a crash.
+ *   PATH       corpus directories or files (default: the target's
+ *              corpus, FUZZ_DIR/corpus/NAME). Given only files, it replays
+ *              them and mutates nothing unless -n says so:
+ *              `fuzz_ctrl crash-fuzz_ctrl-...` reproduces a crash.
  *   -n         mutated inputs to run (default: the target's
- *              fuzz_iterations, else 10000; or $ENODE_FUZZ_ITERATIONS)
+ *              fuzz_iterations, else 20000; or $ENODE_FUZZ_ITERATIONS)
  *   -s         the seed (default 1, or $ENODE_FUZZ_SEED)
  *   -t         stop mutating after this many seconds even if fewer inputs
  *              ran (default 10, or $ENODE_FUZZ_SECONDS; 0: no limit)
@@ -61,7 +62,7 @@
 #ifndef FUZZ_DIR
 #define FUZZ_DIR "tests/fuzz"
 #endif
-#define FUZZ_ITERATIONS 10000
+#define FUZZ_ITERATIONS 20000
 #define FUZZ_SECONDS 10
 #define FUZZ_INPUT_TIMEOUT 10
 #define LEAK_WINDOW 1000
@@ -78,7 +79,7 @@ static char prog[64] = "fuzz";
 /* LeakSanitizer's hook, when the program is built with it. */
 int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
 
-/* ---- inputs ----------------------------------------------------------------- */
+/* ---- inputs -------------------------------------------------------------- */
 
 typedef struct input {
     char *name;
@@ -233,7 +234,7 @@ static void load_dict(const char *path)
     fclose(f);
 }
 
-/* ---- the random numbers: splitmix64, the same everywhere ---------------- */
+/* ---- the random numbers: splitmix64, the same everywhere ----------------- */
 
 static uint64_t rng_state;
 
@@ -251,7 +252,7 @@ static size_t below(size_t n)
     return (size_t)(rnd() % n);
 }
 
-/* ---- mutations ---------------------------------------------------------------- */
+/* ---- mutations ----------------------------------------------------------- */
 
 typedef struct mbuf {
     uint8_t *data;
@@ -396,7 +397,26 @@ static void mutate_once(mbuf_t *b, const inputs_t *corpus)
     }
 }
 
-/* ---- running inputs in a child, and saying which one failed ------------ */
+/* The input to mutate next: any one half the time, else one picked in
+ * proportion to its size, so that a corpus of many small inputs found by
+ * libFuzzer does not crowd out the few large seeds that reach deep.
+ * weights[i] is the running sum of the sizes (+1) up to input i. */
+static const input_t *pick(const inputs_t *corpus, const size_t *weights)
+{
+    if (below(2))
+        return &corpus->v[below(corpus->n)];
+    size_t w = below(weights[corpus->n - 1]), lo = 0, hi = corpus->n - 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (weights[mid] > w)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return &corpus->v[lo];
+}
+
+/* ---- running inputs in a child, and saying which one failed -------------- */
 
 /* The inputs run in a child process; before each one it writes the input
  * here, in memory it shares with the parent. However the child dies (a
@@ -485,6 +505,9 @@ static int child(const run_t *r)
 
     rng_state = seed;
     mbuf_t b = {xrealloc(NULL, r->max_len), 0, r->max_len};
+    size_t *weights = xrealloc(NULL, r->corpus.n * sizeof *weights);
+    for (size_t i = 0, sum = 0; i < r->corpus.n; i++)
+        weights[i] = sum += r->corpus.v[i].len + 1;
     unsigned long done = 0;
     int timed_out = 0;
     for (unsigned long i = 0; i < r->iterations; i++) {
@@ -493,7 +516,7 @@ static int child(const run_t *r)
             timed_out = 1;
             break;
         }
-        const input_t *from = &r->corpus.v[below(r->corpus.n)];
+        const input_t *from = pick(&r->corpus, weights);
         b.len = from->len < r->max_len ? from->len : r->max_len;
         if (b.len)
             memcpy(b.data, from->data, b.len);
@@ -527,6 +550,7 @@ static int child(const run_t *r)
         }
     }
     free(b.data);
+    free(weights);
     printf("%s: %zu corpus inputs in %.2f s, %lu mutated inputs (seed %llu)"
            " in %.2f s%s: no crash\n",
            prog, r->corpus.n, replayed - start, done, seed,

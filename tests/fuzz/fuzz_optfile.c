@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* fuzz_main.c runs fewer inputs here: each one is read twice. */
 extern const unsigned long fuzz_iterations;
-const unsigned long fuzz_iterations = 5000;
+const unsigned long fuzz_iterations = 10000;
 
 #define CHECK(cond)                                                            \
     do {                                                                       \

@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* fuzz_main.c runs fewer inputs here: each one makes a node. */
 extern const unsigned long fuzz_iterations;
-const unsigned long fuzz_iterations = 1000;
+const unsigned long fuzz_iterations = 2000;
 
 #define CHECK(cond)                                                            \
     do {                                                                       \
@@ -164,7 +164,7 @@ static int fn_send(void *user, const char *args, int index, int arity,
     return 0;
 }
 
-/* ---- the node --------------------------------------------------------------- */
+/* ---- the node ------------------------------------------------------------ */
 
 static int dist_port;
 
@@ -280,13 +280,10 @@ static void set_up(world_t *w, unsigned options)
 /* What the node wrote to real@vm, kept for the checks at the end. */
 static void read_replies(world_t *w)
 {
-    for (;;) {
-        CHECK(en_buf_reserve(&w->replies, 65536) == 0);
-        ssize_t r = read(w->peer_fd, w->replies.data + w->replies.len, 65536);
-        if (r <= 0)
-            break;
-        w->replies.len += (size_t)r;
-    }
+    uint8_t buf[16384];
+    ssize_t r;
+    while ((r = read(w->peer_fd, buf, sizeof buf)) > 0)
+        CHECK(en_buf_append(&w->replies, buf, (size_t)r) == 0);
 }
 
 /* Our connection from real@vm if it is still up, else NULL. The loop
