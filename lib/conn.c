@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "dflags.h"
@@ -236,7 +237,8 @@ static enum en_io write_some(en_conn_t *c, size_t *n, char *err,
         c->tls_inflight = io == EN_IO_WANT_WRITE ? len : 0;
         return io;
     }
-    ssize_t w = write(c->fd, from, unsent);
+    /* MSG_NOSIGNAL: a peer that went must not kill the host with SIGPIPE */
+    ssize_t w = send(c->fd, from, unsent, MSG_NOSIGNAL);
     if (w < 0) {
         if (errno == EAGAIN || errno == EINTR)
             return EN_IO_WANT_WRITE;
@@ -355,6 +357,9 @@ void en_conn_kick(en_conn_t *c)
 static void take_packets(en_conn_t *c, en_buf_t *b)
 {
     size_t used = 0;
+
+    if (b->len == 0)
+        return; /* and b->data may be NULL */
 
     while (c->phase == EN_PH_UP) {
         /* A message may come whole or in fragments; either way its

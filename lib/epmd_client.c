@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <stdlib.h>
@@ -53,7 +54,7 @@ static int write_all(int fd, const uint8_t *p, size_t len)
         struct pollfd pfd = {.fd = fd, .events = POLLOUT};
         if (poll(&pfd, 1, EPMD_REPLY_MS) != 1)
             return -1;
-        ssize_t w = write(fd, p, len);
+        ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
         if (w < 0 && errno != EAGAIN && errno != EINTR)
             return -1;
         if (w > 0) {

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "tls_ccs.h"
 #include "tlsconf.h"
@@ -214,6 +215,8 @@ WOLFSSL *en_tls_session(WOLFSSL_CTX *ctx, int fd, int client, const char *sni,
         snprintf(err, errlen, "TLS: cannot attach the socket");
         goto fail;
     }
+    /* wolfSSL's send() would raise SIGPIPE in the host on a closed peer */
+    wolfSSL_SetIOWriteFlags(ssl, MSG_NOSIGNAL);
     if (client && sni &&
         wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, sni,
                        (unsigned short)strlen(sni)) != WOLFSSL_SUCCESS) {
@@ -247,6 +250,7 @@ void en_tls_free(WOLFSSL *ssl)
         return;
     if (EN_NEED_CCS_SHIM && wolfSSL_is_server(ssl))
         en_ccs_detach(ssl);
+    en_tls_rx_detach(ssl);
     wolfSSL_free(ssl);
 }
 

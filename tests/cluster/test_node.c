@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -465,4 +466,63 @@ Test(node, a_message_sent_just_before_free_arrives, .init = up,
     cr_assert(h_eval_expectf(otp, "{ok,3}",
                              "sink ! {get, self()}, "
                              "receive R -> R after 5000 -> timeout end."));
+}
+
+/* ---- a peer that vanishes costs its connection, never the process ------- */
+
+static void plain_tcp(enode_config_t *c)
+{
+    c->proto = ENODE_PROTO_TCP;
+}
+
+/* Writing to a socket whose peer is gone raises SIGPIPE, whose default
+ * action kills the process: enode must never let it reach the host. */
+static void vanishing_peer(int tcp)
+{
+    enode_t *n;
+    enode_mbox_t *mb;
+    char err[512];
+    h_node_opts_t opts = H_NODE_OPTS_INIT;
+
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    signal(SIGPIPE, SIG_DFL);
+    pthread_sigmask(SIG_UNBLOCK, &pipe_only, NULL);
+    opts.tcp = tcp;
+    h_node_t *otp = h_node_start(cluster, "vanish", &opts);
+    cr_assert_not_null(otp);
+    cr_assert_eq(make_node(&n, tcp ? "survivor_tcp" : "survivor_tls",
+                           tcp ? plain_tcp : NULL, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(enode_mbox_new(n, &mb), 0);
+    cr_assert_eq(enode_connect(n, h_node_name(otp)), 0, "%s",
+                 enode_last_error(n));
+    h_node_kill(otp);
+    usleep(300000);
+    /* Event-loop mode and no loop run: the writes come from the sends. */
+    ei_x_buff x;
+    ei_x_new_with_version(&x);
+    char kib[1024];
+    memset(kib, 7, sizeof kib);
+    ei_x_encode_binary(&x, kib, sizeof kib);
+    for (int i = 0; i < 2000; i++)
+        enode_reg_send(mb, h_node_name(otp), "sink", &x);
+    ei_x_free(&x);
+    for (int k = 0; k < 20 && enode_is_connected(n, h_node_name(otp)); k++)
+        enode_process(n, 50);
+    cr_assert(!enode_is_connected(n, h_node_name(otp)));
+    enode_free(n);
+}
+
+Test(node, a_vanished_tls_peer_raises_no_sigpipe, .init = up, .fini = down,
+     .timeout = 60)
+{
+    vanishing_peer(0);
+}
+
+Test(node, a_vanished_tcp_peer_raises_no_sigpipe, .init = up, .fini = down,
+     .timeout = 60)
+{
+    vanishing_peer(1);
 }
