@@ -1570,6 +1570,9 @@ static int crl_reload(struct en_ctx_state *d, int strict, char *err,
     int failed;
     WOLFSSL_CERT_MANAGER *cm = wolfSSL_CTX_GetCertManager(d->ctx);
     int mode = d->check == 2 ? WOLFSSL_CRL_CHECK : WOLFSSL_CRL_CHECKALL;
+    /* no stamp is 0: if this fails half way, the next handshake tries
+     * again rather than run with the CRLs freed */
+    d->stamp = 0;
     wolfSSL_CertManagerFreeCRL(cm);
     drop_pending(d);
     if (wolfSSL_CTX_EnableCRL(d->ctx, mode) != WOLFSSL_SUCCESS)
@@ -1734,8 +1737,11 @@ static int load_crls(WOLFSSL_CTX *ctx, en_tls_side_t *side, char *err,
 
 int en_tls_session_refresh(WOLFSSL *ssl, char *err, size_t errlen)
 {
-    pthread_once(&state_index_once, make_state_index);
-    if (fresh_index < 0 || wolfSSL_get_ex_data(ssl, fresh_index))
+    const struct en_ctx_state *d = state_of(wolfSSL_get_SSL_CTX(ssl));
+    /* once per session, but at every step while the CRLs are freed after
+     * a failed reload (stamp 0): wolfSSL must not check against none */
+    if (!d || !d->dir || fresh_index < 0 ||
+        (wolfSSL_get_ex_data(ssl, fresh_index) && d->stamp != 0))
         return 0;
     wolfSSL_set_ex_data(ssl, fresh_index, (void *)1);
     return en_tls_ctx_refresh(wolfSSL_get_SSL_CTX(ssl), err, errlen);
