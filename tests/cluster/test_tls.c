@@ -220,7 +220,8 @@ static void connects_both_ways(cnode_t *c, h_node_t *otp)
     cr_assert_eq(enode_disconnect(c->node, h_node_name(otp)), 0);
     cr_assert(h_wait_until(otp, "length(nodes())", "0", 5000));
     cr_assert(h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
-                             enode_name(c->node)));
+                             enode_name(c->node)),
+              "the C node's log:\n%s", c->log.text);
 }
 
 /* One kind of failure. A C node with bad_conf meets an OTP node with
@@ -492,7 +493,8 @@ Test(tls, verify_callback_sees_the_peer_and_decides, .init = up,
     cr_assert_str_eq(s.peer_node, "");
     s.refuse = 0;
     cr_assert(h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
-                             enode_name(c->node)));
+                             enode_name(c->node)),
+              "the C node's log:\n%s", c->log.text);
     c_free(c);
 }
 
@@ -628,7 +630,8 @@ static void matrix(const char *tag, const char *cert, const char *version,
         cr_assert(h_wait_until(otp[i], "length(nodes())", "0", 5000));
         /* C node as server */
         cr_assert(h_eval_expectf(otp[i], "pong", "net_adm:ping('%s').",
-                                 enode_name(c->node)));
+                                 enode_name(c->node)),
+                  "the C node's log:\n%s", c->log.text);
         cr_assert(h_eval_expectf(otp[i], want, info, enode_name(c->node)));
     }
     c_free(c);
@@ -914,7 +917,8 @@ Test(tls, restricted_groups_interoperate, .init = up, .fini = down,
     enode_disconnect(c->node, h_node_name(otp));
     cr_assert(h_wait_until(otp, "length(nodes())", "0", 5000));
     cr_assert(h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
-                             enode_name(c->node)));
+                             enode_name(c->node)),
+              "the C node's log:\n%s", c->log.text);
     curve_is(otp, c, "secp384r1");
 
     connects_both_ways(c13, otp13);
