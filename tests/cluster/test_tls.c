@@ -212,16 +212,69 @@ static void refused_as_server(cnode_t *c, h_node_t *otp, const char *why)
               c->log.text);
 }
 
+/* Wait until otp and c have both forgotten their connection, so that the
+ * next one starts afresh.  nodes() drops c before net_kernel has handled
+ * the lost connection: a ping in between can get pang without trying to
+ * connect, so wait for net_kernel too.  And the C node's loop may not
+ * have seen a close by otp yet, when enode_connect() would find the old
+ * connection up. */
+static void forgotten(h_node_t *otp, cnode_t *c)
+{
+    const char *name = enode_name(c->node);
+    char expr[300];
+    snprintf(expr, sizeof expr, "lists:member('%s', nodes()).", name);
+    cr_assert(h_wait_until(otp, expr, "false", 10000));
+    snprintf(expr, sizeof expr, "element(1, net_kernel:node_info('%s')).",
+             name);
+    if (!h_wait_until(otp, expr, "error", 10000)) {
+        char info[1024] = "";
+        h_evalf(otp, info, sizeof info, 0,
+                "{nodes(), net_kernel:node_info('%s')}.", name);
+        cr_assert_fail("%s still knows %s: %s; its log:\n%s",
+                       h_node_name(otp), name, info, c->log.text);
+    }
+    for (int i = 0; i < 200 && enode_is_connected(c->node, h_node_name(otp));
+         i++)
+        usleep(50000);
+    cr_assert(!enode_is_connected(c->node, h_node_name(otp)));
+}
+
+/* Close the connection between otp and C node c from c's side (or, with
+ * by_otp, from otp's) and wait until both have forgotten it.  First let
+ * global finish the session it starts on each nodeup: a cast of it still
+ * on its way would connect the two again, as between OTP nodes. */
+static void apart(h_node_t *otp, cnode_t *c, bool by_otp)
+{
+    cr_assert(h_eval_expect(otp, "global:sync().", "ok"));
+    if (by_otp)
+        cr_assert(h_eval_expectf(otp, "true", "erlang:disconnect_node('%s').",
+                                 enode_name(c->node)));
+    else
+        cr_assert_eq(enode_disconnect(c->node, h_node_name(otp)), 0);
+    forgotten(otp, c);
+}
+
+/* otp pings c: pong, or both sides' logs say why not. */
+static void otp_pings(h_node_t *otp, cnode_t *c)
+{
+    if (h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
+                       enode_name(c->node)))
+        return;
+    char info[512] = "";
+    h_evalf(otp, info, sizeof info, 0, "{nodes(), net_kernel:node_info('%s')}.",
+            enode_name(c->node));
+    h_node_print_log_tail(otp, 40);
+    cr_assert_fail("%s could not reach %s (then: %s); its log:\n%s",
+                   h_node_name(otp), enode_name(c->node), info, c->log.text);
+}
+
 /* Both roles work between the C node and otp. */
 static void connects_both_ways(cnode_t *c, h_node_t *otp)
 {
     cr_assert_eq(enode_connect(c->node, h_node_name(otp)), 0, "%s",
                  enode_last_error(c->node));
-    cr_assert_eq(enode_disconnect(c->node, h_node_name(otp)), 0);
-    cr_assert(h_wait_until(otp, "length(nodes())", "0", 5000));
-    cr_assert(h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
-                             enode_name(c->node)),
-              "the C node's log:\n%s", c->log.text);
+    apart(otp, c, false);
+    otp_pings(otp, c);
 }
 
 /* One kind of failure. A C node with bad_conf meets an OTP node with
@@ -475,8 +528,7 @@ Test(tls, verify_callback_sees_the_peer_and_decides, .init = up,
     cr_assert(s.last.present && s.last.preverify && !s.last.we_are_server);
     cr_assert_str_eq(s.peer_node, h_node_name(otp));
     cr_assert(strstr(s.subject, "CN="), "%s", s.subject);
-    enode_disconnect(c->node, h_node_name(otp));
-    cr_assert(h_wait_until(otp, "length(nodes())", "0", 5000));
+    apart(otp, c, false);
 
     /* Refused in both roles, with the callback's reason. */
     s.refuse = 1;
@@ -492,9 +544,7 @@ Test(tls, verify_callback_sees_the_peer_and_decides, .init = up,
     cr_assert(s.last.we_are_server && s.last.present);
     cr_assert_str_eq(s.peer_node, "");
     s.refuse = 0;
-    cr_assert(h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
-                             enode_name(c->node)),
-              "the C node's log:\n%s", c->log.text);
+    otp_pings(otp, c);
     c_free(c);
 }
 
@@ -565,8 +615,11 @@ Test(tls, pinning_example_accepts_the_pinned_peer_only, .init = up,
     /* As the client too: it refuses to stay connected to the stranger. */
     const char *extra[] = {"-connect", h_node_name(pinned), NULL};
     p = start_pin("pin2", fp, extra);
-    cr_assert(h_eval_expectf(pinned, "true", "lists:member('%s', nodes()).",
-                             h_cnode_name(p)));
+    char seen[256];
+    /* OTP registers the node just after enode-pin's side is up */
+    snprintf(seen, sizeof seen, "lists:member('%s', nodes()).",
+             h_cnode_name(p));
+    cr_assert(h_wait_until(pinned, seen, "true", 5000));
     h_cnode_stop(p);
     const char *extra2[] = {"-connect", h_node_name(stranger), NULL};
     char prog[1024];
@@ -626,12 +679,9 @@ static void matrix(const char *tag, const char *cert, const char *version,
                  enode_name(c->node));
         cr_assert(h_wait_until(otp[i], seen, "true", 5000));
         cr_assert(h_eval_expectf(otp[i], want, info, enode_name(c->node)));
-        enode_disconnect(c->node, h_node_name(otp[i]));
-        cr_assert(h_wait_until(otp[i], "length(nodes())", "0", 5000));
+        apart(otp[i], c, false);
         /* C node as server */
-        cr_assert(h_eval_expectf(otp[i], "pong", "net_adm:ping('%s').",
-                                 enode_name(c->node)),
-                  "the C node's log:\n%s", c->log.text);
+        otp_pings(otp[i], c);
         cr_assert(h_eval_expectf(otp[i], want, info, enode_name(c->node)));
     }
     c_free(c);
@@ -703,8 +753,7 @@ static void c_dials(cnode_t *c, h_node_t *otp, const char *why)
     }
     cr_assert_eq(enode_connect(c->node, h_node_name(otp)), 0, "%s: %s",
                  enode_name(c->node), enode_last_error(c->node));
-    cr_assert_eq(enode_disconnect(c->node, h_node_name(otp)), 0);
-    cr_assert(h_wait_until(otp, "length(nodes())", "0", 5000));
+    apart(otp, c, false);
 }
 
 /* otp dials C node c: pong (why NULL), or c refuses with why. */
@@ -714,11 +763,8 @@ static void otp_dials(cnode_t *c, h_node_t *otp, const char *why)
         refused_as_server(c, otp, why);
         return;
     }
-    cr_assert(h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
-                             enode_name(c->node)), "%s", c->log.text);
-    cr_assert(h_eval_expectf(otp, "true", "erlang:disconnect_node('%s').",
-                             enode_name(c->node)));
-    cr_assert(h_wait_until(otp, "length(nodes())", "0", 5000));
+    otp_pings(otp, c);
+    apart(otp, c, true);
 }
 
 /* OTP checks with the same options: it accepts (ok) or refuses the C
@@ -730,18 +776,13 @@ static void otp_decides(h_node_t *checker, cnode_t *presenter, bool ok,
     cr_assert(h_eval_expectf(checker, ok ? "pong" : "pang",
                              "net_adm:ping('%s').", name),
               "OTP as client, crl_check %s", mode);
-    if (ok) {
-        cr_assert(h_eval_expectf(checker, "true",
-                                 "erlang:disconnect_node('%s').", name));
-        cr_assert(h_wait_until(checker, "length(nodes())", "0", 5000));
-    }
+    if (ok)
+        apart(checker, presenter, true);
     int r = enode_connect(presenter->node, h_node_name(checker));
     cr_assert_eq(r == 0, ok, "OTP as server, crl_check %s: %s", mode,
                  r ? enode_last_error(presenter->node) : "accepted");
-    if (ok) {
-        enode_disconnect(presenter->node, h_node_name(checker));
-        cr_assert(h_wait_until(checker, "length(nodes())", "0", 5000));
-    }
+    if (ok)
+        apart(checker, presenter, false);
 }
 
 /* A peer presents `cert` (its cacertfile: pca, where OTP also finds the
@@ -914,11 +955,8 @@ Test(tls, restricted_groups_interoperate, .init = up, .fini = down,
              enode_name(c->node));
     cr_assert(h_wait_until(otp, seen, "true", 5000));
     curve_is(otp, c, "secp384r1");
-    enode_disconnect(c->node, h_node_name(otp));
-    cr_assert(h_wait_until(otp, "length(nodes())", "0", 5000));
-    cr_assert(h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
-                             enode_name(c->node)),
-              "the C node's log:\n%s", c->log.text);
+    apart(otp, c, false);
+    otp_pings(otp, c);
     curve_is(otp, c, "secp384r1");
 
     connects_both_ways(c13, otp13);
