@@ -18,8 +18,8 @@
 
 #include <enode.h>
 
-#include "names.h"
-#include "termtext.h"
+#include "base/names.h"
+#include "proto/termtext.h"
 
 struct call_opts {
     const char *target;

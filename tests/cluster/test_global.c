@@ -12,7 +12,7 @@
 
 #include "enode.h"
 #include "enode_fixture.h"
-#include "global.h"
+#include "svc/global.h"
 #include "harness.h"
 
 static h_cluster_t *cluster;

@@ -27,8 +27,8 @@
 #include <string.h>
 
 #include "enode.h"
-#include "names.h"
-#include "tlsconf.h"
+#include "base/names.h"
+#include "tls/tlsconf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

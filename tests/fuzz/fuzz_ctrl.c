@@ -20,8 +20,8 @@
 
 #include <ei.h>
 
-#include "buf.h"
-#include "ctrl.h"
+#include "base/buf.h"
+#include "proto/ctrl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

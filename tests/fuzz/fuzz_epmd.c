@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epmd_codec.h"
+#include "proto/epmd_codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

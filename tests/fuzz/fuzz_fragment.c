@@ -37,10 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "ctrl.h"
-#include "fragment.h"
-#include "framing.h"
+#include "base/buf.h"
+#include "proto/ctrl.h"
+#include "proto/fragment.h"
+#include "proto/framing.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "dflags.h"
-#include "handshake.h"
+#include "base/buf.h"
+#include "proto/dflags.h"
+#include "proto/handshake.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

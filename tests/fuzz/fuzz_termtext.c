@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "termtext.h"
+#include "proto/termtext.h"
 
 static void check_output(const ei_x_buff *x)
 {

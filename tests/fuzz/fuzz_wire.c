@@ -50,10 +50,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "node_int.h"
+#include "node/node_int.h"
 
-#include "dflags.h"
-#include "framing.h"
+#include "proto/dflags.h"
+#include "proto/framing.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

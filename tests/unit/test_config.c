@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "enode.h"
-#include "names.h"
+#include "base/names.h"
 
 #define ARGV(...) char *argv[] = {"prog", __VA_ARGS__, NULL}; \
     int argc = (int)(sizeof argv / sizeof argv[0]) - 1

@@ -40,9 +40,9 @@
 
 #include <ei.h>
 
-#include "buf.h"
-#include "ctrl.h"
-#include "framing.h"
+#include "base/buf.h"
+#include "proto/ctrl.h"
+#include "proto/framing.h"
 
 struct vector {
     const char *name;

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "epmd_codec.h"
+#include "base/buf.h"
+#include "proto/epmd_codec.h"
 
 static size_t unhex(const char *hex, uint8_t *out, size_t cap)
 {

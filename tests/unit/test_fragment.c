@@ -31,10 +31,10 @@
 
 #include <ei.h>
 
-#include "buf.h"
-#include "ctrl.h"
-#include "fragment.h"
-#include "framing.h"
+#include "base/buf.h"
+#include "proto/ctrl.h"
+#include "proto/fragment.h"
+#include "proto/framing.h"
 
 #ifndef EN_TEST_DATA_DIR
 #define EN_TEST_DATA_DIR "tests/unit/data"

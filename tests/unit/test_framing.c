@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "framing.h"
+#include "base/buf.h"
+#include "proto/framing.h"
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "dflags.h"
-#include "handshake.h"
+#include "base/buf.h"
+#include "proto/dflags.h"
+#include "proto/handshake.h"
 
 /* OTP 25's own flag word for a visible node (PROTOCOL.md section 3). */
 #define OTP_FLAGS 0xD07DF7FBDULL

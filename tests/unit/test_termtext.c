@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "termtext.h"
+#include "proto/termtext.h"
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */

@@ -2,7 +2,7 @@
  * an arbitrary monotonic clock starting at T0. */
 #include <criterion/criterion.h>
 
-#include "ticker.h"
+#include "proto/ticker.h"
 
 #define T0 1000000u
 #define TICKTIME 60000u /* OTP's default net_ticktime, 60 s */

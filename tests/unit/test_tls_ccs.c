@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "tls_ccs.h"
+#include "tls/tls_ccs.h"
 
 /* A record holding a ServerHello: session id of sid_len bytes and, if
  * tls13, the supported_versions extension saying TLS 1.3. */

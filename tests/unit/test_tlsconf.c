@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "tlsconf.h"
+#include "tls/tlsconf.h"
 
 /* ------------------------------------------------------------------ */
 /* Certificates, once per run                                          */

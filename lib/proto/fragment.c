@@ -1,0 +1,431 @@
+/* fragment.c - fragmented distribution messages, both directions.
+ *
+ * Receiving keeps one buffer per live sequence, already holding the
+ * `131 68 0` header in front of the data received so far, so completing
+ * a message is handing that buffer out: nothing is copied twice. Live
+ * sequences sit in a small open-addressing hash table keyed on SeqId
+ * (linear probing, backward-shift deletion), so a peer with many senders
+ * costs no linear scans.
+ */
+#include "proto/fragment.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/ctrl.h"
+#include "proto/framing.h"
+
+#define VERSION_MAGIC 131
+#define DIST_HEADER 68
+#define DIST_FRAG_HEADER 69
+#define DIST_FRAG_CONT 70
+
+/* The plain header each reassembled message starts with. */
+static const uint8_t plain_header[] = {VERSION_MAGIC, DIST_HEADER, 0};
+#define PLAIN_HDR_LEN sizeof plain_header
+
+#define SLOTS_MIN 8
+
+struct en_frag_seq {
+    uint64_t seq_id;
+    uint64_t next_frag; /* FragId the next 131 70 must carry; 0: slot free */
+    en_buf_t msg;       /* 131 68 0, then the data received so far */
+};
+
+static void set_error(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_error(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------------ */
+/* The table of live sequences                                          */
+/* ------------------------------------------------------------------ */
+
+/* SeqIds are pid words whose low bits vary little; mix them (the
+ * splitmix64 finaliser) before masking. */
+static size_t home_slot(uint64_t seq_id, size_t nslots)
+{
+    uint64_t z = seq_id;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return (size_t)z & (nslots - 1);
+}
+
+static int slot_is_free(const struct en_frag_seq *s)
+{
+    return s->next_frag == 0;
+}
+
+/* The live sequence seq_id, or NULL. */
+static struct en_frag_seq *seq_find(const en_frag_table_t *t, uint64_t seq_id)
+{
+    if (t->nslots == 0)
+        return NULL;
+    size_t mask = t->nslots - 1;
+    for (size_t i = home_slot(seq_id, t->nslots);; i = (i + 1) & mask) {
+        struct en_frag_seq *s = &t->slots[i];
+        if (slot_is_free(s))
+            return NULL;
+        if (s->seq_id == seq_id)
+            return s;
+    }
+}
+
+/* The free slot in slots[0..nslots) where seq_id belongs; the caller
+ * knows that seq_id is not there and that there is room. */
+static struct en_frag_seq *free_slot_for(struct en_frag_seq *slots,
+                                         size_t nslots, uint64_t seq_id)
+{
+    size_t mask = nslots - 1;
+    size_t i = home_slot(seq_id, nslots);
+    while (!slot_is_free(&slots[i]))
+        i = (i + 1) & mask;
+    return &slots[i];
+}
+
+/* Makes sure one more sequence fits with the table at most half full,
+ * which keeps probe runs short. 0 or -1 (out of memory). */
+static int table_make_room(en_frag_table_t *t)
+{
+    if (t->nslots && (t->live + 1) * 2 <= t->nslots)
+        return 0;
+    size_t n = t->nslots ? t->nslots : SLOTS_MIN / 2;
+    if (n > SIZE_MAX / 2 / sizeof *t->slots)
+        return -1;
+    n *= 2;
+    struct en_frag_seq *slots = calloc(n, sizeof *slots);
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i < t->nslots; i++)
+        if (!slot_is_free(&t->slots[i]))
+            *free_slot_for(slots, n, t->slots[i].seq_id) = t->slots[i];
+    free(t->slots);
+    t->slots = slots;
+    t->nslots = n;
+    return 0;
+}
+
+/* Empties slot s and closes the gap, so that every remaining entry stays
+ * reachable from its home slot without a run of tombstones. */
+static void slot_clear(en_frag_table_t *t, struct en_frag_seq *s)
+{
+    size_t mask = t->nslots - 1;
+    size_t hole = (size_t)(s - t->slots);
+    for (size_t j = (hole + 1) & mask; !slot_is_free(&t->slots[j]);
+         j = (j + 1) & mask) {
+        size_t home = home_slot(t->slots[j].seq_id, t->nslots);
+        /* Entry j may fill the hole unless its home lies cyclically in
+         * (hole, j]: then moving it before its home would hide it. */
+        int stays =
+            hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+        if (stays)
+            continue;
+        t->slots[hole] = t->slots[j];
+        hole = j;
+    }
+    memset(&t->slots[hole], 0, sizeof t->slots[hole]);
+    t->live--;
+}
+
+/* Forgets a live sequence and what it received. */
+static void seq_discard(en_frag_table_t *t, struct en_frag_seq *s)
+{
+    t->pending -= s->msg.cap;
+    en_buf_free(&s->msg);
+    slot_clear(t, s);
+}
+
+/* Appends one fragment's data to a live sequence, within max_message. */
+static int seq_append(en_frag_table_t *t, struct en_frag_seq *s,
+                      const uint8_t *data, size_t len, char *err, size_t errlen)
+{
+    if (len > t->max_message - s->msg.len) {
+        set_error(err, errlen,
+                  "fragmented message %#" PRIx64 " would grow to %zu bytes, "
+                  "over the limit of %zu bytes",
+                  s->seq_id, s->msg.len + len, t->max_message);
+        return EN_FRAG_ETOOBIG;
+    }
+    size_t old_cap = s->msg.cap;
+    if (en_buf_append(&s->msg, data, len) < 0) {
+        set_error(err, errlen,
+                  "out of memory growing fragmented message %#" PRIx64
+                  " to %zu bytes",
+                  s->seq_id, s->msg.len + len);
+        return EN_FRAG_ENOMEM;
+    }
+    t->pending += s->msg.cap - old_cap;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Receiving                                                            */
+/* ------------------------------------------------------------------ */
+
+void en_frag_init(en_frag_table_t *t, size_t max_message)
+{
+    memset(t, 0, sizeof *t);
+    t->max_message = max_message;
+    en_buf_init(&t->done);
+}
+
+void en_frag_free(en_frag_table_t *t)
+{
+    for (size_t i = 0; i < t->nslots; i++)
+        en_buf_free(&t->slots[i].msg);
+    free(t->slots);
+    en_buf_free(&t->done);
+    en_frag_init(t, t->max_message);
+}
+
+size_t en_frag_pending_bytes(const en_frag_table_t *t)
+{
+    return t->pending;
+}
+
+/* Hands the finished sequence's buffer out as the completed message. */
+static int complete(en_frag_table_t *t, struct en_frag_seq *s,
+                    const uint8_t **msg, size_t *msg_len)
+{
+    t->pending -= s->msg.cap;
+    t->done = s->msg;
+    en_buf_init(&s->msg);
+    slot_clear(t, s);
+    *msg = t->done.data;
+    *msg_len = t->done.len;
+    return EN_FRAG_COMPLETE;
+}
+
+/* 131 69 SeqId FragId N | data */
+static int feed_first(en_frag_table_t *t, uint64_t seq_id, uint64_t frag_id,
+                      const uint8_t *data, size_t len, const uint8_t **msg,
+                      size_t *msg_len, char *err, size_t errlen)
+{
+    uint8_t atoms = data[EN_FRAG_FIRST_HDR_LEN - 1];
+    if (atoms != 0) {
+        set_error(err, errlen,
+                  "first fragment of message %#" PRIx64 " uses %u atom "
+                  "cache references; this node never negotiates the atom "
+                  "cache",
+                  seq_id, atoms);
+        return EN_FRAG_EPROTO;
+    }
+    struct en_frag_seq *live = seq_find(t, seq_id);
+    if (live) {
+        seq_discard(t, live);
+        set_error(err, errlen,
+                  "first fragment of message %#" PRIx64 " arrived while "
+                  "that message was still being received",
+                  seq_id);
+        return EN_FRAG_EPROTO;
+    }
+    if (table_make_room(t) < 0) {
+        set_error(err, errlen,
+                  "out of memory starting fragmented message "
+                  "%#" PRIx64,
+                  seq_id);
+        return EN_FRAG_ENOMEM;
+    }
+
+    struct en_frag_seq *s = free_slot_for(t->slots, t->nslots, seq_id);
+    s->seq_id = seq_id;
+    s->next_frag = frag_id; /* makes the slot live: decremented below */
+    en_buf_init(&s->msg);
+    t->live++;
+    int rc = seq_append(t, s, plain_header, PLAIN_HDR_LEN, err, errlen);
+    if (rc == 0)
+        rc = seq_append(t, s, data + EN_FRAG_FIRST_HDR_LEN,
+                        len - EN_FRAG_FIRST_HDR_LEN, err, errlen);
+    if (rc < 0) {
+        seq_discard(t, s);
+        return rc;
+    }
+    if (--s->next_frag == 0)
+        return complete(t, s, msg, msg_len);
+    return EN_FRAG_PENDING;
+}
+
+/* 131 70 SeqId FragId | data */
+static int feed_next(en_frag_table_t *t, uint64_t seq_id, uint64_t frag_id,
+                     const uint8_t *data, size_t len, const uint8_t **msg,
+                     size_t *msg_len, char *err, size_t errlen)
+{
+    struct en_frag_seq *s = seq_find(t, seq_id);
+    if (!s) {
+        set_error(err, errlen,
+                  "fragment %" PRIu64 " of message %#" PRIx64 " arrived "
+                  "without a first fragment",
+                  frag_id, seq_id);
+        return EN_FRAG_EPROTO;
+    }
+    if (frag_id != s->next_frag) {
+        set_error(err, errlen,
+                  "fragment %" PRIu64 " of message %#" PRIx64 " arrived "
+                  "when fragment %" PRIu64 " was due",
+                  frag_id, seq_id, s->next_frag);
+        seq_discard(t, s);
+        return EN_FRAG_EPROTO;
+    }
+    int rc = seq_append(t, s, data + EN_FRAG_CONT_HDR_LEN,
+                        len - EN_FRAG_CONT_HDR_LEN, err, errlen);
+    if (rc < 0) {
+        seq_discard(t, s);
+        return rc;
+    }
+    if (--s->next_frag == 0)
+        return complete(t, s, msg, msg_len);
+    return EN_FRAG_PENDING;
+}
+
+/* Checks the fixed part of a fragment header; sets *first. */
+static int check_header(const uint8_t *data, size_t len, int *first, char *err,
+                        size_t errlen)
+{
+    if (len < 2 || data[0] != VERSION_MAGIC ||
+        (data[1] != DIST_FRAG_HEADER && data[1] != DIST_FRAG_CONT)) {
+        set_error(err, errlen,
+                  "packet of %zu bytes is not a fragment: a "
+                  "fragment starts with 131 69 or 131 70",
+                  len);
+        return EN_FRAG_EPROTO;
+    }
+    *first = data[1] == DIST_FRAG_HEADER;
+    size_t need = *first ? EN_FRAG_FIRST_HDR_LEN : EN_FRAG_CONT_HDR_LEN;
+    if (len < need) {
+        set_error(err, errlen,
+                  "fragment header is truncated: %zu of %zu bytes (131 %u)",
+                  len, need, data[1]);
+        return EN_FRAG_EPROTO;
+    }
+    if (en_get64(data + 10) == 0) {
+        set_error(err, errlen,
+                  "fragment of message %#" PRIx64 " has FragId 0; FragIds "
+                  "count down to 1",
+                  en_get64(data + 2));
+        return EN_FRAG_EPROTO;
+    }
+    return 0;
+}
+
+int en_frag_feed(en_frag_table_t *t, const uint8_t *data, size_t len,
+                 const uint8_t **msg, size_t *msg_len, char *err, size_t errlen)
+{
+    int first;
+
+    /* The previous message is the caller's no longer. */
+    en_buf_free(&t->done);
+    *msg = NULL;
+    *msg_len = 0;
+    if (err && errlen)
+        err[0] = '\0';
+
+    int rc = check_header(data, len, &first, err, errlen);
+    if (rc < 0)
+        return rc;
+    uint64_t seq_id = en_get64(data + 2);
+    uint64_t frag_id = en_get64(data + 10);
+    if (first)
+        return feed_first(t, seq_id, frag_id, data, len, msg, msg_len, err,
+                          errlen);
+    return feed_next(t, seq_id, frag_id, data, len, msg, msg_len, err, errlen);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sending                                                              */
+/* ------------------------------------------------------------------ */
+
+static void put32_at(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void put64_at(uint8_t *p, uint64_t v)
+{
+    put32_at(p, (uint32_t)(v >> 32));
+    put32_at(p + 4, (uint32_t)v);
+}
+
+/* Checks that packet is `Len:32 | 131 68 0 | Ctrl | Msg` with Len right
+ * and Ctrl well formed; returns Ctrl's length, or 0 if anything is off. */
+static size_t header_packet_ctrl_len(const uint8_t *packet, size_t len)
+{
+    const size_t head = EN_FRAME_HDR_LEN + PLAIN_HDR_LEN;
+    if (!packet || len < head || en_get32(packet) != len - EN_FRAME_HDR_LEN ||
+        memcmp(packet + EN_FRAME_HDR_LEN, plain_header, PLAIN_HDR_LEN) != 0)
+        return 0;
+    size_t ctrl_len;
+    if (en_term_size((const char *)packet + head, len - head, &ctrl_len, NULL) <
+        0)
+        return 0;
+    return ctrl_len;
+}
+
+/* Writes one fragment packet at p and returns the byte after it. */
+static uint8_t *put_fragment(uint8_t *p, int first, uint64_t seq_id,
+                             uint64_t frag_id, const uint8_t *data, size_t len)
+{
+    size_t hdr = first ? EN_FRAG_FIRST_HDR_LEN : EN_FRAG_CONT_HDR_LEN;
+    put32_at(p, (uint32_t)(hdr + len));
+    p += EN_FRAME_HDR_LEN;
+    *p++ = VERSION_MAGIC;
+    *p++ = first ? DIST_FRAG_HEADER : DIST_FRAG_CONT;
+    put64_at(p, seq_id);
+    put64_at(p + 8, frag_id);
+    p += 16;
+    if (first)
+        *p++ = 0; /* no atom cache references */
+    memcpy(p, data, len);
+    return p + len;
+}
+
+int en_frag_split(en_buf_t *out, const uint8_t *packet, size_t packet_len,
+                  uint64_t seq_id, size_t frag_size)
+{
+    size_t ctrl_len = header_packet_ctrl_len(packet, packet_len);
+    if (ctrl_len == 0 || frag_size == 0)
+        return EN_CTRL_EINVAL;
+
+    const uint8_t *body = packet + EN_FRAME_HDR_LEN + PLAIN_HDR_LEN;
+    size_t body_len = packet_len - EN_FRAME_HDR_LEN - PLAIN_HDR_LEN;
+    if (body_len <= frag_size)
+        return en_buf_append(out, packet, packet_len) < 0 ? EN_CTRL_ENOMEM : 0;
+    if (ctrl_len > frag_size)
+        return EN_CTRL_EINVAL;
+    if (frag_size > UINT32_MAX - EN_FRAG_FIRST_HDR_LEN)
+        return EN_CTRL_ETOOBIG;
+
+    /* Everything is measured before anything is written, so a failure
+     * leaves out as it was. body_len < 2^32, so nothing here overflows a
+     * 64-bit count. */
+    uint64_t frags = (body_len - 1) / frag_size + 1;
+    uint64_t total = (uint64_t)body_len + EN_FRAG_FIRST_HDR_LEN +
+                     frags * EN_FRAME_HDR_LEN +
+                     (frags - 1) * EN_FRAG_CONT_HDR_LEN;
+    if (total > SIZE_MAX || en_buf_reserve(out, (size_t)total) < 0)
+        return EN_CTRL_ENOMEM;
+
+    uint8_t *p = out->data + out->len;
+    for (uint64_t id = frags; id >= 1; id--) {
+        size_t n = body_len < frag_size ? body_len : frag_size;
+        p = put_fragment(p, id == frags, seq_id, id, body, n);
+        body += n;
+        body_len -= n;
+    }
+    out->len += (size_t)total;
+    return 0;
+}

@@ -1,0 +1,118 @@
+/* fragment.h - fragmented distribution messages, both directions.
+ *
+ * With DFLAG_FRAGMENTS negotiated, OTP cuts a message whose control term
+ * and payload together exceed 64 KiB into fragments (PROTOCOL.md section
+ * 4, E §fragments):
+ *
+ *   first      131 69 SeqId:64 FragId:64 N | Ctrl + start of the message
+ *   following  131 70 SeqId:64 FragId:64   | more of the message
+ *
+ * FragId starts at the number of fragments and counts down to 1, so the
+ * first fragment says how many follow and FragId 1 ends the message.
+ * SeqId names the sequence (OTP uses the sending process), and fragments
+ * of different sequences may interleave on one connection. N is the
+ * number of atom cache references; this node never negotiates the atom
+ * cache, so N is always 0 and the cache flags and refs are absent.
+ *
+ * Receiving: an en_frag_table_t per connection collects the fragments of
+ * each sequence and hands back the whole message in the plain header
+ * form `131 68 0 | Ctrl | Msg`, which en_ctrl_decode() reads like any
+ * other packet. Each fragment's data is copied exactly once, appended to
+ * its sequence's buffer, which grows geometrically.
+ *
+ * Sending: en_frag_split() cuts one encoded packet into fragments the way
+ * OTP does, or passes it through when it is small enough.
+ *
+ * Both are pure: no sockets, no clocks, no logging.
+ */
+#ifndef ENODE_FRAGMENT_H
+#define ENODE_FRAGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+
+/* Message bytes (control term and payload) per fragment, as OTP uses
+ * (dist.h ERTS_DIST_FRAGMENT_SIZE). */
+#define EN_FRAG_SIZE (64 * 1024)
+
+/* Bytes in front of the data of a first (131 69 SeqId FragId N) and of a
+ * following (131 70 SeqId FragId) fragment. */
+#define EN_FRAG_FIRST_HDR_LEN 19
+#define EN_FRAG_CONT_HDR_LEN 18
+
+/* Return codes of en_frag_feed(). */
+#define EN_FRAG_PENDING 0    /* fragment stored; the message is not whole */
+#define EN_FRAG_COMPLETE 1   /* the message is whole: see *msg */
+#define EN_FRAG_EPROTO (-1)  /* the peer broke the fragment rules */
+#define EN_FRAG_ETOOBIG (-2) /* a message grew past max_message */
+#define EN_FRAG_ENOMEM (-3)  /* out of memory */
+
+struct en_frag_seq; /* one sequence being received; private */
+
+/* The fragments being received on one connection. Embed it, initialise
+ * it with en_frag_init() and release it with en_frag_free(). */
+typedef struct en_frag_table {
+    struct en_frag_seq *slots; /* open-addressing hash on SeqId */
+    size_t nslots;             /* 0 or a power of two */
+    size_t live;               /* sequences with fragments outstanding */
+    size_t pending;            /* bytes allocated for them */
+    size_t max_message;        /* limit on a reassembled message */
+    en_buf_t done;             /* the message the last call completed */
+} en_frag_table_t;
+
+/* Starts an empty table. max_message bounds each reassembled message in
+ * bytes, counted as *msg_len is (the 3-byte 131 68 0 header included): a
+ * sequence that would grow past it is refused. It does not bound how many
+ * sequences a peer keeps open at once; a caller that cares watches
+ * en_frag_pending_bytes(). */
+void en_frag_init(en_frag_table_t *t, size_t max_message);
+
+/* Frees every half-received message and the last completed one. The
+ * table is then empty and may be used again with the same limit. */
+void en_frag_free(en_frag_table_t *t);
+
+/* Takes one packet's data (what follows the 4-byte length), which must
+ * start with 131 69 or 131 70. Returns
+ *   EN_FRAG_PENDING   the fragment is stored; *msg = NULL, *msg_len = 0;
+ *   EN_FRAG_COMPLETE  *msg / *msg_len hold the whole message as
+ *                     `131 68 0 | Ctrl | Msg`, ready for en_ctrl_decode().
+ *                     The bytes belong to the table and stay valid until
+ *                     the next en_frag_feed() or en_frag_free();
+ *   < 0               an EN_FRAG_E* code, with a sentence in err (if err is
+ *                     not NULL): a truncated header, a packet that is not
+ *                     a fragment, FragId 0, N > 0, a 131 69 reusing a
+ *                     SeqId still being received, a 131 70 for a SeqId
+ *                     that is not, a FragId out of order, a message over
+ *                     max_message. The sequence concerned, if any, is
+ *                     discarded; the others are kept. Any of these means
+ *                     the peer is broken or hostile: drop the connection.
+ * Nothing the peer sends makes it read outside data[0..len). */
+int en_frag_feed(en_frag_table_t *t, const uint8_t *data, size_t len,
+                 const uint8_t **msg, size_t *msg_len, char *err,
+                 size_t errlen);
+
+/* Bytes allocated for messages still missing fragments. */
+size_t en_frag_pending_bytes(const en_frag_table_t *t);
+
+/* Appends to out the packet `Len:32 | 131 68 0 | Ctrl | Msg` (as the
+ * en_ctrl_* encoders write it with EN_WIRE_DISTHDR) ready for the wire:
+ * unchanged when Ctrl + Msg is at most frag_size bytes, otherwise as
+ * fragments of sequence seq_id, each a complete `Len:32 | ...` packet
+ * carrying at most frag_size bytes of Ctrl + Msg, in order FragId = total
+ * down to 1. Use EN_FRAG_SIZE for frag_size, and for seq_id a value no
+ * other message on the connection is using while this one is in flight.
+ * Returns 0, or leaves out unchanged and returns
+ *   EN_CTRL_EINVAL   packet is not one header-form packet with a
+ *                    well-formed control term and a matching length,
+ *                    frag_size is 0, or the control term is longer than
+ *                    frag_size (OTP requires it whole in the first
+ *                    fragment);
+ *   EN_CTRL_ETOOBIG  a fragment would not fit Len:32;
+ *   EN_CTRL_ENOMEM   out of memory.
+ * packet must not point into out. */
+int en_frag_split(en_buf_t *out, const uint8_t *packet, size_t packet_len,
+                  uint64_t seq_id, size_t frag_size);
+
+#endif
