@@ -46,6 +46,7 @@ struct fakepeer {
     en_frag_table_t frags;  /* fragments from the node */
     int frag_count;         /* fragments of the message being received */
     size_t frag_size;       /* fp_set_fragment_size */
+    int forced_wire;        /* fp_force_wire, or -1 */
     uint64_t frag_seq;
 
     fp_pkt_t *head, **tail; /* packets received and not taken */
@@ -299,6 +300,7 @@ static fp_t *fp_new(enode_t *node, const fp_config_t *cfg)
         return NULL;
     copy_config(fp, node, cfg);
     fp->fd = fp->lfd = -1;
+    fp->forced_wire = -1;
     fp->tail = &fp->head;
     en_frag_init(&fp->frags, SIZE_MAX);
     return fp;
@@ -688,6 +690,17 @@ int fp_sync(fp_t *fp, int timeout_ms)
 
 /* ---- sending ------------------------------------------------------------ */
 
+void fp_force_wire(fp_t *fp, int wire)
+{
+    fp->forced_wire = wire;
+}
+
+/* The form the peer writes in. */
+static int send_wire(const fp_t *fp)
+{
+    return fp->forced_wire >= 0 ? fp->forced_wire : fp_wire(fp);
+}
+
 void fp_set_fragment_size(fp_t *fp, size_t frag_size)
 {
     fp->frag_size = frag_size;
@@ -697,7 +710,7 @@ void fp_set_fragment_size(fp_t *fp, size_t frag_size)
 static int send_buf(fp_t *fp, en_buf_t *pkt)
 {
     int rc;
-    if (fp->frag_size > 0 && fp_wire(fp) == EN_WIRE_DISTHDR) {
+    if (fp->frag_size > 0 && send_wire(fp) == EN_WIRE_DISTHDR) {
         en_buf_t frags = EN_BUF_INIT;
         rc = en_frag_split(&frags, pkt->data, pkt->len, ++fp->frag_seq,
                            fp->frag_size);
@@ -728,7 +741,7 @@ static int send_encoded(fp_t *fp, en_buf_t *pkt, int rc)
 int fp_send(fp_t *fp, const erlang_pid *to, const ei_x_buff *msg)
 {
     en_buf_t b = EN_BUF_INIT;
-    int rc = en_ctrl_send(&b, fp_wire(fp), 0, NULL, to, TERM(msg));
+    int rc = en_ctrl_send(&b, send_wire(fp), 0, NULL, to, TERM(msg));
     return send_encoded(fp, &b, rc);
 }
 
@@ -736,7 +749,7 @@ int fp_send_sender(fp_t *fp, const erlang_pid *from, const erlang_pid *to,
                    const ei_x_buff *msg)
 {
     en_buf_t b = EN_BUF_INIT;
-    int rc = en_ctrl_send(&b, fp_wire(fp), 1, from, to, TERM(msg));
+    int rc = en_ctrl_send(&b, send_wire(fp), 1, from, to, TERM(msg));
     return send_encoded(fp, &b, rc);
 }
 
@@ -744,7 +757,7 @@ int fp_reg_send(fp_t *fp, const erlang_pid *from, const char *to_name,
                 const ei_x_buff *msg)
 {
     en_buf_t b = EN_BUF_INIT;
-    int rc = en_ctrl_reg_send(&b, fp_wire(fp), from, to_name, TERM(msg));
+    int rc = en_ctrl_reg_send(&b, send_wire(fp), from, to_name, TERM(msg));
     return send_encoded(fp, &b, rc);
 }
 
@@ -752,14 +765,14 @@ int fp_alias_send(fp_t *fp, const erlang_pid *from, const erlang_ref *alias,
                   const ei_x_buff *msg)
 {
     en_buf_t b = EN_BUF_INIT;
-    int rc = en_ctrl_alias_send(&b, fp_wire(fp), from, alias, TERM(msg));
+    int rc = en_ctrl_alias_send(&b, send_wire(fp), from, alias, TERM(msg));
     return send_encoded(fp, &b, rc);
 }
 
 int fp_link(fp_t *fp, const erlang_pid *from, const erlang_pid *to)
 {
     en_buf_t b = EN_BUF_INIT;
-    int rc = en_ctrl_link(&b, fp_wire(fp), from, to);
+    int rc = en_ctrl_link(&b, send_wire(fp), from, to);
     return send_encoded(fp, &b, rc);
 }
 
@@ -767,7 +780,7 @@ int fp_unlink_id(fp_t *fp, const erlang_pid *from, const erlang_pid *to,
                  uint64_t id)
 {
     en_buf_t b = EN_BUF_INIT;
-    int rc = en_ctrl_unlink_id(&b, fp_wire(fp), from, to, id);
+    int rc = en_ctrl_unlink_id(&b, send_wire(fp), from, to, id);
     return send_encoded(fp, &b, rc);
 }
 
@@ -775,7 +788,7 @@ int fp_unlink_id_ack(fp_t *fp, const erlang_pid *from, const erlang_pid *to,
                      uint64_t id)
 {
     en_buf_t b = EN_BUF_INIT;
-    int rc = en_ctrl_unlink_id_ack(&b, fp_wire(fp), from, to, id);
+    int rc = en_ctrl_unlink_id_ack(&b, send_wire(fp), from, to, id);
     return send_encoded(fp, &b, rc);
 }
 
@@ -783,7 +796,7 @@ int fp_exit(fp_t *fp, const erlang_pid *from, const erlang_pid *to,
             const ei_x_buff *reason)
 {
     en_buf_t b = EN_BUF_INIT;
-    int rc = en_ctrl_exit(&b, fp_wire(fp), from, to, TERM(reason));
+    int rc = en_ctrl_exit(&b, send_wire(fp), from, to, TERM(reason));
     return send_encoded(fp, &b, rc);
 }
 
@@ -791,7 +804,7 @@ int fp_exit2(fp_t *fp, const erlang_pid *from, const erlang_pid *to,
              const ei_x_buff *reason)
 {
     en_buf_t b = EN_BUF_INIT;
-    int rc = en_ctrl_exit2(&b, fp_wire(fp), from, to, TERM(reason));
+    int rc = en_ctrl_exit2(&b, send_wire(fp), from, to, TERM(reason));
     return send_encoded(fp, &b, rc);
 }
 
@@ -799,7 +812,7 @@ int fp_monitor(fp_t *fp, const erlang_pid *from, const erlang_pid *to_pid,
                const char *to_name, const erlang_ref *ref)
 {
     en_buf_t b = EN_BUF_INIT;
-    int rc = en_ctrl_monitor_p(&b, fp_wire(fp), from, to_pid, to_name, ref);
+    int rc = en_ctrl_monitor_p(&b, send_wire(fp), from, to_pid, to_name, ref);
     return send_encoded(fp, &b, rc);
 }
 
@@ -807,7 +820,7 @@ int fp_demonitor(fp_t *fp, const erlang_pid *from, const erlang_pid *to_pid,
                  const char *to_name, const erlang_ref *ref)
 {
     en_buf_t b = EN_BUF_INIT;
-    int rc = en_ctrl_demonitor_p(&b, fp_wire(fp), from, to_pid, to_name, ref);
+    int rc = en_ctrl_demonitor_p(&b, send_wire(fp), from, to_pid, to_name, ref);
     return send_encoded(fp, &b, rc);
 }
 
@@ -816,7 +829,7 @@ int fp_monitor_exit(fp_t *fp, const erlang_pid *from_pid,
                     const erlang_ref *ref, const ei_x_buff *reason)
 {
     en_buf_t b = EN_BUF_INIT;
-    int rc = en_ctrl_monitor_p_exit(&b, fp_wire(fp), from_pid, from_name, to,
+    int rc = en_ctrl_monitor_p_exit(&b, send_wire(fp), from_pid, from_name, to,
                                     ref, TERM(reason));
     return send_encoded(fp, &b, rc);
 }
@@ -839,7 +852,7 @@ int fp_encode_ctrl(const fp_t *fp, en_buf_t *out, const ei_x_buff *ctrl,
 {
     const char *c, *m = NULL;
     size_t clen, mlen = 0;
-    int pass = fp_wire(fp) == EN_WIRE_PASSTHROUGH;
+    int pass = send_wire(fp) == EN_WIRE_PASSTHROUGH;
     static const uint8_t pass_hdr[2] = {112, 131}, dist_hdr[3] = {131, 68, 0};
     static const uint8_t magic = 131;
 

@@ -225,6 +225,11 @@ int fp_send_bytes(fp_t *fp, const void *data, size_t len);
 /* A tick (an empty packet). */
 int fp_tick(fp_t *fp);
 
+/* Send in this wire form (EN_WIRE_PASSTHROUGH or EN_WIRE_DISTHDR)
+ * whatever was agreed, as a broken peer would; -1 goes back to
+ * fp_wire(). */
+void fp_force_wire(fp_t *fp, int wire);
+
 /* From now on, cut every message the peer sends whose control tuple and
  * term exceed frag_size bytes into fragments of that size, as OTP does at
  * 64 KiB; 0 turns it off. Needs FRAGMENTS agreed; the control tuple must

@@ -107,10 +107,9 @@ ei_x_buff *rt_term_slot(void)
     return x;
 }
 
-const ei_x_buff *rt_term_done(int rc)
+void rt_term_check(int ei_rc)
 {
-    cr_assert(rc == 0, "rt_term: ei_x_format refused the format");
-    return &terms[nterms - 1];
+    cr_assert(ei_rc == 0, "rt_term: ei_x_format refused the format");
 }
 
 static void terms_free(void)

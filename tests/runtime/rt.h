@@ -47,9 +47,16 @@ const char *rt_log(void);
 /* A term built by ei_x_format (version byte first): rt_term("boom"),
  * rt_term("{shutdown, ~i}", 3), rt_term("{~p, ok}", &pid), ... The
  * test's terms are freed by rt_teardown. */
-#define rt_term(...) rt_term_done(ei_x_format_wo_ver(rt_term_slot(), __VA_ARGS__))
+#define rt_term(...)                                                          \
+    ({                                                                        \
+        ei_x_buff *rt_x_ = rt_term_slot();                                    \
+        rt_term_check(ei_x_format_wo_ver(rt_x_, __VA_ARGS__));                \
+        (const ei_x_buff *)rt_x_;                                             \
+    })
+/* An empty term buffer (the version byte only) for a test to fill with
+ * ei_x_encode_*; freed by rt_teardown like rt_term's. */
 ei_x_buff *rt_term_slot(void);
-const ei_x_buff *rt_term_done(int rc);
+void rt_term_check(int ei_rc);
 
 /* A mailbox on rt_node, registered as name unless that is NULL, trapping
  * exits if trap. */

@@ -282,7 +282,7 @@ Test(links, a_large_exit_reason_reaches_a_linked_peer, .disabled = true)
     ei_x_encode_binary(reason, big, sizeof big);
     cr_assert_eq(fp_link(rt_fp, &p, enode_mbox_pid(mb)), 0);
     sync_peer();
-    cr_assert_eq(enode_mbox_exit(mb, rt_term_done(0)), 0);
+    cr_assert_eq(enode_mbox_exit(mb, reason), 0);
     const fp_pkt_t *x = fp_expect(rt_fp, is_exit, NULL, T_MS);
     cr_assert(x, "no exit signal: %s\nnode log:\n%s", fp_error(rt_fp),
               rt_log());
