@@ -38,15 +38,15 @@ struct fakepeer {
     int up;  /* the handshake is done */
     int closed;
     en_hs_t hs;
-    uint64_t flags;        /* agreed */
-    uint64_t node_flags;   /* as the node advertised them */
+    uint64_t flags;      /* agreed */
+    uint64_t node_flags; /* as the node advertised them */
     uint32_t node_creation;
 
-    en_buf_t in;            /* bytes read and not yet used */
-    en_frag_table_t frags;  /* fragments from the node */
-    int frag_count;         /* fragments of the message being received */
-    size_t frag_size;       /* fp_set_fragment_size */
-    int forced_wire;        /* fp_force_wire, or -1 */
+    en_buf_t in;           /* bytes read and not yet used */
+    en_frag_table_t frags; /* fragments from the node */
+    int frag_count;        /* fragments of the message being received */
+    size_t frag_size;      /* fp_set_fragment_size */
+    int forced_wire;       /* fp_force_wire, or -1 */
     uint64_t frag_seq;
 
     fp_pkt_t *head, **tail; /* packets received and not taken */
@@ -78,7 +78,7 @@ static int ms_left(uint64_t deadline)
     return now >= deadline ? 0 : (int)(deadline - now);
 }
 
-/* ---- the packet queue ------------------------------------------------------ */
+/* ---- the packet queue ---------------------------------------------------- */
 
 static void pkt_free(fp_pkt_t *p)
 {
@@ -119,8 +119,8 @@ static void take_fragment(fp_t *fp, const uint8_t *data, size_t len)
     const uint8_t *msg;
     size_t msg_len;
     char why[256];
-    int rc = en_frag_feed(&fp->frags, data, len, &msg, &msg_len, why,
-                          sizeof why);
+    int rc =
+        en_frag_feed(&fp->frags, data, len, &msg, &msg_len, why, sizeof why);
 
     fp->frag_count++;
     if (rc == EN_FRAG_COMPLETE) {
@@ -139,8 +139,7 @@ static void take_packets(fp_t *fp)
     size_t used = 0;
 
     while (fp->in.len > used) {
-        long n = en_frame_next(fp->in.data + used, fp->in.len - used,
-                               SIZE_MAX);
+        long n = en_frame_next(fp->in.data + used, fp->in.len - used, SIZE_MAX);
         if (n <= 0)
             break;
         const uint8_t *p = fp->in.data + used + EN_FRAME_HDR_LEN;
@@ -156,7 +155,7 @@ static void take_packets(fp_t *fp)
     en_buf_consume(&fp->in, used);
 }
 
-/* ---- moving bytes --------------------------------------------------------- */
+/* ---- moving bytes -------------------------------------------------------- */
 
 /* Read all the socket has now. */
 static void read_available(fp_t *fp)
@@ -426,8 +425,8 @@ int fp_accept(fp_t *fp, int timeout_ms)
 
     if (fp->lfd < 0 || fp->fd >= 0)
         return fail(fp, "fp_accept: not listening, or connected already");
-    while ((fp->fd = accept4(fp->lfd, NULL, NULL, SOCK_NONBLOCK |
-                                                      SOCK_CLOEXEC)) < 0) {
+    while ((fp->fd = accept4(fp->lfd, NULL, NULL,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return fail(fp, "accept: %s", strerror(errno));
         if (ms_left(deadline) == 0)
@@ -465,7 +464,7 @@ const char *fp_error(const fp_t *fp)
     return fp ? fp->err : "out of memory";
 }
 
-/* ---- what was agreed ------------------------------------------------------- */
+/* ---- what was agreed ----------------------------------------------------- */
 
 const char *fp_name(const fp_t *fp)
 {
@@ -529,41 +528,52 @@ void fp_ref(fp_t *fp, erlang_ref *ref)
     ref->n[2] = 0x9EE2;
 }
 
-/* ---- receiving ---------------------------------------------------------- */
+/* ---- receiving ----------------------------------------------------------- */
 
-const fp_pkt_t *fp_expect(fp_t *fp, fp_match_fn match, void *ud,
-                          int timeout_ms)
+/* Take the first queued packet match accepts out of the queue. */
+static fp_pkt_t *take_first(fp_t *fp, fp_match_fn match, void *ud)
+{
+    fp_pkt_t *prev = NULL;
+    for (fp_pkt_t *p = fp->head; p; prev = p, p = p->next) {
+        if (match && !match(p, ud))
+            continue;
+        if (prev)
+            prev->next = p->next;
+        else
+            fp->head = p->next;
+        if (fp->tail == &p->next)
+            fp->tail = prev ? &prev->next : &fp->head;
+        p->next = NULL;
+        return p;
+    }
+    return NULL;
+}
+
+/* Wait for the first packet match accepts; the caller owns it. */
+static fp_pkt_t *wait_for(fp_t *fp, fp_match_fn match, void *ud, int timeout_ms)
 {
     uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+    fp_pkt_t *p;
 
-    pkt_free(fp->taken);
-    fp->taken = NULL;
-    for (;;) {
-        fp_pkt_t *prev = NULL;
-        for (fp_pkt_t *p = fp->head; p; prev = p, p = p->next) {
-            if (match && !match(p, ud))
-                continue;
-            if (prev)
-                prev->next = p->next;
-            else
-                fp->head = p->next;
-            if (fp->tail == &p->next)
-                fp->tail = prev ? &prev->next : &fp->head;
-            p->next = NULL;
-            fp->taken = p;
-            return p;
-        }
+    while (!(p = take_first(fp, match, ud))) {
         if (fp->closed) {
             fail(fp, "the connection closed before the packet came");
             return NULL;
         }
         if (ms_left(deadline) == 0) {
-            fail(fp, "no such packet from the node within %d ms",
-                 timeout_ms);
+            fail(fp, "no such packet from the node within %d ms", timeout_ms);
             return NULL;
         }
         pump_once(fp, ms_left(deadline), 0);
     }
+    return p;
+}
+
+const fp_pkt_t *fp_expect(fp_t *fp, fp_match_fn match, void *ud, int timeout_ms)
+{
+    pkt_free(fp->taken);
+    fp->taken = wait_for(fp, match, ud, timeout_ms);
+    return fp->taken;
 }
 
 static int op_is(const fp_pkt_t *p, void *ud)
@@ -665,30 +675,18 @@ int fp_sync(fp_t *fp, int timeout_ms)
     ei_x_free(&x);
     if (rc < 0)
         return -1;
-    /* Not through fp_expect: the packet test takes last stays valid. */
-    uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
-    for (;;) {
-        fp_pkt_t **pp = &fp->head, *prev = NULL;
-        for (; *pp; prev = *pp, pp = &(*pp)->next) {
-            if (!sync_reply(*pp, &ref))
-                continue;
-            fp_pkt_t *p = *pp;
-            *pp = p->next;
-            if (fp->tail == &p->next)
-                fp->tail = prev ? &prev->next : &fp->head;
-            pkt_free(p);
-            return 0;
-        }
-        if (fp->closed)
-            return fail(fp, "fp_sync: the connection closed");
-        if (ms_left(deadline) == 0)
-            return fail(fp, "fp_sync: net_kernel did not answer in %d ms",
-                        timeout_ms);
-        pump_once(fp, ms_left(deadline), 0);
+    /* Not through fp_expect: the packet it returned last stays valid. */
+    fp_pkt_t *p = wait_for(fp, sync_reply, &ref, timeout_ms);
+    if (!p) {
+        char why[sizeof fp->err];
+        snprintf(why, sizeof why, "%s", fp->err);
+        return fail(fp, "fp_sync: no answer from net_kernel: %s", why);
     }
+    pkt_free(p);
+    return 0;
 }
 
-/* ---- sending ------------------------------------------------------------ */
+/* ---- sending ------------------------------------------------------------- */
 
 void fp_force_wire(fp_t *fp, int wire)
 {
@@ -824,9 +822,9 @@ int fp_demonitor(fp_t *fp, const erlang_pid *from, const erlang_pid *to_pid,
     return send_encoded(fp, &b, rc);
 }
 
-int fp_monitor_exit(fp_t *fp, const erlang_pid *from_pid,
-                    const char *from_name, const erlang_pid *to,
-                    const erlang_ref *ref, const ei_x_buff *reason)
+int fp_monitor_exit(fp_t *fp, const erlang_pid *from_pid, const char *from_name,
+                    const erlang_pid *to, const erlang_ref *ref,
+                    const ei_x_buff *reason)
 {
     en_buf_t b = EN_BUF_INIT;
     int rc = en_ctrl_monitor_p_exit(&b, send_wire(fp), from_pid, from_name, to,
@@ -834,7 +832,7 @@ int fp_monitor_exit(fp_t *fp, const erlang_pid *from_pid,
     return send_encoded(fp, &b, rc);
 }
 
-/* ---- the ops ctrl.h has no encoder for: tuples built with ei -------------- */
+/* ---- the ops ctrl.h has no encoder for: tuples built with ei ------------- */
 
 /* Strip a leading version byte off a whole-buffer term. */
 static void bare(const ei_x_buff *x, const char **t, size_t *len)
@@ -931,10 +929,10 @@ int fp_payload_monitor_exit(fp_t *fp, const erlang_pid *from_pid,
     return rc;
 }
 
-int fp_spawn_request(fp_t *fp, const erlang_ref *req_id,
-                     const erlang_pid *from, const erlang_pid *group_leader,
-                     const char *module, const char *function, long arity,
-                     const ei_x_buff *opts, const ei_x_buff *args)
+int fp_spawn_request(fp_t *fp, const erlang_ref *req_id, const erlang_pid *from,
+                     const erlang_pid *group_leader, const char *module,
+                     const char *function, long arity, const ei_x_buff *opts,
+                     const ei_x_buff *args)
 {
     const char *o;
     size_t olen;
@@ -957,7 +955,7 @@ int fp_spawn_request(fp_t *fp, const erlang_ref *req_id,
     return rc;
 }
 
-/* ---- terms ---------------------------------------------------------------- */
+/* ---- terms --------------------------------------------------------------- */
 
 #define FP_TEXT_SLOTS 8
 

@@ -67,8 +67,8 @@
  * is a hidden node, so the node's global service stays quiet (a visible
  * peer gets global's init_connect right after the handshake). Add
  * EN_DFLAG_PUBLISHED to be visible; take flags away to play an older or
- * smaller peer (without FRAGMENTS the node must use the pass-through
- * form, without SPAWN it must not expect spawn requests, ...). */
+ * smaller peer (without FRAGMENTS the node must write the pass-through
+ * form, without DIST_MONITOR it must send no MONITOR_P, ...). */
 #define FP_FLAGS_DEFAULT                                                       \
     (EN_DFLAGS_MANDATORY_26 | EN_DFLAG_DIST_MONITOR |                          \
      EN_DFLAG_DIST_MONITOR_NAME | EN_DFLAG_SEND_SENDER |                       \
@@ -93,10 +93,10 @@ typedef struct fp_config {
 
 /* One packet the node sent, whole (fragments already put together). */
 typedef struct fp_pkt {
-    int rc;          /* what en_ctrl_decode returned: 0, or EN_CTRL_EUNKNOWN
-                        for a well-formed op it does not know (m.op) */
-    en_dmsg_t m;     /* the decoded message; its pointers point into data */
-    uint8_t *data;   /* the packet after its length prefix, as decoded */
+    int rc;        /* what en_ctrl_decode returned: 0, or EN_CTRL_EUNKNOWN
+                      for a well-formed op it does not know (m.op) */
+    en_dmsg_t m;   /* decoded; its pointers point into data */
+    uint8_t *data; /* the packet after its length prefix, as decoded */
     size_t len;
     int passthrough; /* it came in the 112 form (else 131 68 0) */
     int fragments;   /* how many fragments it came in; 0: not fragmented */
@@ -105,7 +105,7 @@ typedef struct fp_pkt {
 
 typedef struct fakepeer fp_t;
 
-/* ---- life ------------------------------------------------------------------ */
+/* ---- life ---------------------------------------------------------------- */
 
 /* Dial the node (at 127.0.0.1:enode_port(node)) and run the handshake as
  * the initiator. cfg may be NULL for the defaults. On failure *out is
@@ -134,7 +134,7 @@ void fp_free(fp_t *fp);
 /* The reason for the last failure, in words. */
 const char *fp_error(const fp_t *fp);
 
-/* ---- what was agreed -------------------------------------------------------- */
+/* ---- what was agreed ----------------------------------------------------- */
 
 const char *fp_name(const fp_t *fp);
 /* The flags both sides advertised (the handshake's AND). */
@@ -154,61 +154,70 @@ unsigned fp_ticks(const fp_t *fp);
  * teardown checks that this is 0. */
 unsigned fp_malformed(const fp_t *fp);
 
-/* ---- the peer's processes ----------------------------------------------------- */
+/* ---- the peer's processes ------------------------------------------------ */
 
 /* <Name.num.0> with the peer's creation. */
 void fp_pid(const fp_t *fp, unsigned num, erlang_pid *pid);
 /* A fresh reference on the peer's node. */
 void fp_ref(fp_t *fp, erlang_ref *ref);
 
-/* ---- sending ------------------------------------------------------------------ */
+/* ---- sending ------------------------------------------------------------- */
 
-/* The op each one sends is in its comment; terms are one complete
- * external term, with or without the version byte. */
+/* One control message each, in the peer's wire form. Terms are one
+ * complete external term, with or without the version byte. */
+
+/* SEND {2, '', To} + Msg */
 int fp_send(fp_t *fp, const erlang_pid *to, const ei_x_buff *msg);
-                                                  /* SEND {2, '', To} */
+/* SEND_SENDER {22, From, To} + Msg */
 int fp_send_sender(fp_t *fp, const erlang_pid *from, const erlang_pid *to,
-                   const ei_x_buff *msg);          /* SEND_SENDER 22 */
+                   const ei_x_buff *msg);
+/* REG_SEND {6, From, '', ToName} + Msg */
 int fp_reg_send(fp_t *fp, const erlang_pid *from, const char *to_name,
-                const ei_x_buff *msg);             /* REG_SEND 6 */
+                const ei_x_buff *msg);
+/* ALIAS_SEND {33, From, Alias} + Msg */
 int fp_alias_send(fp_t *fp, const erlang_pid *from, const erlang_ref *alias,
-                  const ei_x_buff *msg);           /* ALIAS_SEND 33 */
+                  const ei_x_buff *msg);
+/* LINK {1, From, To} */
 int fp_link(fp_t *fp, const erlang_pid *from, const erlang_pid *to);
-                                                  /* LINK 1 */
+/* UNLINK_ID {35, Id, From, To} and UNLINK_ID_ACK {36, Id, From, To} */
 int fp_unlink_id(fp_t *fp, const erlang_pid *from, const erlang_pid *to,
-                 uint64_t id);                     /* UNLINK_ID 35 */
+                 uint64_t id);
 int fp_unlink_id_ack(fp_t *fp, const erlang_pid *from, const erlang_pid *to,
-                     uint64_t id);                 /* UNLINK_ID_ACK 36 */
+                     uint64_t id);
+/* EXIT {3, From, To, Reason}: a link's exit signal */
 int fp_exit(fp_t *fp, const erlang_pid *from, const erlang_pid *to,
-            const ei_x_buff *reason);              /* EXIT 3 (a link's) */
+            const ei_x_buff *reason);
+/* EXIT2 {8, From, To, Reason}: exit/2 */
 int fp_exit2(fp_t *fp, const erlang_pid *from, const erlang_pid *to,
-             const ei_x_buff *reason);             /* EXIT2 8 (exit/2) */
+             const ei_x_buff *reason);
+/* PAYLOAD_EXIT {24, From, To} + Reason, PAYLOAD_EXIT2 {26, From, To} +
+ * Reason: the forms OTP uses when EXIT_PAYLOAD is agreed */
 int fp_payload_exit(fp_t *fp, const erlang_pid *from, const erlang_pid *to,
-                    const ei_x_buff *reason);      /* PAYLOAD_EXIT 24 */
+                    const ei_x_buff *reason);
 int fp_payload_exit2(fp_t *fp, const erlang_pid *from, const erlang_pid *to,
-                     const ei_x_buff *reason);     /* PAYLOAD_EXIT2 26 */
-/* Monitor or demonitor to_pid, or the name to_name (exactly one). */
+                     const ei_x_buff *reason);
+/* MONITOR_P {19, From, ToProc, Ref} and DEMONITOR_P {20, ...}: ToProc is
+ * to_pid, or the registered name to_name (give exactly one). */
 int fp_monitor(fp_t *fp, const erlang_pid *from, const erlang_pid *to_pid,
-               const char *to_name, const erlang_ref *ref); /* MONITOR_P 19 */
+               const char *to_name, const erlang_ref *ref);
 int fp_demonitor(fp_t *fp, const erlang_pid *from, const erlang_pid *to_pid,
-                 const char *to_name,
-                 const erlang_ref *ref);           /* DEMONITOR_P 20 */
-/* The process the node monitored (from_pid, or from_name for a monitor
- * by name: exactly one) is gone. */
-int fp_monitor_exit(fp_t *fp, const erlang_pid *from_pid,
-                    const char *from_name, const erlang_pid *to,
-                    const erlang_ref *ref,
-                    const ei_x_buff *reason);      /* MONITOR_P_EXIT 21 */
+                 const char *to_name, const erlang_ref *ref);
+/* MONITOR_P_EXIT {21, FromProc, To, Ref, Reason}: the process the node
+ * monitored is gone. FromProc is from_pid, or from_name for a monitor by
+ * name (give exactly one). PAYLOAD_MONITOR_P_EXIT {28, FromProc, To,
+ * Ref} + Reason is the EXIT_PAYLOAD form. */
+int fp_monitor_exit(fp_t *fp, const erlang_pid *from_pid, const char *from_name,
+                    const erlang_pid *to, const erlang_ref *ref,
+                    const ei_x_buff *reason);
 int fp_payload_monitor_exit(fp_t *fp, const erlang_pid *from_pid,
                             const char *from_name, const erlang_pid *to,
-                            const erlang_ref *ref,
-                            const ei_x_buff *reason); /* 28 */
+                            const erlang_ref *ref, const ei_x_buff *reason);
 /* SPAWN_REQUEST 29 {29, ReqId, From, GroupLeader, {M, F, Arity}, Opts}
  * followed by the argument list; opts is a list term such as [monitor]. */
-int fp_spawn_request(fp_t *fp, const erlang_ref *req_id,
-                     const erlang_pid *from, const erlang_pid *group_leader,
-                     const char *module, const char *function, long arity,
-                     const ei_x_buff *opts, const ei_x_buff *args);
+int fp_spawn_request(fp_t *fp, const erlang_ref *req_id, const erlang_pid *from,
+                     const erlang_pid *group_leader, const char *module,
+                     const char *function, long arity, const ei_x_buff *opts,
+                     const ei_x_buff *args);
 
 /* Any control tuple, and the term after it (msg may be NULL), framed in
  * the peer's wire form: for ops the helpers above do not cover, the _TT
@@ -236,7 +245,7 @@ void fp_force_wire(fp_t *fp, int wire);
  * fit in the first fragment. */
 void fp_set_fragment_size(fp_t *fp, size_t frag_size);
 
-/* ---- receiving ----------------------------------------------------------------- */
+/* ---- receiving ----------------------------------------------------------- */
 
 /* A test of one packet; ud is the test's own. */
 typedef int (*fp_match_fn)(const fp_pkt_t *pkt, void *ud);
@@ -272,7 +281,7 @@ void fp_pump(fp_t *fp, int ms);
 /* Wait until the node closes the connection. 0, or -1 after timeout_ms. */
 int fp_wait_closed(fp_t *fp, int timeout_ms);
 
-/* ---- terms ------------------------------------------------------------------ */
+/* ---- terms --------------------------------------------------------------- */
 
 /* Longest text fp_text returns; longer texts are cut. */
 #define FP_TEXT_MAX 16384

@@ -13,7 +13,7 @@
 enode_t *rt_node;
 fp_t *rt_fp;
 
-/* ---- the node's log ------------------------------------------------------- */
+/* ---- the node's log ------------------------------------------------------ */
 
 static char log_text[256 * 1024];
 static size_t log_len;
@@ -35,7 +35,7 @@ const char *rt_log(void)
     return log_text;
 }
 
-/* ---- the node ------------------------------------------------------------- */
+/* ---- the node ------------------------------------------------------------ */
 
 /* A port the kernel had free a moment ago. */
 static int free_port(void)
@@ -93,7 +93,7 @@ void rt_setup(void)
     rt_setup_with(NULL, NULL);
 }
 
-/* ---- terms ------------------------------------------------------------------ */
+/* ---- terms --------------------------------------------------------------- */
 
 #define RT_TERMS 128
 static ei_x_buff terms[RT_TERMS];
@@ -118,7 +118,7 @@ static void terms_free(void)
         ei_x_free(&terms[--nterms]);
 }
 
-/* ---- mailboxes -------------------------------------------------------------- */
+/* ---- mailboxes ----------------------------------------------------------- */
 
 enode_mbox_t *rt_mbox(const char *name, int trap)
 {

@@ -47,11 +47,11 @@ const char *rt_log(void);
 /* A term built by ei_x_format (version byte first): rt_term("boom"),
  * rt_term("{shutdown, ~i}", 3), rt_term("{~p, ok}", &pid), ... The
  * test's terms are freed by rt_teardown. */
-#define rt_term(...)                                                          \
-    ({                                                                        \
-        ei_x_buff *rt_x_ = rt_term_slot();                                    \
-        rt_term_check(ei_x_format_wo_ver(rt_x_, __VA_ARGS__));                \
-        (const ei_x_buff *)rt_x_;                                             \
+#define rt_term(...)                                                           \
+    ({                                                                         \
+        ei_x_buff *rt_x_ = rt_term_slot();                                     \
+        rt_term_check(ei_x_format_wo_ver(rt_x_, __VA_ARGS__));                 \
+        (const ei_x_buff *)rt_x_;                                              \
     })
 /* An empty term buffer (the version byte only) for a test to fill with
  * ei_x_encode_*; freed by rt_teardown like rt_term's. */
@@ -85,7 +85,6 @@ const char *rt_exit_reason(const enode_mbox_t *mb);
 erlang_pid rt_peer_pid(unsigned num);
 
 /* sprintf into one of a few static buffers: for expected texts. */
-const char *rt_fmt(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+const char *rt_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -56,7 +56,7 @@ static void assert_still_connected(void)
     cr_assert_eq(enode_is_connected(rt_node, FP_DEFAULT_NAME), 1);
 }
 
-/* ---- to pids, names and aliases ------------------------------------------- */
+/* ---- to pids, names and aliases ------------------------------------------ */
 
 Test(dispatch, send_reaches_the_pid_without_a_sender)
 {
@@ -76,8 +76,8 @@ Test(dispatch, send_sender_names_the_sender)
     erlang_pid p = rt_peer_pid(1);
     rt_msg_t m;
 
-    cr_assert_eq(fp_send_sender(rt_fp, &p, enode_mbox_pid(mb),
-                                rt_term("[1, 2, 3]")), 0);
+    cr_assert_eq(
+        fp_send_sender(rt_fp, &p, enode_mbox_pid(mb), rt_term("[1, 2, 3]")), 0);
     cr_assert_eq(rt_recv(mb, T_MS, &m), 0);
     cr_assert_str_eq(m.text, "[1, 2, 3]");
     cr_assert(m.has_from && fp_pid_eq(&m.from, &p));
@@ -119,8 +119,8 @@ Test(dispatch, reg_send_to_an_unregistered_name_is_dropped)
     cr_assert_eq(fp_reg_send(rt_fp, &p, "nobody", rt_term("lost")), 0);
     assert_still_connected();
     cr_assert_str_eq(rt_next(mb, 0), "(timeout)");
-    cr_assert(strstr(rt_log(), "'nobody', which is not registered"),
-              "log:\n%s", rt_log());
+    cr_assert(strstr(rt_log(), "'nobody', which is not registered"), "log:\n%s",
+              rt_log());
 }
 
 Test(dispatch, a_send_to_a_pid_that_is_gone_is_dropped)
@@ -131,8 +131,8 @@ Test(dispatch, a_send_to_a_pid_that_is_gone_is_dropped)
     enode_mbox_free(gone);
     cr_assert_eq(fp_send_sender(rt_fp, &p, &gone_pid, rt_term("lost")), 0);
     assert_still_connected();
-    cr_assert_eq(fp_send_sender(rt_fp, &p, enode_mbox_pid(mb),
-                                rt_term("kept")), 0);
+    cr_assert_eq(fp_send_sender(rt_fp, &p, enode_mbox_pid(mb), rt_term("kept")),
+                 0);
     cr_assert_str_eq(rt_next(mb, T_MS), "kept");
 }
 
@@ -179,7 +179,7 @@ Test(dispatch, net_kernel_answers_is_auth_with_the_callers_tag)
                      rt_fmt("{[alias | %s], yes}", fp_ref_text(&ref)));
 }
 
-/* ---- fragments from the peer ------------------------------------------- */
+/* ---- fragments from the peer --------------------------------------------- */
 
 Test(dispatch, fragments_from_the_peer_are_reassembled)
 {
@@ -206,12 +206,12 @@ Test(dispatch, interleaved_fragment_sequences_are_kept_apart)
              f2 = EN_BUF_INIT, mixed = EN_BUF_INIT;
 
     cr_assert_eq(fp_wire(rt_fp), EN_WIRE_DISTHDR);
-    cr_assert_eq(en_ctrl_send(&w1, EN_WIRE_DISTHDR, 1, &p1,
-                              enode_mbox_pid(mb), m1->buff,
-                              (size_t)m1->index), 0);
-    cr_assert_eq(en_ctrl_send(&w2, EN_WIRE_DISTHDR, 1, &p2,
-                              enode_mbox_pid(mb), m2->buff,
-                              (size_t)m2->index), 0);
+    cr_assert_eq(en_ctrl_send(&w1, EN_WIRE_DISTHDR, 1, &p1, enode_mbox_pid(mb),
+                              m1->buff, (size_t)m1->index),
+                 0);
+    cr_assert_eq(en_ctrl_send(&w2, EN_WIRE_DISTHDR, 1, &p2, enode_mbox_pid(mb),
+                              m2->buff, (size_t)m2->index),
+                 0);
     cr_assert_eq(en_frag_split(&f1, w1.data, w1.len, 11, 1000), 0);
     cr_assert_eq(en_frag_split(&f2, w2.data, w2.len, 12, 100), 0);
     /* All of m2's fragments between m1's first and second. */
@@ -231,7 +231,7 @@ Test(dispatch, interleaved_fragment_sequences_are_kept_apart)
     en_buf_free(&mixed);
 }
 
-/* ---- how the node writes ---------------------------------------------------- */
+/* ---- how the node writes ------------------------------------------------- */
 
 Test(dispatch, toward_a_fragments_peer_the_node_writes_headers_and_fragments)
 {
@@ -271,8 +271,8 @@ Test(dispatch_old_peer, toward_a_peer_without_fragments_the_node_passes_through)
     cr_assert_eq(l->fragments, 0);
     cr_assert_eq(l->m.msg_len, (size_t)large->index - 1);
     /* And it reads the pass-through form. */
-    cr_assert_eq(fp_send_sender(rt_fp, &p, enode_mbox_pid(mb),
-                                rt_term("back")), 0);
+    cr_assert_eq(fp_send_sender(rt_fp, &p, enode_mbox_pid(mb), rt_term("back")),
+                 0);
     cr_assert_str_eq(rt_next(mb, T_MS), "back");
 }
 
@@ -289,7 +289,7 @@ Test(dispatch_old_peer, toward_a_peer_without_send_sender_the_node_sends)
     cr_assert_str_eq(fp_text(s->m.msg, s->m.msg_len), "plain");
 }
 
-/* ---- what costs the connection ------------------------------------------ */
+/* ---- what costs the connection ------------------------------------------- */
 
 Test(dispatch, a_malformed_packet_drops_the_connection_and_says_why)
 {
@@ -344,8 +344,8 @@ Test(dispatch, a_pass_through_packet_after_fragments_drops_the_connection,
 
     cr_assert_eq(fp_wire(rt_fp), EN_WIRE_DISTHDR);
     fp_force_wire(rt_fp, EN_WIRE_PASSTHROUGH);
-    cr_assert_eq(fp_send_sender(rt_fp, &p, enode_mbox_pid(mb),
-                                rt_term("old_form")), 0);
+    cr_assert_eq(
+        fp_send_sender(rt_fp, &p, enode_mbox_pid(mb), rt_term("old_form")), 0);
     cr_assert_eq(fp_wait_closed(rt_fp, T_MS), 0, "%s", fp_error(rt_fp));
     cr_assert_str_eq(rt_next(mb, 0), "(timeout)");
 }
@@ -362,8 +362,8 @@ Test(dispatch_limits, a_message_over_max_message_size_drops_the_connection)
     const ei_x_buff *under = big_binary(2000);
     cr_assert_eq(fp_send_sender(rt_fp, &p, enode_mbox_pid(mb), under), 0);
     assert_next_is(mb, under);
-    cr_assert_eq(fp_send_sender(rt_fp, &p, enode_mbox_pid(mb),
-                                big_binary(10000)), 0);
+    cr_assert_eq(
+        fp_send_sender(rt_fp, &p, enode_mbox_pid(mb), big_binary(10000)), 0);
     cr_assert_eq(fp_wait_closed(rt_fp, T_MS), 0, "%s", fp_error(rt_fp));
     cr_assert(strstr(enode_last_error(rt_node), "max_message_size"),
               "last error: %s", enode_last_error(rt_node));

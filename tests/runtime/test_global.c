@@ -32,16 +32,15 @@ static void up_visible(void)
 }
 
 TestSuite(global, .init = up_visible, .fini = rt_teardown, .timeout = 20);
-TestSuite(global_calls, .init = rt_setup, .fini = rt_teardown,
-          .timeout = 20);
+TestSuite(global_calls, .init = rt_setup, .fini = rt_teardown, .timeout = 20);
 
 /* ---- the peer's side of global ------------------------------------------- */
 
 /* What a connect session needs to remember. */
 typedef struct gsess {
-    erlang_pid node_gns;  /* the node's global process (its locker) */
-    long long node_tag;   /* the tag of the node's init_connect */
-    erlang_pid locker;    /* the peer's global process */
+    erlang_pid node_gns; /* the node's global process (its locker) */
+    long long node_tag;  /* the tag of the node's init_connect */
+    erlang_pid locker;   /* the peer's global process */
     long long peer_tag;
 } gsess_t;
 
@@ -75,12 +74,12 @@ static void expect_init_connect(gsess_t *s)
     s->node_gns = p->m.from;
     /* {'$gen_cast', {init_connect, {8, Tag}, ...}} */
     cr_assert(ei_decode_tuple_header(p->m.msg, &i, &arity) == 0 &&
-              ei_skip_term(p->m.msg, &i) == 0 &&
-              ei_decode_tuple_header(p->m.msg, &i, &arity) == 0 &&
-              ei_decode_atom(p->m.msg, &i, atom) == 0 &&
-              ei_decode_tuple_header(p->m.msg, &i, &arity) == 0 &&
-              ei_skip_term(p->m.msg, &i) == 0 &&
-              ei_decode_longlong(p->m.msg, &i, &s->node_tag) == 0,
+                  ei_skip_term(p->m.msg, &i) == 0 &&
+                  ei_decode_tuple_header(p->m.msg, &i, &arity) == 0 &&
+                  ei_decode_atom(p->m.msg, &i, atom) == 0 &&
+                  ei_decode_tuple_header(p->m.msg, &i, &arity) == 0 &&
+                  ei_skip_term(p->m.msg, &i) == 0 &&
+                  ei_decode_longlong(p->m.msg, &i, &s->node_tag) == 0,
               "not an init_connect: %s", fp_text(p->m.msg, p->m.msg_len));
     cr_assert_str_eq(
         fp_text(p->m.msg, p->m.msg_len),
@@ -118,8 +117,8 @@ static const char *call(const erlang_pid *from, const ei_x_buff *request)
     const fp_pkt_t *r = fp_expect_to(rt_fp, EN_DOP_SEND_SENDER, from, T_MS);
     cr_assert(r, "no reply to %s: %s", fp_xtext(request), fp_error(rt_fp));
     erlang_ref got;
-    cr_assert(ei_decode_tuple_header(r->m.msg, &i, &arity) == 0 &&
-                  arity == 2 && ei_decode_ref(r->m.msg, &i, &got) == 0 &&
+    cr_assert(ei_decode_tuple_header(r->m.msg, &i, &arity) == 0 && arity == 2 &&
+                  ei_decode_ref(r->m.msg, &i, &got) == 0 &&
                   fp_ref_eq(&got, &tag),
               "not the reply: %s", fp_text(r->m.msg, r->m.msg_len));
     return fp_text(r->m.msg + i, r->m.msg_len - (size_t)i);
@@ -144,9 +143,8 @@ static void init_connect(gsess_t *s)
  * and tells it; the node answers lock_set and sends its names. */
 static void lock(gsess_t *s, const char *node_names)
 {
-    cr_assert_str_eq(call(&s->locker,
-                          rt_term("{set_lock, {global, [~p, ~p]}}",
-                                  &s->node_gns, &s->locker)),
+    cr_assert_str_eq(call(&s->locker, rt_term("{set_lock, {global, [~p, ~p]}}",
+                                              &s->node_gns, &s->locker)),
                      "true");
     cast(s, rt_term("{lock_set, ~p, true, [], ~l}", &s->locker,
                     (long)s->node_tag));
@@ -155,7 +153,8 @@ static void lock(gsess_t *s, const char *node_names)
                             fp_pid_text(&s->node_gns), s->peer_tag));
     cr_assert_str_eq(expect_gns(NULL),
                      rt_fmt("{'$gen_cast', {exchange, node@localhost, %s, "
-                            "[], %lld}}", node_names, s->peer_tag));
+                            "[], %lld}}",
+                            node_names, s->peer_tag));
 }
 
 /* A whole connect session, the peer registering `name` for pid (or
@@ -174,17 +173,17 @@ static void session(gsess_t *s, const char *name, const erlang_pid *pid)
                         (long)s->node_tag));
     cr_assert_str_eq(expect_gns(NULL),
                      rt_fmt("{'$gen_cast', {resolved, node@localhost, [], [], "
-                            "unused, [], %lld}}", s->peer_tag));
+                            "unused, [], %lld}}",
+                            s->peer_tag));
     cast(s, rt_term("{resolved, 'peer@localhost', [], [], unused, [], ~l}",
                     (long)s->node_tag));
     /* The peer's locker lets go, as OTP's does once both resolved. */
-    cr_assert_str_eq(call(&s->locker,
-                          rt_term("{del_lock, {global, [~p, ~p]}}",
-                                  &s->node_gns, &s->locker)),
+    cr_assert_str_eq(call(&s->locker, rt_term("{del_lock, {global, [~p, ~p]}}",
+                                              &s->node_gns, &s->locker)),
                      "true");
 }
 
-/* ---- the connect session --------------------------------------------------- */
+/* ---- the connect session ------------------------------------------------- */
 
 Test(global, a_visible_peer_gets_init_connect_from_the_global_process)
 {
@@ -228,9 +227,9 @@ Test(global, a_wrong_ack_cancels_and_restarts_the_session)
     ei_x_format_wo_ver(ack, "{init_connect_ack, 'peer@localhost', ~l, ~l}",
                        (long)(s.node_tag + 1000), (long)s.peer_tag);
     cr_assert_eq(fp_reg_send(rt_fp, &s.locker, GNS, ack), 0);
-    cr_assert_str_eq(expect_gns(NULL),
-                     rt_fmt("{cancel_connect, node@localhost, %lld}",
-                            s.peer_tag));
+    cr_assert_str_eq(
+        expect_gns(NULL),
+        rt_fmt("{cancel_connect, node@localhost, %lld}", s.peer_tag));
     gsess_t again;
     expect_init_connect(&again);
     cr_assert_neq(again.node_tag, s.node_tag);
@@ -251,11 +250,10 @@ Test(global, a_lock_set_for_another_lock_is_refused)
     expect_init_connect(&s);
     init_connect(&s);
     /* The node is locked for someone else: its answer is false. */
-    cr_assert_str_eq(call(&other, rt_term("{set_lock, {global, [~p]}}",
-                                          &other)),
-                     "true");
-    cast(&s, rt_term("{lock_set, ~p, true, [], ~l}", &s.locker,
-                     (long)s.node_tag));
+    cr_assert_str_eq(
+        call(&other, rt_term("{set_lock, {global, [~p]}}", &other)), "true");
+    cast(&s,
+         rt_term("{lock_set, ~p, true, [], ~l}", &s.locker, (long)s.node_tag));
     cr_assert_str_eq(expect_gns(NULL),
                      rt_fmt("{'$gen_cast', {lock_set, %s, false, [], %lld}}",
                             fp_pid_text(&s.node_gns), s.peer_tag));
@@ -327,37 +325,29 @@ Test(global_calls, a_lock_is_held_against_other_requesters)
 {
     erlang_pid a = rt_peer_pid(1), b = rt_peer_pid(2);
 
-    cr_assert_str_eq(call(&a, rt_term("{set_lock, {res, [~p]}}", &a)),
-                     "true");
-    cr_assert_str_eq(call(&b, rt_term("{set_lock, {res, [~p]}}", &b)),
-                     "false");
+    cr_assert_str_eq(call(&a, rt_term("{set_lock, {res, [~p]}}", &a)), "true");
+    cr_assert_str_eq(call(&b, rt_term("{set_lock, {res, [~p]}}", &b)), "false");
     /* The same requester id shares it; another resource is free. */
-    cr_assert_str_eq(call(&b, rt_term("{set_lock, {res, [~p]}}", &a)),
-                     "true");
+    cr_assert_str_eq(call(&b, rt_term("{set_lock, {res, [~p]}}", &a)), "true");
     cr_assert_str_eq(call(&b, rt_term("{set_lock, {other, [~p]}}", &b)),
                      "true");
-    cr_assert_str_eq(call(&a, rt_term("{del_lock, {res, [~p]}}", &a)),
-                     "true");
-    cr_assert_str_eq(call(&b, rt_term("{del_lock, {res, [~p]}}", &a)),
-                     "true");
-    cr_assert_str_eq(call(&b, rt_term("{set_lock, {res, [~p]}}", &b)),
-                     "true");
+    cr_assert_str_eq(call(&a, rt_term("{del_lock, {res, [~p]}}", &a)), "true");
+    cr_assert_str_eq(call(&b, rt_term("{del_lock, {res, [~p]}}", &a)), "true");
+    cr_assert_str_eq(call(&b, rt_term("{set_lock, {res, [~p]}}", &b)), "true");
 }
 
 Test(global_calls, a_lock_holder_that_dies_lets_go)
 {
     erlang_pid a = rt_peer_pid(1), b = rt_peer_pid(2);
 
-    cr_assert_str_eq(call(&a, rt_term("{set_lock, {res, [~p]}}", &a)),
-                     "true");
+    cr_assert_str_eq(call(&a, rt_term("{set_lock, {res, [~p]}}", &a)), "true");
     const fp_pkt_t *m = fp_expect_to(rt_fp, EN_DOP_MONITOR_P, &a, T_MS);
     cr_assert(m, "the holder is not watched: %s", fp_error(rt_fp));
     erlang_pid gns = m->m.from;
     erlang_ref ref = m->m.ref;
-    cr_assert_eq(fp_monitor_exit(rt_fp, &a, NULL, &gns, &ref,
-                                 rt_term("killed")), 0);
-    cr_assert_str_eq(call(&b, rt_term("{set_lock, {res, [~p]}}", &b)),
-                     "true");
+    cr_assert_eq(
+        fp_monitor_exit(rt_fp, &a, NULL, &gns, &ref, rt_term("killed")), 0);
+    cr_assert_str_eq(call(&b, rt_term("{set_lock, {res, [~p]}}", &b)), "true");
 }
 
 Test(global_calls, register_ext_and_unregister_show_in_names_ext)
@@ -369,9 +359,9 @@ Test(global_calls, register_ext_and_unregister_show_in_names_ext)
                          "{global, random_exit_name, 3}, 'other@host'}",
                          &holder)),
         "yes");
-    cr_assert_str_eq(call(&p, rt_term("get_names_ext")),
-                     rt_fmt("[{ext_name, %s, other@host}]",
-                            fp_pid_text(&holder)));
+    cr_assert_str_eq(
+        call(&p, rt_term("get_names_ext")),
+        rt_fmt("[{ext_name, %s, other@host}]", fp_pid_text(&holder)));
     const fp_pkt_t *m = fp_expect_to(rt_fp, EN_DOP_MONITOR_P, &holder, T_MS);
     cr_assert(m, "the name's process is not watched: %s", fp_error(rt_fp));
     erlang_ref ref = m->m.ref;
@@ -379,8 +369,7 @@ Test(global_calls, register_ext_and_unregister_show_in_names_ext)
     cr_assert_str_eq(call(&p, rt_term("{unregister, ext_name}")), "ok");
     cr_assert_str_eq(call(&p, rt_term("get_names_ext")), "[]");
     /* Nothing left to watch it for. */
-    const fp_pkt_t *d = fp_expect_to(rt_fp, EN_DOP_DEMONITOR_P, &holder,
-                                     T_MS);
+    const fp_pkt_t *d = fp_expect_to(rt_fp, EN_DOP_DEMONITOR_P, &holder, T_MS);
     cr_assert(d, "no DEMONITOR_P: %s", fp_error(rt_fp));
     cr_assert(fp_ref_eq(&d->m.ref, &ref));
 }
@@ -398,8 +387,9 @@ Test(global_calls, a_registered_process_that_dies_loses_its_name)
     cr_assert(m, "the name's process is not watched: %s", fp_error(rt_fp));
     erlang_pid gns = m->m.from;
     erlang_ref ref = m->m.ref;
-    cr_assert_eq(fp_monitor_exit(rt_fp, &holder, NULL, &gns, &ref,
-                                 rt_term("normal")), 0);
+    cr_assert_eq(
+        fp_monitor_exit(rt_fp, &holder, NULL, &gns, &ref, rt_term("normal")),
+        0);
     cr_assert_str_eq(call(&p, rt_term("get_names_ext")), "[]");
 }
 
@@ -408,11 +398,12 @@ Test(global_calls, garbage_is_dropped_and_the_connection_stays)
     erlang_pid p = rt_peer_pid(1);
 
     cr_assert_eq(fp_reg_send(rt_fp, &p, GNS, rt_term("garbage")), 0);
+    cr_assert_eq(
+        fp_reg_send(rt_fp, &p, GNS, rt_term("{'$gen_cast', {lock_set, x}}")),
+        0);
     cr_assert_eq(fp_reg_send(rt_fp, &p, GNS,
-                             rt_term("{'$gen_cast', {lock_set, x}}")), 0);
-    cr_assert_eq(fp_reg_send(rt_fp, &p, GNS,
-                             rt_term("{'$gen_call', {~p, x}, {what, 1}}",
-                                     &p)), 0);
+                             rt_term("{'$gen_call', {~p, x}, {what, 1}}", &p)),
+                 0);
     sync_peer();
     cr_assert_eq(fp_count(rt_fp, NULL, NULL), 0);
     cr_assert_eq(enode_is_connected(rt_node, FP_DEFAULT_NAME), 1);

@@ -38,8 +38,8 @@ static void assert_alive_and_empty(enode_mbox_t *mb)
 static int is_exit(const fp_pkt_t *p, void *ud)
 {
     (void)ud;
-    return p->rc == 0 && (p->m.op == EN_DOP_EXIT ||
-                          p->m.op == EN_DOP_PAYLOAD_EXIT);
+    return p->rc == 0 &&
+           (p->m.op == EN_DOP_EXIT || p->m.op == EN_DOP_PAYLOAD_EXIT);
 }
 
 /* The exit signal the peer's pid `to` got from `from`, and its reason. */
@@ -122,8 +122,8 @@ Test(links, kill_through_exit2_is_killed_even_when_trapping)
     erlang_pid killer = rt_peer_pid(1), friend = rt_peer_pid(2);
 
     cr_assert_eq(fp_link(rt_fp, &friend, enode_mbox_pid(mb)), 0);
-    cr_assert_eq(fp_exit2(rt_fp, &killer, enode_mbox_pid(mb),
-                          rt_term("kill")), 0);
+    cr_assert_eq(fp_exit2(rt_fp, &killer, enode_mbox_pid(mb), rt_term("kill")),
+                 0);
     cr_assert_str_eq(rt_next(mb, T_MS), "(closed)");
     cr_assert_str_eq(rt_exit_reason(mb), "killed");
     /* Its links hear `killed`, not `kill`. */
@@ -138,8 +138,7 @@ Test(links, kill_through_a_link_is_an_ordinary_reason)
     cr_assert_eq(fp_link(rt_fp, &p, enode_mbox_pid(trap)), 0);
     cr_assert_eq(fp_link(rt_fp, &p, enode_mbox_pid(plain)), 0);
     cr_assert_eq(fp_exit(rt_fp, &p, enode_mbox_pid(trap), rt_term("kill")), 0);
-    cr_assert_eq(fp_exit(rt_fp, &p, enode_mbox_pid(plain), rt_term("kill")),
-                 0);
+    cr_assert_eq(fp_exit(rt_fp, &p, enode_mbox_pid(plain), rt_term("kill")), 0);
     cr_assert_str_eq(rt_next(trap, T_MS), exit_msg(&p, "kill"));
     cr_assert_str_eq(rt_next(plain, T_MS), "(closed)");
     cr_assert_str_eq(rt_exit_reason(plain), "kill");
@@ -150,8 +149,7 @@ Test(links, a_link_exit_without_a_link_does_nothing)
     enode_mbox_t *plain = rt_mbox(NULL, 0), *trap = rt_mbox(NULL, 1);
     erlang_pid p = rt_peer_pid(1);
 
-    cr_assert_eq(fp_exit(rt_fp, &p, enode_mbox_pid(plain), rt_term("boom")),
-                 0);
+    cr_assert_eq(fp_exit(rt_fp, &p, enode_mbox_pid(plain), rt_term("boom")), 0);
     cr_assert_eq(fp_exit(rt_fp, &p, enode_mbox_pid(trap), rt_term("boom")), 0);
     sync_peer();
     assert_alive_and_empty(plain);
@@ -219,8 +217,8 @@ Test(links, the_peers_noproc_reaches_a_trapping_mailbox)
     const fp_pkt_t *l = fp_expect_op(rt_fp, EN_DOP_LINK, T_MS);
     cr_assert(l, "no LINK: %s", fp_error(rt_fp));
     /* What an OTP node answers a LINK to a process it does not have. */
-    cr_assert_eq(fp_exit(rt_fp, &ghost, enode_mbox_pid(mb),
-                         rt_term("noproc")), 0);
+    cr_assert_eq(fp_exit(rt_fp, &ghost, enode_mbox_pid(mb), rt_term("noproc")),
+                 0);
     cr_assert_str_eq(rt_next(mb, T_MS), exit_msg(&ghost, "noproc"));
 }
 
@@ -255,12 +253,13 @@ Test(links, payload_exits_work_as_the_plain_ones)
 
     cr_assert_eq(fp_link(rt_fp, &p, enode_mbox_pid(trap)), 0);
     cr_assert_eq(fp_payload_exit(rt_fp, &p, enode_mbox_pid(trap),
-                                 rt_term("{boom, \"payload\"}")), 0);
-    cr_assert_str_eq(rt_next(trap, T_MS),
-                     exit_msg(&p, "{boom, \"payload\"}"));
+                                 rt_term("{boom, \"payload\"}")),
+                 0);
+    cr_assert_str_eq(rt_next(trap, T_MS), exit_msg(&p, "{boom, \"payload\"}"));
     /* PAYLOAD_EXIT2 is exit/2: it needs no link. */
     cr_assert_eq(fp_payload_exit2(rt_fp, &p, enode_mbox_pid(plain),
-                                  rt_term("{shutdown, 2}")), 0);
+                                  rt_term("{shutdown, 2}")),
+                 0);
     cr_assert_str_eq(rt_next(plain, T_MS), "(closed)");
     cr_assert_str_eq(rt_exit_reason(plain), "{shutdown, 2}");
 }

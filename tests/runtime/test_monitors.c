@@ -35,8 +35,7 @@ static const fp_pkt_t *expect_monitor_exit(const erlang_pid *to,
 {
     const fp_pkt_t *p = fp_expect(rt_fp, is_monitor_exit, NULL, T_MS);
     cr_assert(p, "no MONITOR_P_EXIT: %s", fp_error(rt_fp));
-    cr_assert(fp_pid_eq(&p->m.to_pid, to), "to %s",
-              fp_pid_text(&p->m.to_pid));
+    cr_assert(fp_pid_eq(&p->m.to_pid, to), "to %s", fp_pid_text(&p->m.to_pid));
     cr_assert(p->m.has_ref && fp_ref_eq(&p->m.ref, ref), "for %s",
               fp_ref_text(&p->m.ref));
     return p;
@@ -49,7 +48,7 @@ static const char *down(const erlang_ref *ref, const char *object,
                   reason);
 }
 
-/* ---- the peer monitors mailboxes ---------------------------------------- */
+/* ---- the peer monitors mailboxes ----------------------------------------- */
 
 Test(monitors, the_peer_monitors_a_mailbox_by_pid)
 {
@@ -64,8 +63,7 @@ Test(monitors, the_peer_monitors_a_mailbox_by_pid)
     const fp_pkt_t *x = expect_monitor_exit(&p, &ref);
     cr_assert(x->m.has_from && !x->m.has_from_name);
     cr_assert(fp_pid_eq(&x->m.from, enode_mbox_pid(mb)));
-    cr_assert_str_eq(fp_text(x->m.reason, x->m.reason_len),
-                     "{shutdown, done}");
+    cr_assert_str_eq(fp_text(x->m.reason, x->m.reason_len), "{shutdown, done}");
 }
 
 Test(monitors, the_peer_monitors_a_mailbox_by_name)
@@ -95,8 +93,7 @@ Test(monitors, the_peer_demonitors_and_hears_nothing)
     fp_ref(rt_fp, &by_name);
     cr_assert_eq(fp_monitor(rt_fp, &p, enode_mbox_pid(mb), NULL, &by_pid), 0);
     cr_assert_eq(fp_monitor(rt_fp, &p, NULL, "srv", &by_name), 0);
-    cr_assert_eq(fp_demonitor(rt_fp, &p, enode_mbox_pid(mb), NULL, &by_pid),
-                 0);
+    cr_assert_eq(fp_demonitor(rt_fp, &p, enode_mbox_pid(mb), NULL, &by_pid), 0);
     cr_assert_eq(fp_demonitor(rt_fp, &p, NULL, "srv", &by_name), 0);
     sync_peer();
     cr_assert_eq(enode_mbox_exit(mb, rt_term("boom")), 0);
@@ -148,7 +145,7 @@ Test(monitors, the_peers_monitors_go_with_its_connection)
     cr_assert_eq(fp_count(rt_fp, is_monitor_exit, NULL), 0);
 }
 
-/* ---- mailboxes monitor the peer's processes ------------------------------- */
+/* ---- mailboxes monitor the peer's processes ------------------------------ */
 
 Test(monitors, a_mailbox_monitors_a_peer_pid)
 {
@@ -164,7 +161,8 @@ Test(monitors, a_mailbox_monitors_a_peer_pid)
     cr_assert(fp_ref_eq(&m->m.ref, &ref));
 
     cr_assert_eq(fp_monitor_exit(rt_fp, &p, NULL, enode_mbox_pid(mb), &ref,
-                                 rt_term("{shutdown, gone}")), 0);
+                                 rt_term("{shutdown, gone}")),
+                 0);
     cr_assert_str_eq(rt_next(mb, T_MS),
                      down(&ref, fp_pid_text(&p), "{shutdown, gone}"));
     /* A monitor fires once. */
@@ -184,7 +182,8 @@ Test(monitors, a_mailbox_monitors_a_peer_name)
     cr_assert(fp_ref_eq(&m->m.ref, &ref));
 
     cr_assert_eq(fp_monitor_exit(rt_fp, NULL, "srv", enode_mbox_pid(mb), &ref,
-                                 rt_term("boom")), 0);
+                                 rt_term("boom")),
+                 0);
     cr_assert_str_eq(rt_next(mb, T_MS),
                      down(&ref, "{srv, peer@localhost}", "boom"));
 }
@@ -198,8 +197,9 @@ Test(monitors, the_peers_noproc_is_a_down)
     cr_assert_eq(enode_monitor(mb, &ghost, &ref), 0);
     cr_assert(fp_expect_op(rt_fp, EN_DOP_MONITOR_P, T_MS), "%s",
               fp_error(rt_fp));
-    cr_assert_eq(fp_monitor_exit(rt_fp, &ghost, NULL, enode_mbox_pid(mb),
-                                 &ref, rt_term("noproc")), 0);
+    cr_assert_eq(fp_monitor_exit(rt_fp, &ghost, NULL, enode_mbox_pid(mb), &ref,
+                                 rt_term("noproc")),
+                 0);
     cr_assert_str_eq(rt_next(mb, T_MS),
                      down(&ref, fp_pid_text(&ghost), "noproc"));
 }
@@ -242,8 +242,9 @@ Test(monitors, a_mailbox_demonitors_by_pid_and_by_name)
     cr_assert_str_eq(d->m.to_name, "srv");
 
     /* An exit that crossed the demonitor brings no DOWN. */
-    cr_assert_eq(fp_monitor_exit(rt_fp, &p, NULL, enode_mbox_pid(mb),
-                                 &by_pid, rt_term("late")), 0);
+    cr_assert_eq(fp_monitor_exit(rt_fp, &p, NULL, enode_mbox_pid(mb), &by_pid,
+                                 rt_term("late")),
+                 0);
     sync_peer();
     cr_assert_str_eq(rt_next(mb, 0), "(timeout)");
 }
@@ -287,7 +288,7 @@ Test(monitors, a_dying_mailbox_takes_its_monitors_back)
     cr_assert(fp_ref_eq(&d->m.ref, &ref));
 }
 
-/* ---- on the node itself ----------------------------------------------------- */
+/* ---- on the node itself -------------------------------------------------- */
 
 Test(monitors, a_local_monitor_by_name_names_name_and_node)
 {
@@ -317,7 +318,7 @@ Test(monitor_flags, no_monitor_p_to_a_peer_without_dist_monitor,
      .disabled = true)
 {
     fp_config_t c = {.flags = FP_FLAGS_DEFAULT & ~(EN_DFLAG_DIST_MONITOR |
-                                                    EN_DFLAG_DIST_MONITOR_NAME)};
+                                                   EN_DFLAG_DIST_MONITOR_NAME)};
     rt_setup_with(NULL, &c);
     enode_mbox_t *mb = rt_mbox(NULL, 0);
     erlang_pid p = rt_peer_pid(1);

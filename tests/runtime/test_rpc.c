@@ -108,8 +108,8 @@ static int fn_big(void *user, const char *args, int index, int arity,
 static void up(void)
 {
     rt_setup();
-    cr_assert_eq(enode_rpc_register(rt_node, "lists", "reverse", fn_reverse,
-                                    NULL), 0);
+    cr_assert_eq(
+        enode_rpc_register(rt_node, "lists", "reverse", fn_reverse, NULL), 0);
     cr_assert_eq(enode_rpc_register(rt_node, "t", "sum", fn_sum, NULL), 0);
     cr_assert_eq(enode_rpc_register(rt_node, "t", "fail", fn_fail, NULL), 0);
     cr_assert_eq(enode_rpc_register(rt_node, "t", "send", fn_send, NULL), 0);
@@ -119,12 +119,12 @@ static void up(void)
 
 TestSuite(rpc, .init = up, .fini = rt_teardown, .timeout = 20);
 
-/* ---- erpc: SPAWN_REQUEST ------------------------------------------------ */
+/* ---- erpc: SPAWN_REQUEST ------------------------------------------------- */
 
 /* What erpc:call(Node, M, F, Args) sends, Args given as a term. */
 static void erpc_call(const erlang_ref *req, const erlang_ref *res_ref,
-                      const erlang_pid *caller, const char *opts,
-                      const char *m, const char *f, const ei_x_buff *args)
+                      const erlang_pid *caller, const char *opts, const char *m,
+                      const char *f, const ei_x_buff *args)
 {
     erlang_pid gl = rt_peer_pid(2);
     ei_x_buff *argl = rt_term_slot();
@@ -152,8 +152,7 @@ static erlang_pid expect_spawn_reply(const erlang_pid *caller,
     cr_assert(fp_pid_eq(&r->m.to_pid, caller));
     cr_assert(fp_ref_eq(&r->m.ref, req));
     cr_assert_eq(r->m.spawn_flags, flags);
-    cr_assert_eq(ei_decode_pid(r->m.spawn_result, &i, &worker), 0,
-                 "result %s",
+    cr_assert_eq(ei_decode_pid(r->m.spawn_result, &i, &worker), 0, "result %s",
                  fp_text(r->m.spawn_result, r->m.spawn_result_len));
     cr_assert_str_eq(worker.node, RT_NODE);
     return worker;
@@ -201,12 +200,11 @@ Test(rpc, an_undefined_function_is_undef)
 
     fp_ref(rt_fp, &req);
     fp_ref(rt_fp, &res);
-    erpc_call(&req, &res, &caller, "[monitor]", "no", "such",
-              rt_term("[1]"));
+    erpc_call(&req, &res, &caller, "[monitor]", "no", "such", rt_term("[1]"));
     erlang_pid worker = expect_spawn_reply(&caller, &req, 2);
-    cr_assert_str_eq(expect_result(&worker, &caller, &req),
-                     rt_fmt("{%s, error, undef, [{no, such, [1], []}]}",
-                            fp_ref_text(&res)));
+    cr_assert_str_eq(
+        expect_result(&worker, &caller, &req),
+        rt_fmt("{%s, error, undef, [{no, such, [1], []}]}", fp_ref_text(&res)));
 }
 
 Test(rpc, a_failing_function_is_an_error_with_its_reason)
@@ -216,12 +214,10 @@ Test(rpc, a_failing_function_is_an_error_with_its_reason)
 
     fp_ref(rt_fp, &req);
     fp_ref(rt_fp, &res);
-    erpc_call(&req, &res, &caller, "[monitor]", "t", "fail",
-              rt_term("[a, b]"));
+    erpc_call(&req, &res, &caller, "[monitor]", "t", "fail", rt_term("[a, b]"));
     erlang_pid worker = expect_spawn_reply(&caller, &req, 2);
     cr_assert_str_eq(expect_result(&worker, &caller, &req),
-                     rt_fmt("{%s, error, {failed, 2}, []}",
-                            fp_ref_text(&res)));
+                     rt_fmt("{%s, error, {failed, 2}, []}", fp_ref_text(&res)));
 }
 
 Test(rpc, arguments_erlang_sends_as_a_string_are_a_list)
@@ -283,9 +279,9 @@ Test(rpc, a_spawn_of_anything_but_erpc_is_notsup)
     erlang_ref req;
 
     fp_ref(rt_fp, &req);
-    cr_assert_eq(fp_spawn_request(rt_fp, &req, &caller, &gl, "io", "format",
-                                  1, rt_term("[monitor]"),
-                                  rt_term("[\"hi\"]")), 0);
+    cr_assert_eq(fp_spawn_request(rt_fp, &req, &caller, &gl, "io", "format", 1,
+                                  rt_term("[monitor]"), rt_term("[\"hi\"]")),
+                 0);
     const fp_pkt_t *r = fp_expect_op(rt_fp, EN_DOP_SPAWN_REPLY, T_MS);
     cr_assert(r, "no SPAWN_REPLY: %s", fp_error(rt_fp));
     cr_assert(fp_ref_eq(&r->m.ref, &req));
@@ -307,8 +303,7 @@ Test(rpc, a_result_over_64_kib_arrives, .disabled = true)
 
     fp_ref(rt_fp, &req);
     fp_ref(rt_fp, &res);
-    erpc_call(&req, &res, &caller, "[monitor]", "t", "big",
-              rt_term("[70000]"));
+    erpc_call(&req, &res, &caller, "[monitor]", "t", "big", rt_term("[70000]"));
     erlang_pid worker = expect_spawn_reply(&caller, &req, 2);
     const fp_pkt_t *x = fp_expect(rt_fp, is_monitor_exit, NULL, T_MS);
     cr_assert(x, "no MONITOR_P_EXIT: %s\nnode log:\n%s", fp_error(rt_fp),
@@ -319,7 +314,7 @@ Test(rpc, a_result_over_64_kib_arrives, .disabled = true)
     cr_assert_eq(fp_sync(rt_fp, T_MS), 0, "%s", fp_error(rt_fp));
 }
 
-/* ---- the rex server ------------------------------------------------------- */
+/* ---- the rex server ------------------------------------------------------ */
 
 /* {Caller, {call, M, F, Args, user}} to rex; the answer's text. */
 static const char *rex_call(const char *m, const char *f, const char *args)
@@ -336,22 +331,21 @@ static const char *rex_call(const char *m, const char *f, const char *args)
     cr_assert_eq(ei_x_format_wo_ver(x, args), 0);
     ei_x_encode_atom(x, "user");
     cr_assert_eq(fp_reg_send(rt_fp, &caller, "rex", x), 0);
-    const fp_pkt_t *r = fp_expect_to(rt_fp, EN_DOP_SEND_SENDER, &caller,
-                                     T_MS);
+    const fp_pkt_t *r = fp_expect_to(rt_fp, EN_DOP_SEND_SENDER, &caller, T_MS);
     cr_assert(r, "no answer from rex: %s", fp_error(rt_fp));
     return fp_text(r->m.msg, r->m.msg_len);
 }
 
 Test(rpc, rex_answers_a_call_with_the_value)
 {
-    cr_assert_str_eq(rex_call("lists", "reverse", "[[1, 2]]"),
-                     "{rex, [2, 1]}");
+    cr_assert_str_eq(rex_call("lists", "reverse", "[[1, 2]]"), "{rex, [2, 1]}");
 }
 
 Test(rpc, rex_answers_undef_as_badrpc)
 {
-    cr_assert_str_eq(rex_call("no", "such", "[]"),
-                     "{rex, {badrpc, {'EXIT', {undef, [{no, such, [], []}]}}}}");
+    cr_assert_str_eq(
+        rex_call("no", "such", "[]"),
+        "{rex, {badrpc, {'EXIT', {undef, [{no, such, [], []}]}}}}");
 }
 
 Test(rpc, rex_answers_a_failure_as_badrpc)
@@ -374,8 +368,7 @@ Test(rpc, rex_answers_the_gen_server_form_with_the_tag)
     ei_x_encode_ref(x, &tag);
     ei_x_format_wo_ver(x, "{call, t, sum, [1, 2], user}");
     cr_assert_eq(fp_reg_send(rt_fp, &caller, "rex", x), 0);
-    const fp_pkt_t *r = fp_expect_to(rt_fp, EN_DOP_SEND_SENDER, &caller,
-                                     T_MS);
+    const fp_pkt_t *r = fp_expect_to(rt_fp, EN_DOP_SEND_SENDER, &caller, T_MS);
     cr_assert(r, "no answer from rex: %s", fp_error(rt_fp));
     cr_assert_str_eq(fp_text(r->m.msg, r->m.msg_len),
                      rt_fmt("{%s, 3}", fp_ref_text(&tag)));
@@ -386,9 +379,9 @@ Test(rpc, rex_answers_features_request)
     erlang_pid caller = rt_peer_pid(1);
 
     cr_assert_eq(fp_reg_send(rt_fp, &caller, "rex",
-                             rt_term("{~p, features_request}", &caller)), 0);
-    const fp_pkt_t *r = fp_expect_to(rt_fp, EN_DOP_SEND_SENDER, &caller,
-                                     T_MS);
+                             rt_term("{~p, features_request}", &caller)),
+                 0);
+    const fp_pkt_t *r = fp_expect_to(rt_fp, EN_DOP_SEND_SENDER, &caller, T_MS);
     cr_assert(r, "no answer from rex: %s", fp_error(rt_fp));
     const char *t = fp_text(r->m.msg, r->m.msg_len);
     cr_assert(strncmp(t, "{features_reply, node@localhost, ", 33) == 0,
@@ -400,7 +393,8 @@ Test(rpc, rex_ignores_what_it_does_not_serve)
     erlang_pid caller = rt_peer_pid(1);
 
     cr_assert_eq(fp_reg_send(rt_fp, &caller, "rex",
-                             rt_term("{~p, {what, ever}}", &caller)), 0);
+                             rt_term("{~p, {what, ever}}", &caller)),
+                 0);
     cr_assert_eq(fp_reg_send(rt_fp, &caller, "rex", rt_term("garbage")), 0);
     cr_assert_eq(fp_sync(rt_fp, T_MS), 0, "%s", fp_error(rt_fp));
     cr_assert_eq(fp_count(rt_fp, NULL, NULL), 0);

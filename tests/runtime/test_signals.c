@@ -48,8 +48,7 @@ Test(signals, exit2_from_the_peer_kills_or_is_trapped)
     /* No link needed. */
     cr_assert_eq(fp_exit2(rt_fp, &p, enode_mbox_pid(plain), rt_term("boom")),
                  0);
-    cr_assert_eq(fp_exit2(rt_fp, &p, enode_mbox_pid(trap), rt_term("boom")),
-                 0);
+    cr_assert_eq(fp_exit2(rt_fp, &p, enode_mbox_pid(trap), rt_term("boom")), 0);
     cr_assert_str_eq(rt_next(plain, T_MS), "(closed)");
     cr_assert_str_eq(rt_exit_reason(plain), "boom");
     cr_assert_str_eq(rt_next(trap, T_MS), exit_msg(&p, "boom"));
@@ -60,8 +59,8 @@ Test(signals, exit2_normal_is_ignored_unless_trapped)
     enode_mbox_t *plain = rt_mbox(NULL, 0), *trap = rt_mbox(NULL, 1);
     erlang_pid p = rt_peer_pid(1);
 
-    cr_assert_eq(fp_exit2(rt_fp, &p, enode_mbox_pid(plain),
-                          rt_term("normal")), 0);
+    cr_assert_eq(fp_exit2(rt_fp, &p, enode_mbox_pid(plain), rt_term("normal")),
+                 0);
     cr_assert_eq(fp_exit2(rt_fp, &p, enode_mbox_pid(trap), rt_term("normal")),
                  0);
     sync_peer();
