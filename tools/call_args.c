@@ -8,7 +8,7 @@
  *   "text"   a string: any bytes up to the next double quote, as they are
  *            (no escapes: "a\nb" is four characters)
  *   number   [+-]digits, or [+-]digits.digits* for a float ("1." is 1.0)
- *   [A, B]   lists, and [A | T] with a tail; {A, B} tuples
+ *   [A, B]   lists; {A, B} tuples
  *
  * Bytes are characters, as for erl_call: a UTF-8 "é" is the string
  * [195, 169], and the node's answer prints in the bytes it was given.
@@ -20,6 +20,9 @@
  *                 '~' in the text for a format directive, and refuses ~n)
  *   1.5e3         floats with an exponent (erl_call reads [1.5e3] as
  *                 [1500.0, 3])
+ *   [1 | 2]       a list with a tail (erl_call reads [1 | 2] as [1, 2], and
+ *                 [1|2] into a term it cannot send)
+ *   2^63..2^64-1  integers as written (erl_call clamps them to 2^63 - 1)
  * and it refuses what ei_x_format() reads into a term that was not
  * written: elements separated by anything but ',' (erl_call reads [a b]
  * as [a, b]), text after the term (erl_call ignores it), integers beyond
@@ -84,7 +87,8 @@ static const char *found(const reader_t *r, char *buf, size_t len)
     return buf;
 }
 
-/* Record the first error, at the reader's column (from 1, in bytes). */
+/* Record the error, at the reader's column (from 1, in bytes); the
+ * callers give up on it, so it is the only one. */
 static int fail(reader_t *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static int fail(reader_t *r, const char *fmt, ...)
@@ -138,7 +142,10 @@ static int read_atom(reader_t *r, ei_x_buff *x)
     const char *start = r->p;
     while (is_name_char(*r->p))
         r->p++;
-    return put_atom(r, x, start, (size_t)(r->p - start));
+    size_t len = (size_t)(r->p - start);
+    if (len > MAX_ATOM_CHARS)
+        r->p = start; /* the error's column is the atom's */
+    return put_atom(r, x, start, len);
 }
 
 /* The bytes between r->p (a quote) and the next such quote; r->p moves

@@ -44,8 +44,8 @@ static void down_reason(const ec_session_t *s, const ei_x_buff *m, int i,
     free(text);
 }
 
-/* Wait, as long as it takes (erl_call has no timeout but -timeout), for
- * rex's answer or for the node to go away. */
+/* Wait as long as it takes, as erl_call does (-timeout cuts the whole
+ * run), for rex's answer or for the node to go away. */
 static int await_rex(ec_session_t *s, ei_x_buff *result, char *err,
                      size_t errlen)
 {

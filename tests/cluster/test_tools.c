@@ -448,6 +448,7 @@ static const parity_case_t apply_cases[] = {
     {"integers above 255", NULL, {"-a", "lists seq [1000, 1002]"}, ERR_SAME, 0},
     {"a list that is a string", NULL, {"-a", "lists seq [65, 70]"}, ERR_SAME, 0},
     {"every type of argument", NULL, {"-a", "erlang list_to_tuple [[a, 'B c', \"s t\", [], {}, -7, +8, 2.5, -1., \"\", '', {x, [y, [[]]]}, aB@1_]]"}, ERR_SAME, 0},
+    {"64-bit integers", NULL, {"-a", "erlang list_to_tuple [[-9223372036854775808, 9223372036854775807]]"}, ERR_SAME, 0},
     {"a module alone: Mod:start()", NULL, {"-a", "no_such_module"}, ERR_SAME, 0},
     {"no Args: []", NULL, {"-a", "erlang is_alive"}, ERR_SAME, 0},
     {"Args that are no list", NULL, {"-a", "erlang node foo"}, ERR_SAME, 0},
@@ -595,6 +596,8 @@ static const better_case_t better_cases[] = {
     /* erl_call: [1 | 2] is [1, 2], and [1|2] garbles the call */
     {"a list with a tail", NULL, {"-a", "erlang tl [[1 | 2]]"}, 0, "2", NULL},
     {"a list with a tail, no blanks", NULL, {"-a", "erlang tl [[1|2]]"}, 0, "2", NULL},
+    /* erl_call: 9223372036854775807 */
+    {"an integer above 2^63 - 1", NULL, {"-a", "erlang abs [18446744073709551615]"}, 0, "18446744073709551615", NULL},
     /* erl_call: [1500.0, 3] */
     {"a float with an exponent", NULL, {"-a", "erlang float [1.5e3]"}, 0, "1500.000000", NULL},
     /* erl_call: ' erlang':is_alive() */
