@@ -1,309 +1,347 @@
-/* enode-call - call functions on an Erlang node, like erl_call, over TLS.
+/* enode-call - call functions on an Erlang node, as erl_call does, also
+ * over TLS.
  *
- *   enode-call -sname NODE -c COOKIE -a 'Mod Fun [Args]' [TLS flags]
+ *   enode-call -sname NODE -c COOKIE -a 'Mod Fun [Args]' [erl's flags]
  *   echo 'X = 2, X * 21.' | enode-call -name NODE@HOST -c COOKIE -e
  *
- * erl_call's flags name the target: -sname/-sn or -name/-n NODE, -c
- * COOKIE, -a 'Mod Fun [Args]' (Args optional, an Erlang list), -e (the
- * expressions on stdin, result printed as {ok, Value}), -q (halt the
- * node), -h NAME (our own node name; hidden), -timeout SECONDS, -v.
+ * On the same input it prints what erl_call prints and exits as erl_call
+ * exits (doc/enode-call.1 lists the few places where it does better).
+ * erl_call's flags name the target and the work: -sname/-name/-n NODE,
+ * -c COOKIE, -a, -e, -q, -h NAME, -timeout SECONDS, -no_result_term, -v.
  * Every other flag is erl's, read as enode_config_from_args() reads it:
  * -proto_dist inet_tls, -ssl_dist_optfile FILE, -ssl_dist_opt K V, ...
- * The call goes through the node's rex server, as erl_call's does.
  */
-#include <stdio.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <enode.h>
-
+#include "enode-call.h"
 #include "base/names.h"
-#include "proto/termtext.h"
 
 struct call_opts {
     const char *target;
     int target_long;
     const char *cookie, *apply, *self;
-    int eval, quit, verbose, timeout_s;
+    int eval, quit, verbose, no_result_term;
+    int start;      /* -s: erl_call starts the node if it is not running */
+    long timeout_s; /* 0: none */
 };
 
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: enode-call (-sname|-name) NODE [-c COOKIE] "
-            "(-a 'Mod Fun [Args]' | -e | -q)\n"
-            "                  [-h NAME] [-timeout S] [-v] [erl flags: "
-            "-proto_dist, -ssl_dist_optfile, ...]\n");
-    exit(2);
+            "usage: enode-call (-sname | -name | -n) NODE [-c COOKIE]\n"
+            "           [-a 'Mod [Fun [Args]]'] [-e] [-q] [-h NAME]\n"
+            "           [-timeout SECONDS] [-no_result_term] [-v]\n"
+            "           [erl's flags: -proto_dist inet_tls|inet_tcp,\n"
+            "            -ssl_dist_optfile FILE, -ssl_dist_opt KEY VALUE, "
+            "...]\n"
+            "  -a  apply(Mod, Fun, Args), e.g. -a 'erlang length [[a,b,c]]'\n"
+            "  -e  evaluate the expressions on standard input\n"
+            "  -q  halt the node\n");
 }
 
-/* Take enode-call's own flags out of argv; leave erl's for enode. */
-static void parse_own_flags(int *argc, char **argv, struct call_opts *o)
+/* erl_call's answers to a bad command line: exit 1, with the usage. */
+static int illegal(const char *arg)
 {
-    int out = 1;
+    fprintf(stderr, "Illegal argument '%s'.\n", arg);
+    usage();
+    return EC_EXIT_FAIL;
+}
+
+static int missing(const char *flag)
+{
+    fprintf(stderr, "Missing argument(s) for '%s '.\n", flag);
+    usage();
+    return EC_EXIT_FAIL;
+}
+
+/* erl_call's flags. Any other flag is left for erl's (-proto_dist ...). */
+enum flag {
+    F_SNAME,
+    F_NAME,
+    F_COOKIE,
+    F_APPLY,
+    F_SELF,
+    F_TIMEOUT,
+    F_EVAL,
+    F_QUIT,
+    F_VERBOSE,
+    F_START,
+    F_NO_RESULT_TERM,
+    F_HELP,
+    F_IGNORED,    /* -r, -R: a random or dynamic name (ours is unique);
+                     -x: the erl script for -s, which starts no node here */
+    F_UNSUPPORTED /* a module to compile (-m), a node without EPMD
+                     (-address), its output forwarded (-fetch_stdout) */
+};
+
+static const struct {
+    const char *name;
+    enum flag flag;
+    int takes_value;
+} flags[] = {
+    {"-sname", F_SNAME, 1},
+    {"-sn", F_SNAME, 1},
+    {"-name", F_NAME, 1},
+    {"-n", F_NAME, 1},
+    {"-c", F_COOKIE, 1},
+    {"-a", F_APPLY, 1},
+    {"-h", F_SELF, 1},
+    {"-timeout", F_TIMEOUT, 1},
+    {"-e", F_EVAL, 0},
+    {"-q", F_QUIT, 0},
+    {"-v", F_VERBOSE, 0},
+    {"-d", F_VERBOSE, 0},
+    {"-s", F_START, 0},
+    {"-no_result_term", F_NO_RESULT_TERM, 0},
+    {"-?", F_HELP, 0},
+    {"-r", F_IGNORED, 0},
+    {"-R", F_IGNORED, 0},
+    {"-x", F_IGNORED, 1},
+    {"-m", F_UNSUPPORTED, 0},
+    {"-address", F_UNSUPPORTED, 1},
+    {"-fetch_stdout", F_UNSUPPORTED, 0},
+};
+
+static int find_flag(const char *arg)
+{
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
+        if (!strcmp(arg, flags[i].name))
+            return (int)i;
+    return -1;
+}
+
+/* Act on one of erl_call's flags: -1 to go on, or the status to exit
+ * with, as erl_call exits. */
+static int take_flag(enum flag flag, const char *arg, const char *value,
+                     struct call_opts *o)
+{
+    switch (flag) {
+    case F_SNAME:
+    case F_NAME:
+        o->target = value;
+        o->target_long = flag == F_NAME;
+        break;
+    case F_COOKIE:
+        o->cookie = value;
+        break;
+    case F_APPLY:
+        o->apply = value;
+        break;
+    case F_SELF:
+        o->self = value;
+        break;
+    case F_TIMEOUT: /* erl_call's bounds; "5s" is 5, as for erl_call */
+        o->timeout_s = strtol(value, NULL, 10);
+        if (o->timeout_s <= 0 || o->timeout_s >= (1L << 20))
+            return illegal(arg);
+        break;
+    case F_EVAL:
+        o->eval = 1;
+        break;
+    case F_QUIT:
+        o->quit = 1;
+        break;
+    case F_VERBOSE:
+        o->verbose = 1;
+        break;
+    case F_START:
+        o->start = 1;
+        break;
+    case F_NO_RESULT_TERM:
+        o->no_result_term = 1;
+        break;
+    case F_HELP:
+        usage();
+        return EC_EXIT_OK;
+    case F_IGNORED:
+        break;
+    case F_UNSUPPORTED:
+        fprintf(stderr, "enode-call: erl_call's %s is not supported\n", arg);
+        return EC_EXIT_FAIL;
+    }
+    return -1;
+}
+
+/* Take erl_call's flags out of argv, leaving erl's for enode. Returns -1
+ * to go on, or the status to exit with. */
+static int parse_own_flags(int *argc, char **argv, struct call_opts *o)
+{
+    int out = 1, status;
+
     for (int i = 1; i < *argc; i++) {
-        const char *a = argv[i];
-        int has_value = i + 1 < *argc;
-        if ((!strcmp(a, "-sname") || !strcmp(a, "-sn")) && has_value) {
-            o->target = argv[++i];
-            o->target_long = 0;
-        } else if ((!strcmp(a, "-name") || !strcmp(a, "-n")) && has_value) {
-            o->target = argv[++i];
-            o->target_long = 1;
-        } else if (!strcmp(a, "-c") && has_value) {
-            o->cookie = argv[++i];
-        } else if (!strcmp(a, "-a") && has_value) {
-            o->apply = argv[++i];
-        } else if (!strcmp(a, "-h") && has_value) {
-            o->self = argv[++i];
-        } else if (!strcmp(a, "-timeout") && has_value) {
-            o->timeout_s = atoi(argv[++i]);
-        } else if (!strcmp(a, "-e")) {
-            o->eval = 1;
-        } else if (!strcmp(a, "-q")) {
-            o->quit = 1;
-        } else if (!strcmp(a, "-v")) {
-            o->verbose = 1;
-        } else {
+        const char *arg = argv[i], *value = NULL;
+        int f = find_flag(arg);
+        if (f < 0) {
             argv[out++] = argv[i];
+            continue;
         }
+        if (flags[f].takes_value) {
+            if (i + 1 >= *argc)
+                return missing(arg);
+            value = argv[++i];
+        }
+        if ((status = take_flag(flags[f].flag, arg, value, o)) >= 0)
+            return status;
     }
     argv[out] = NULL;
     *argc = out;
+    return -1;
 }
 
-/* The term of Args text ("[1, foo]") into args, as ETF without version. */
-static int parse_args(const char *text, ei_x_buff *args)
+/* -timeout, as erl_call: the whole run is cut at the deadline by SIGALRM,
+ * so the exit status is the signal's. We say why first. */
+static void on_alarm(int sig)
 {
-    char *dotted = malloc(strlen(text) + 2);
-    en_termtext_error_t err;
-    ei_x_buff all;
-    int i = 0, v, n, start;
-
-    sprintf(dotted, "%s.", text);
-    int rc = en_termtext_parse(dotted, strlen(dotted), &all, &err);
-    free(dotted);
-    if (rc < 0) {
-        fprintf(stderr, "enode-call: arguments: column %d: %s\n", err.column,
-                err.msg);
-        return -1;
-    }
-    ei_decode_version(all.buff, &i, &v);
-    ei_decode_list_header(all.buff, &i, &n);
-    start = i;
-    ei_skip_term(all.buff, &i);
-    ei_x_new(args);
-    ei_x_append_buf(args, all.buff + start, i - start);
-    ei_x_free(&all);
-    return 0;
+    static const char msg[] = "enode-call: timed out (-timeout)\n";
+    ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)n;
+    raise(sig); /* SA_RESETHAND: the default action, once we return */
 }
 
-/* rpc:call(Target, M, F, Args) through rex: {Self, {call, M, F, A, user}}
- * answered by {rex, Result}. *result gets Result, version byte first. */
-static int rex_call(enode_mbox_t *mb, const char *target, const char *m,
-                    const char *f, const ei_x_buff *args, int timeout_ms,
-                    ei_x_buff *result)
+static void start_timeout(long seconds)
 {
-    ei_x_buff q;
-    enode_msg_t msg;
-    int i = 0, v, arity;
+    struct sigaction sa;
 
-
-    ei_x_new_with_version(&q);
-    ei_x_encode_tuple_header(&q, 2);
-    ei_x_encode_pid(&q, enode_mbox_pid(mb));
-    ei_x_encode_tuple_header(&q, 5);
-    ei_x_encode_atom(&q, "call");
-    ei_x_encode_atom(&q, m);
-    ei_x_encode_atom(&q, f);
-    ei_x_append_buf(&q, args->buff, args->index);
-    ei_x_encode_atom(&q, "user");
-    int rc = enode_reg_send(mb, target, "rex", &q);
-    ei_x_free(&q);
-    if (rc < 0 || (rc = enode_receive(mb, &msg, timeout_ms)) < 0)
-        return rc;
-    ei_decode_version(msg.msg.buff, &i, &v);
-    ei_decode_tuple_header(msg.msg.buff, &i, &arity);
-    ei_skip_term(msg.msg.buff, &i); /* rex */
-    ei_x_new_with_version(result);
-    ei_x_append_buf(result, msg.msg.buff + i, msg.msg.index - i);
-    enode_msg_free(&msg);
-    return 0;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    alarm((unsigned)seconds);
 }
 
-/* Whether result is {badrpc, _}. */
-static int is_badrpc(const ei_x_buff *r)
+/* All of stdin, which may hold any bytes. NULL on a read error, or past
+ * 1 GiB. */
+static char *read_stdin(size_t *len)
 {
-    char atom[MAXATOMLEN_UTF8];
-    int i = 1, arity;
-    return ei_decode_tuple_header(r->buff, &i, &arity) == 0 && arity == 2 &&
-           ei_decode_atom(r->buff, &i, atom) == 0 &&
-           strcmp(atom, "badrpc") == 0;
-}
+    size_t cap = 4096, n = 0, got;
+    char *buf = malloc(cap);
 
-static void print_term(const ei_x_buff *r)
-{
-    char *s = NULL;
-    int i = 1;
-    ei_s_print_term(&s, r->buff, &i);
-    printf("%s\n", s ? s : "?");
-    free(s);
-}
-
-/* -e: the expressions on stdin through erl_scan, erl_parse and erl_eval,
- * each a call; prints {ok, Value} as erl_call does. */
-static int eval_stdin(enode_mbox_t *mb, const char *target, int timeout_ms)
-{
-    char text[65536];
-    size_t n = fread(text, 1, sizeof text - 1, stdin);
-    ei_x_buff args, r;
-    int i, arity, start;
-    char atom[MAXATOMLEN_UTF8];
-
-    text[n] = '\0';
-    ei_x_new(&args);
-    ei_x_encode_list_header(&args, 1);
-    ei_x_encode_string(&args, text);
-    ei_x_encode_empty_list(&args);
-    int rc = rex_call(mb, target, "erl_scan", "string", &args, timeout_ms, &r);
-    ei_x_free(&args);
-    static const char *const steps[][2] = {{"erl_parse", "parse_exprs"},
-                                           {"erl_eval", "exprs"}};
-    for (int step = 0; rc == 0 && step < 2; step++) {
-        /* {ok, Tokens, _} or {ok, Exprs}: pass the second element on;
-         * anything else (a syntax error, badrpc) is the answer. */
-        i = 1;
-        if (ei_decode_tuple_header(r.buff, &i, &arity) < 0 || arity < 2 ||
-            ei_decode_atom(r.buff, &i, atom) < 0 || strcmp(atom, "ok") != 0) {
-            print_term(&r);
-            ei_x_free(&r);
-            return 1;
+    while (buf && (got = fread(buf + n, 1, cap - n, stdin)) > 0) {
+        n += got;
+        if (n < cap)
+            continue;
+        char *bigger = cap < (1u << 30) ? realloc(buf, 2 * cap) : NULL;
+        if (!bigger) {
+            errno = cap < (1u << 30) ? ENOMEM : EFBIG;
+            free(buf);
         }
-        start = i;
-        ei_skip_term(r.buff, &i);
-        ei_x_new(&args);
-        ei_x_encode_list_header(&args, step == 1 ? 2 : 1);
-        ei_x_append_buf(&args, r.buff + start, i - start);
-        if (step == 1)
-            ei_x_encode_empty_list(&args); /* no bindings */
-        ei_x_encode_empty_list(&args);
-        ei_x_free(&r);
-        rc = rex_call(mb, target, steps[step][0], steps[step][1], &args,
-                      timeout_ms, &r);
-        ei_x_free(&args);
+        buf = bigger;
+        cap *= 2;
     }
-    if (rc < 0)
-        return rc;
-    /* {value, V, Bindings} -> {ok, V} */
-    i = 1;
-    ei_decode_tuple_header(r.buff, &i, &arity);
-    if (arity == 3) {
-        ei_skip_term(r.buff, &i);
-        start = i;
-        ei_skip_term(r.buff, &i);
-        ei_x_buff ok;
-        ei_x_new_with_version(&ok);
-        ei_x_encode_tuple_header(&ok, 2);
-        ei_x_encode_atom(&ok, "ok");
-        ei_x_append_buf(&ok, r.buff + start, i - start);
-        print_term(&ok);
-        ei_x_free(&ok);
-    } else {
-        print_term(&r);
+    if (buf && ferror(stdin)) {
+        free(buf);
+        buf = NULL;
     }
-    rc = is_badrpc(&r);
-    ei_x_free(&r);
-    return rc;
+    *len = n;
+    return buf;
 }
 
-/* -q: erlang:halt() on the target. A halting node does not answer, so
- * wait only a moment for a reply that may never come. */
-static int halt_node(enode_mbox_t *mb, const char *target)
+/* The work after connecting, in erl_call's order: -q alone, else -e then
+ * -a. Returns the exit status. */
+static int run(ec_session_t *s, const struct call_opts *o)
 {
-    ei_x_buff args, result;
+    int status = EC_EXIT_OK;
 
-    if (parse_args("[]", &args) < 0)
-        return ENODE_EINVAL;
-    if (rex_call(mb, target, "erlang", "halt", &args, 1000, &result) == 0)
-        ei_x_free(&result);
-    ei_x_free(&args);
-    return 0;
+    if (o->quit) {
+        ec_halt(s);
+        return EC_EXIT_OK;
+    }
+    if (o->eval) {
+        size_t len;
+        char *text = read_stdin(&len);
+        if (!text) {
+            fprintf(stderr, "enode-call: can't read stdin: %s\n",
+                    strerror(errno));
+            return EC_EXIT_FAIL;
+        }
+        status = ec_eval(s, text, len, o->no_result_term);
+        free(text);
+    }
+    if (status == EC_EXIT_OK && o->apply)
+        status = ec_apply(s, o->apply, o->no_result_term);
+    fflush(stdout);
+    return status;
 }
 
-/* -a 'Mod Fun [Args]': print the result; a badrpc is a failure. */
-static int apply(enode_mbox_t *mb, const char *target, const char *spec,
-                 int timeout_ms)
+/* As erl_call: exit 1, except that with -q a node that is not there
+ * needs no halting. */
+static int connect_failed(const ec_session_t *s, const struct call_opts *o,
+                          const char *why)
 {
-    char m[256], f[256] = "start", rest[4096] = "[]";
-    ei_x_buff args, result;
+    if (o->quit)
+        return EC_EXIT_OK;
+    fprintf(stderr, "enode-call: failed to connect to node %s: %s%s\n",
+            s->target, why,
+            o->start ? " (and enode-call does not start nodes: -s)" : "");
+    return EC_EXIT_FAIL;
+}
 
-    if (sscanf(spec, "%255s %255s %4095[^\n]", m, f, rest) < 1)
-        usage();
-    if (parse_args(rest, &args) < 0)
-        return ENODE_EINVAL;
-    int rc = rex_call(mb, target, m, f, &args, timeout_ms, &result);
-    ei_x_free(&args);
-    if (rc == 0) {
-        print_term(&result);
-        rc = is_badrpc(&result);
-        ei_x_free(&result);
+/* Our node, connected to the target, with a monitor on its rex. Returns
+ * -1 when connected, else the status to exit with. */
+static int open_session(ec_session_t *s, const struct call_opts *o,
+                        enode_config_t *cfg, char *self, size_t selflen)
+{
+    char err[512];
+
+    snprintf(self, selflen, "enode_call_%ld", (long)getpid());
+    cfg->name = o->self ? o->self : self;
+    cfg->long_names = o->target_long;
+    if (o->cookie) /* else -setcookie, or ~/.erlang.cookie */
+        cfg->cookie = o->cookie;
+    cfg->hidden = 1;
+    cfg->log_level = o->verbose ? ENODE_LOG_INFO : ENODE_LOG_ERROR;
+    int rc = enode_new(&s->node, cfg, err, sizeof err);
+    if (rc == ENODE_EEPMD) /* our node registers; erl_call's needs EPMD too */
+        return connect_failed(s, o, err);
+    if (rc < 0) {
+        fprintf(stderr, "enode-call: can't create C node: %s\n", err);
+        return EC_EXIT_FAIL;
     }
+    if (enode_mbox_new(s->node, &s->mbox) == 0 &&
+        enode_connect(s->node, s->target) == 0 &&
+        enode_monitor_name(s->mbox, "rex", s->target, &s->rex_monitor) == 0)
+        return -1;
+    rc = connect_failed(s, o, enode_last_error(s->node));
+    enode_free(s->node);
     return rc;
 }
 
 int main(int argc, char **argv)
 {
-    struct call_opts o = {.timeout_s = 30};
+    struct call_opts o = {0};
     enode_config_t cfg;
     char target[512], self[64], err[512];
-    enode_t *node;
-    enode_mbox_t *mb;
+    ec_session_t s = {.target = target};
 
-    parse_own_flags(&argc, argv, &o);
+    int status = parse_own_flags(&argc, argv, &o);
+    if (status >= 0)
+        return status;
     enode_config_init(&cfg);
     if (enode_config_from_args(&cfg, &argc, argv, err, sizeof err) < 0) {
         fprintf(stderr, "enode-call: %s\n", err);
-        return 2;
+        return EC_EXIT_FAIL;
     }
-    if (!o.target || argc > 1 || (!o.apply && !o.eval && !o.quit))
+    if (argc > 1)
+        return illegal(argv[1]);
+    if (!o.target) { /* erl_call prints its usage and exits 0 */
         usage();
+        return EC_EXIT_OK;
+    }
+    if (o.timeout_s)
+        start_timeout(o.timeout_s);
     if (en_node_full_name(o.target, o.target_long, target, sizeof target, err,
                           sizeof err) < 0) {
         fprintf(stderr, "enode-call: %s\n", err);
-        return 2;
+        return EC_EXIT_FAIL;
     }
-    snprintf(self, sizeof self, "enode_call_%ld", (long)getpid());
-    cfg.name = o.self ? o.self : self;
-    cfg.long_names = o.target_long;
-    if (o.cookie) /* else -setcookie, or ~/.erlang.cookie */
-        cfg.cookie = o.cookie;
-    cfg.hidden = 1;
-    cfg.log_level = o.verbose ? ENODE_LOG_INFO : ENODE_LOG_ERROR;
-    if (enode_new(&node, &cfg, err, sizeof err) < 0) {
-        fprintf(stderr, "enode-call: %s\n", err);
-        return 1;
-    }
-    enode_mbox_new(node, &mb);
-    if (enode_connect(node, target) < 0) {
-        if (!o.quit) /* a node that is not there needs no halting */
-            fprintf(stderr, "enode-call: cannot connect to %s: %s\n",
-                    target, enode_last_error(node));
-        enode_free(node);
-        return o.quit ? 0 : 1;
-    }
-    int rc = 0, timeout_ms = o.timeout_s * 1000;
-    /* As erl_call: -q halts the node and does nothing else; otherwise -e
-     * runs, then -a. */
-    if (o.quit)
-        rc = halt_node(mb, target);
-    else if (o.eval)
-        rc = eval_stdin(mb, target, timeout_ms);
-    if (rc == 0 && o.apply && !o.quit)
-        rc = apply(mb, target, o.apply, timeout_ms);
-    if (rc < 0)
-        fprintf(stderr, "enode-call: %s: %s\n", enode_strerror(rc),
-                enode_last_error(node));
-    enode_free(node);
-    return rc == 0 ? 0 : 1;
+    if ((status = open_session(&s, &o, &cfg, self, sizeof self)) >= 0)
+        return status;
+    status = run(&s, &o);
+    enode_free(s.node);
+    return status;
 }
