@@ -250,6 +250,53 @@ global_seeds() ->
           [gns_cast({exchange, 'real@vm', [{clash, real(10), method()}], [], 1}),
            pt({2, '', fake_gns()}, {fref(6), real(10)}),
            gns_cast({resolved, 'real@vm', [], [], unused, [], 1})]},
+     %% The clash again, settled the other ways: ours wins, rex fails,
+     %% or real@vm goes before rex answers.
+     {"global_clash_ours", 0,
+      [gns_call(60, {register, clash, real(9), method()})] ++
+          global_locked() ++
+          [gns_cast({exchange, 'real@vm', [{clash, real(10), method()}], [], 1}),
+           gns_cast({resolved, 'real@vm', [], [], unused, [], 1}),
+           pt({2, '', fake_gns()}, {fref(6), real(9)})]},
+     {"global_clash_badrpc", 0,
+      [gns_call(60, {register, clash, real(9), method()})] ++
+          global_locked() ++
+          [gns_cast({exchange, 'real@vm', [{clash, real(10), method()}], [], 1}),
+           pt({2, '', fake_gns()}, {fref(6), {badrpc, nodedown}}),
+           gns_cast({resolved, 'real@vm', [], [], unused, [], 1})]},
+     {"global_clash_nodedown", ?OPT_CLOSE,
+      [gns_call(60, {register, clash, real(9), method()})] ++
+          global_locked() ++
+          [gns_cast({exchange, 'real@vm', [{clash, real(10), method()}], [],
+                     1})]},
+     %% A name of a process of ours: the other side's registration wins.
+     {"global_clash_local", 0,
+      [gns_call(60, {register, mine, echo(), method()})] ++
+          global_locked() ++
+          [gns_cast({exchange, 'real@vm', [{mine, real(10), method()}], [], 1}),
+           gns_cast({resolved, 'real@vm', [], [], unused, [], 1})]},
+     %% His exchange and resolved before his lock_set (held until we are
+     %% locked), each twice.
+     {"global_early", 0,
+      [gns_cast({init_connect, {8, 1234}, 'real@vm',
+                 {locker, no_longer_a_pid, [], real(5)}}),
+       gns_cast({exchange, 'real@vm', [{early, real(9), method()}], [], 1}),
+       gns_cast({exchange, 'real@vm', [{twice, real(9), method()}], [], 1}),
+       gns_cast({resolved, 'real@vm', [], [], unused, [], 1}),
+       gns_cast({resolved, 'real@vm', [{delete, early}], [], unused, [], 1}),
+       gns_call(50, {set_lock, {global, lock_id()}}),
+       gns_cast({lock_set, real(5), true, [], 1})]},
+     %% lock_set before the lock, with a stale tag, false, and twice.
+     {"global_lock_set_spurious", 0,
+      [gns_cast({lock_set, real(5), true, [], 1}),
+       gns_cast({init_connect, {8, 1234}, 'real@vm',
+                 {locker, no_longer_a_pid, [], real(5)}}),
+       gns_cast({lock_set, real(5), true, [], 1}),
+       gns_call(50, {set_lock, {global, lock_id()}}),
+       gns_cast({lock_set, real(5), true, [], 9}),
+       gns_cast({lock_set, real(5), false, [], 1}),
+       gns_cast({lock_set, real(5), true, [], 1}),
+       gns_cast({lock_set, real(5), true, [], 1})]},
      {"global_restart", 0,
       [gns_cast({init_connect, {8, 1234}, 'real@vm',
                  {locker, no_longer_a_pid, [], real(5)}}),
