@@ -56,6 +56,8 @@ fake_alias() -> ref('fake@vm', ?FAKE_CR, [1, 16#5EED, 16#F00D]).
 mon_by_pid() -> ref('fake@vm', ?FAKE_CR, [2, 16#5EED, 16#F00D]).
 mon_by_name() -> ref('fake@vm', ?FAKE_CR, [3, 16#5EED, 16#F00D]).
 rref(N) -> ref('real@vm', ?REAL_CR, [N, 16#A1, 16#B2]).
+fake_gns() -> pid('fake@vm', 5, ?FAKE_CR).   % global's own process
+fref(N) -> ref('fake@vm', ?FAKE_CR, [N, 16#5EED, 16#F00D]). % our Nth ref
 
 %% ---- packets -------------------------------------------------------------
 
@@ -203,4 +205,134 @@ seeds() ->
                [monitor]}, [rref(21), fz, send, [a]])]},
          {"unlink_and_exit", ?OPT_FRAGMENTS bor ?OPT_CLOSE,
           [hdr({35, 7, real9(), linked()}), hdr({3, real9(), linked(), late}),
-           hdr({21, real9(), linked(), mon_by_pid(), gone})]}].
+           hdr({21, real9(), linked(), mon_by_pid(), gone})]}] ++
+        global_seeds().
+
+%% ---- global's connect session -----------------------------------------------
+%%
+%% real@vm's global_name_server and locker (real(5)) as OTP 25-29 run a
+%% connect session with fake@vm, whose global_name_server is fake_gns():
+%% our session tag is 1 (2 after a restart); our refs count on from 4.
+
+gns(Msg) -> pt({6, real(5), '', global_name_server}, Msg).
+gns_cast(Msg) -> gns({'$gen_cast', Msg}).
+gns_call(Tag, Req) -> gns({'$gen_call', {real(5), rref(Tag)}, Req}).
+method() -> {global, random_exit_name, 3}.
+lock_id() -> [fake_gns(), real(5)].
+
+%% The session up to both lock_sets: his init_connect, his locker's
+%% set_lock on us, his lock_set.
+global_locked() ->
+    [gns_cast({init_connect, {8, 1234}, 'real@vm',
+               {locker, no_longer_a_pid, [], real(5)}}),
+     gns_call(50, {set_lock, {global, lock_id()}}),
+     gns_cast({lock_set, real(5), true, [], 1})].
+
+global_seeds() ->
+    [{"global_session", 0,
+      global_locked() ++
+          [gns_cast({exchange, 'real@vm',
+                     [{name_a, real(9), method()}, {name_b, real(10), method()}],
+                     [], 1}),
+           gns_cast({resolved, 'real@vm',
+                     [{insert, {name_c, real(11), method()}}],
+                     [{'real@vm', 8}], unused, [{name_c, real(11), 'real@vm'}],
+                     1}),
+           gns_call(51, {del_lock, {global, lock_id()}}),
+           gns_call(52, get_known), gns_call(53, get_synced),
+           gns_call(54, get_names_ext), gns_call(55, get_protocol_version)]},
+     %% A name registered on both sides: we are the smaller node name, so
+     %% we ask rex on the node of our process to resolve it; its answer
+     %% comes to global's pid, tagged with our 6th ref.
+     {"global_clash", 0,
+      [gns_call(60, {register, clash, real(9), method()})] ++
+          global_locked() ++
+          [gns_cast({exchange, 'real@vm', [{clash, real(10), method()}], [], 1}),
+           pt({2, '', fake_gns()}, {fref(6), real(10)}),
+           gns_cast({resolved, 'real@vm', [], [], unused, [], 1})]},
+     %% The clash again, settled the other ways: ours wins, rex fails,
+     %% or real@vm goes before rex answers.
+     {"global_clash_ours", 0,
+      [gns_call(60, {register, clash, real(9), method()})] ++
+          global_locked() ++
+          [gns_cast({exchange, 'real@vm', [{clash, real(10), method()}], [], 1}),
+           gns_cast({resolved, 'real@vm', [], [], unused, [], 1}),
+           pt({2, '', fake_gns()}, {fref(6), real(9)})]},
+     {"global_clash_badrpc", 0,
+      [gns_call(60, {register, clash, real(9), method()})] ++
+          global_locked() ++
+          [gns_cast({exchange, 'real@vm', [{clash, real(10), method()}], [], 1}),
+           pt({2, '', fake_gns()}, {fref(6), {badrpc, nodedown}}),
+           gns_cast({resolved, 'real@vm', [], [], unused, [], 1})]},
+     {"global_clash_nodedown", ?OPT_CLOSE,
+      [gns_call(60, {register, clash, real(9), method()})] ++
+          global_locked() ++
+          [gns_cast({exchange, 'real@vm', [{clash, real(10), method()}], [],
+                     1})]},
+     %% A name of a process of ours: the other side's registration wins.
+     {"global_clash_local", 0,
+      [gns_call(60, {register, mine, echo(), method()})] ++
+          global_locked() ++
+          [gns_cast({exchange, 'real@vm', [{mine, real(10), method()}], [], 1}),
+           gns_cast({resolved, 'real@vm', [], [], unused, [], 1})]},
+     %% His exchange and resolved before his lock_set (held until we are
+     %% locked), each twice.
+     {"global_early", 0,
+      [gns_cast({init_connect, {8, 1234}, 'real@vm',
+                 {locker, no_longer_a_pid, [], real(5)}}),
+       gns_cast({exchange, 'real@vm', [{early, real(9), method()}], [], 1}),
+       gns_cast({exchange, 'real@vm', [{twice, real(9), method()}], [], 1}),
+       gns_cast({resolved, 'real@vm', [], [], unused, [], 1}),
+       gns_cast({resolved, 'real@vm', [{delete, early}], [], unused, [], 1}),
+       gns_call(50, {set_lock, {global, lock_id()}}),
+       gns_cast({lock_set, real(5), true, [], 1})]},
+     %% lock_set before the lock, with a stale tag, false, and twice.
+     {"global_lock_set_spurious", 0,
+      [gns_cast({lock_set, real(5), true, [], 1}),
+       gns_cast({init_connect, {8, 1234}, 'real@vm',
+                 {locker, no_longer_a_pid, [], real(5)}}),
+       gns_cast({lock_set, real(5), true, [], 1}),
+       gns_call(50, {set_lock, {global, lock_id()}}),
+       gns_cast({lock_set, real(5), true, [], 9}),
+       gns_cast({lock_set, real(5), false, [], 1}),
+       gns_cast({lock_set, real(5), true, [], 1}),
+       gns_cast({lock_set, real(5), true, [], 1})]},
+     {"global_restart", 0,
+      [gns_cast({init_connect, {8, 1234}, 'real@vm',
+                 {locker, no_longer_a_pid, [], real(5)}}),
+       gns_cast({init_connect, {8, 1235}, 'real@vm',
+                 {locker, no_longer_a_pid, [], real(5)}}),
+       gns({init_connect_ack, 'real@vm', 7, 1235}),
+       gns({cancel_connect, 'real@vm', 2}),
+       gns_cast({lock_set, real(5), true, [], 3})]},
+     %% lost_connection from a third node is passed on to real@vm (whose
+     %% session is pending) once; the one from real@vm about us makes us
+     %% ask real@vm to disconnect and forget it.
+     {"global_partition", 0,
+      [gns_cast({init_connect, {8, 1234}, 'real@vm',
+                 {locker, no_longer_a_pid, [], real(5)}}),
+       gns_cast({new_nodes, 'real@vm',
+                 [{insert, {far, real(12), method()}}, {delete, gone}], [],
+                 [{'other@vm', 8}],
+                 [{vsn, 8}, {lock, {global, lock_id()}}]}),
+       gns({lost_connection, 'third@vm', 1, 1, 'other@vm'}),
+       gns({lost_connection, 'third@vm', 1, 1, 'other@vm'}),
+       gns({lost_connection, 'real@vm', 1, 1, 'fake@vm'}),
+       gns_cast({in_sync, 'real@vm', true})]},
+     {"global_remove_connection", 0,
+      [gns_cast({init_connect, {8, 1234}, 'real@vm',
+                 {locker, no_longer_a_pid, [], real(5)}}),
+       gns({remove_connection, 'real@vm'})]},
+     %% The calls any node makes; then the registered process dies (the
+     %% monitor global set on it, our 4th ref, fires).
+     {"global_calls", 0,
+      [gns_call(70, {register_ext, ext, real(9), method(), 'real@vm'}),
+       gns_call(71, {set_lock, {res, [real(41)]}}),
+       gns_call(72, {set_lock, {res, [real(42)]}}),
+       gns_call(73, {del_lock, {res, [real(41)]}}),
+       gns_call(74, {unregister, nothing}),
+       gns_call(75, {sync, ['real@vm']}),
+       gns_call(76, {no_such_call, 1}),
+       gns_cast({async_del_name, ext, real(9)}),
+       pt({21, real(9), fake_gns(), fref(4), noproc}),
+       gns_call(77, get_names_ext)]}].
