@@ -182,8 +182,13 @@ int enode_port(const enode_t *node);
 
 /* The reason for the last failure on this node, in words. One buffer per
  * node: the next failure on the node, from any thread (the loop's own
- * included), overwrites it. */
+ * included), overwrites it, so a program with several threads should use
+ * enode_last_error_r() instead. */
 const char *enode_last_error(const enode_t *node);
+
+/* The same, copied into buf (at most len bytes, NUL-terminated) while no
+ * other thread can be writing it. 0, or ENODE_EINVAL. */
+int enode_last_error_r(enode_t *node, char *buf, size_t len);
 
 /* Connect to `peer` ("alive@host") now and wait for the handshake to end,
  * at most the setup time. 0 if connected (or already connected). Sends to

@@ -6,6 +6,9 @@
 
 /* The longest node name we accept, alive@host, like OTP's 255 atom chars. */
 #define EN_NODE_NAME_MAX 255
+/* Room for a node name as it travels, an atom of up to 255 characters of
+ * up to four bytes each, and its NUL. */
+#define EN_NODE_NAME_BUF 1024
 
 /* Build the full node name from `name` ("alive" or "alive@host") as
  * -sname (long = 0) or -name (long = 1) would: a missing host becomes the

@@ -1,12 +1,11 @@
 /* conn.c - one connection to another node, from first byte to close.
  *
- * A connection walks through phases: (initiator) ask the peer's EPMD for
- * its port, TCP connect; then TLS when the node speaks TLS; then the
- * distribution handshake (handshake.c); then it is up and carries framed
- * packets (framing.c) with ticks (ticker.c). Every phase is driven by
- * socket readiness and by the set-up deadline, never by blocking.
+ * A connection walks through phases (conn.h); dial.c drives the ones
+ * before it is up, this file reads and writes it once it is, with ticks
+ * (proto/ticker.c). Every phase is driven by socket readiness and by the
+ * set-up deadline, never by blocking.
  */
-#include "node/node_int.h"
+#include "net/conn.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -41,11 +40,11 @@ const char *en_phase_name(en_phase_t p)
 
 /* The connection to peer: one that is up if there is one, else one being
  * set up (while a replacement is being accepted, both exist). */
-en_conn_t *en_conn_find(enode_t *n, const char *peer)
+en_conn_t *en_net_find(en_net_t *net, const char *peer)
 {
     en_conn_t *setting_up = NULL;
 
-    for (en_conn_t *c = n->conns; c; c = c->next) {
+    for (en_conn_t *c = net->conns; c; c = c->next) {
         if (c->phase == EN_PH_DEAD || strcmp(c->peer, peer) != 0)
             continue;
         if (c->phase == EN_PH_UP)
@@ -66,11 +65,11 @@ static void watch(en_conn_t *c, uint32_t events)
     ev.events = events;
     ev.data.ptr = c;
     if (c->events == 0)
-        epoll_ctl(c->node->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+        epoll_ctl(c->net->epfd, EPOLL_CTL_ADD, c->fd, &ev);
     else if (events == 0)
-        epoll_ctl(c->node->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        epoll_ctl(c->net->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     else
-        epoll_ctl(c->node->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+        epoll_ctl(c->net->epfd, EPOLL_CTL_MOD, c->fd, &ev);
     c->events = events;
 }
 
@@ -103,7 +102,7 @@ void en_conn_close_transport(en_conn_t *c)
 
 void en_conn_fail(en_conn_t *c, int code, const char *fmt, ...)
 {
-    enode_t *n = c->node;
+    en_net_t *net = c->net;
     char why[512];
     va_list ap;
 
@@ -113,7 +112,7 @@ void en_conn_fail(en_conn_t *c, int code, const char *fmt, ...)
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
     if (c->phase == EN_PH_UP) {
-        en_log(n, ENODE_LOG_WARNING, "connection to %s lost: %s", c->peer,
+        en_core_log(net->core, ENODE_LOG_WARNING, "connection to %s lost: %s", c->peer,
                why);
     } else {
         char who[EN_HS_NAME_MAX + 80];
@@ -121,25 +120,25 @@ void en_conn_fail(en_conn_t *c, int code, const char *fmt, ...)
             snprintf(who, sizeof who, "%s", c->peer);
         else
             en_addr_str(&c->addr, who, sizeof who);
-        en_log(n, ENODE_LOG_WARNING, "connection %s %s failed in %s: %s",
+        en_core_log(net->core, ENODE_LOG_WARNING, "connection %s %s failed in %s: %s",
                c->initiator ? "to" : "from", who, en_phase_name(c->phase),
                why);
     }
-    en_set_error(n, "%s%s%s", c->peer[0] ? c->peer : "", c->peer[0] ? ": " : "",
+    en_core_error(net->core, "%s%s%s", c->peer[0] ? c->peer : "", c->peer[0] ? ": " : "",
                  why);
-    n->last_conn_code = code;
+    net->last_conn_code = code;
     c->fail_code = code;
     if (c->pending.len > 0)
-        en_log(n, ENODE_LOG_WARNING, "dropped %zu bytes of messages queued for %s",
+        en_core_log(net->core, ENODE_LOG_WARNING, "dropped %zu bytes of messages queued for %s",
                c->pending.len, c->peer);
     int was_up = c->phase == EN_PH_UP;
     en_conn_close_transport(c);
     c->phase = EN_PH_DEAD;
     /* Links and monitors across it fire, unless another connection to
      * the same node carries on (a replacement, a simultaneous connect). */
-    if (c->peer[0] && !en_conn_find(n, c->peer) && (was_up || c->initiator))
-        en_signal_node_down(n, c->peer, was_up);
-    pthread_cond_broadcast(&n->cond);
+    if (c->peer[0] && !en_net_find(net, c->peer) && (was_up || c->initiator))
+        net->hooks.node_down(net->hooks.ud, c->peer, was_up);
+    en_core_broadcast(net->core);
 }
 
 void en_conn_free(en_conn_t *c)
@@ -153,19 +152,19 @@ void en_conn_free(en_conn_t *c)
     free(c);
 }
 
-en_conn_t *en_conn_new(enode_t *n, int initiator)
+en_conn_t *en_conn_new(en_net_t *net, int initiator)
 {
     en_conn_t *c = calloc(1, sizeof *c);
 
     if (!c)
         return NULL;
-    c->node = n;
+    c->net = net;
     c->initiator = initiator;
     c->fd = -1;
-    c->deadline_ms = en_now_ms() + n->setup_ms;
-    en_frag_init(&c->frags, n->max_message);
-    c->next = n->conns;
-    n->conns = c;
+    c->deadline_ms = en_now_ms() + net->setup_ms;
+    en_frag_init(&c->frags, net->max_message);
+    c->next = net->conns;
+    net->conns = c;
     return c;
 }
 
@@ -301,25 +300,25 @@ int en_conn_flush(en_conn_t *c)
  * burst of small messages shares a few records and system calls. */
 static void cork(en_conn_t *c)
 {
-    enode_t *n = c->node;
+    en_net_t *net = c->net;
 
     if (c->corked)
         return;
     c->corked = 1;
-    if (!n->corked) {
-        n->corked = 1;
-        if (!n->in_loop)
-            en_wake(n);
+    if (!net->corked) {
+        net->corked = 1;
+        if (!net->in_loop)
+            en_net_wake(net);
     }
 }
 
-void en_conns_flush_corked(enode_t *n)
+void en_conns_flush_corked(en_net_t *net)
 {
-    if (!n->corked && !n->bursting)
+    if (!net->corked && !net->bursting)
         return;
-    n->corked = 0;
-    n->bursting = 0;
-    for (en_conn_t *c = n->conns; c; c = c->next) {
+    net->corked = 0;
+    net->bursting = 0;
+    for (en_conn_t *c = net->conns; c; c = c->next) {
         c->bursting = 0;
         if (!c->corked)
             continue;
@@ -331,17 +330,17 @@ void en_conns_flush_corked(enode_t *n)
 
 void en_conn_kick(en_conn_t *c)
 {
-    enode_t *n = c->node;
+    en_net_t *net = c->net;
 
     if (c->phase == EN_PH_DEAD || c->fd < 0)
         return;
     if (c->phase == EN_PH_UP && en_conn_unsent(c) < EN_TLS_WRITE_CHUNK) {
-        if (c->bursting || c->corked || n->in_loop) {
+        if (c->bursting || c->corked || net->in_loop) {
             cork(c);
             return;
         }
         c->bursting = 1;
-        n->bursting = 1;
+        net->bursting = 1;
     }
     if (c->phase != EN_PH_CONNECT && c->phase != EN_PH_TLS &&
         en_conn_flush(c) < 0)
@@ -364,14 +363,14 @@ static void take_packets(en_conn_t *c, en_buf_t *b)
     while (c->phase == EN_PH_UP) {
         /* A message may come whole or in fragments; either way its
          * packets are bounded by the node's maximum message size. */
-        size_t limit = c->node->max_message + 64;
+        size_t limit = c->net->max_message + 64;
         long plen = en_frame_next(b->data + used, b->len - used, limit);
         if (plen == 0)
             break;
         if (plen < 0) {
             en_conn_fail(c, ENODE_ECONN,
                          "the peer sent a message over the %zu-byte limit "
-                         "(max_message_size)", c->node->max_message);
+                         "(max_message_size)", c->net->max_message);
             return;
         }
         if (plen > 4)
@@ -402,7 +401,7 @@ static enum en_io read_batch(en_conn_t *c, en_buf_t *b, char *err,
  * that a level-triggered epoll would never report again. -1 if c failed. */
 static int read_all(en_conn_t *c)
 {
-    en_buf_t *shared = &c->node->rx;
+    en_buf_t *shared = &c->net->rx;
     char err[256];
 
     for (;;) {
@@ -441,7 +440,7 @@ static void up_on_event(en_conn_t *c, uint32_t events)
 
 void en_conn_up(en_conn_t *c)
 {
-    enode_t *n = c->node;
+    en_net_t *net = c->net;
     char tls[128] = "plain TCP";
 
     c->flags = c->hs->flags;
@@ -450,10 +449,10 @@ void en_conn_up(en_conn_t *c)
     free(c->hs);
     c->hs = NULL;
     c->phase = EN_PH_UP;
-    en_ticker_init(&c->ticker, n->ticktime_ms, en_now_ms());
+    en_ticker_init(&c->ticker, net->ticktime_ms, en_now_ms());
     if (c->ssl)
         en_tls_describe(c->ssl, tls, sizeof tls);
-    en_log(n, ENODE_LOG_INFO, "connected %s %s (%s, %s)",
+    en_core_log(net->core, ENODE_LOG_INFO, "connected %s %s (%s, %s)",
            c->initiator ? "to" : "from", c->peer, tls,
            (c->flags & EN_DFLAG_PUBLISHED) ? "visible" : "hidden");
     /* Messages sent while connecting go first, in order, and in the
@@ -463,8 +462,8 @@ void en_conn_up(en_conn_t *c)
         en_conn_fail(c, ENODE_ENOMEM, "cannot queue the pending messages");
         return;
     }
-    pthread_cond_broadcast(&n->cond);
-    en_signal_node_up(n, c->peer);
+    en_core_broadcast(net->core);
+    net->hooks.node_up(net->hooks.ud, c->peer);
     take_packets(c, &c->in); /* what came right behind the handshake */
     if (c->in.len == 0)
         en_buf_free(&c->in);
@@ -525,12 +524,12 @@ void en_conn_on_timer(en_conn_t *c, uint64_t now)
                          "the peer won a simultaneous connect but never "
                          "connected back");
         else if (c->phase == EN_PH_HANDSHAKE) {
-            en_hs_timed_out(c->hs, c->node->setup_ms);
+            en_hs_timed_out(c->hs, c->net->setup_ms);
             en_conn_fail(c, ENODE_ETIMEOUT, "%s", c->hs->errmsg);
         } else
             en_conn_fail(c, ENODE_ETIMEOUT,
                          "%s took longer than %u ms (net_setuptime)",
-                         en_phase_name(c->phase), c->node->setup_ms);
+                         en_phase_name(c->phase), c->net->setup_ms);
         return;
     }
     switch (en_ticker_check(&c->ticker, now)) {
@@ -541,7 +540,7 @@ void en_conn_on_timer(en_conn_t *c, uint64_t now)
     case EN_TICK_TIMEOUT:
         en_conn_fail(c, ENODE_ETIMEOUT,
                      "nothing received for %u s (net_ticktime)",
-                     c->node->ticktime_ms / 1000);
+                     c->net->ticktime_ms / 1000);
         break;
     default:
         break;
@@ -550,54 +549,54 @@ void en_conn_on_timer(en_conn_t *c, uint64_t now)
 
 /* ---- new connections ------------------------------------------------------- */
 
-en_conn_t *en_conn_get(enode_t *n, const char *peer)
+en_conn_t *en_net_get(en_net_t *net, const char *peer)
 {
     char alive[EN_NODE_NAME_MAX + 1], host[EN_NODE_NAME_MAX + 1];
-    en_conn_t *c = en_conn_find(n, peer);
+    en_conn_t *c = en_net_find(net, peer);
 
     if (c)
         return c;
     if (en_node_split(peer, alive, sizeof alive, host, sizeof host) < 0) {
-        en_set_error(n, "'%s' is not a node name (alive@host)", peer);
+        en_core_error(net->core, "'%s' is not a node name (alive@host)", peer);
         return NULL;
     }
-    c = en_conn_new(n, 1);
+    c = en_conn_new(net, 1);
     if (!c) {
-        en_set_error(n, "out of memory");
+        en_core_error(net->core, "out of memory");
         return NULL;
     }
     snprintf(c->peer, sizeof c->peer, "%s", peer);
     snprintf(c->peer_host, sizeof c->peer_host, "%s", host);
     en_dial_start(c);
-    en_wake(n); /* the loop must learn the new deadline */
+    en_net_wake(net); /* the loop must learn the new deadline */
     return c;
 }
 
-void en_conn_accept(enode_t *n)
+void en_conn_accept(en_net_t *net)
 {
     for (;;) {
         en_addr_t peer;
         char a[80];
-        int fd = en_sock_accept(n->lfd, &peer);
+        int fd = en_sock_accept(net->lfd, &peer);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EINTR)
-                en_log(n, ENODE_LOG_WARNING, "accept: %s", strerror(errno));
+                en_core_log(net->core, ENODE_LOG_WARNING, "accept: %s", strerror(errno));
             return;
         }
-        en_conn_t *c = en_conn_new(n, 0);
+        en_conn_t *c = en_conn_new(net, 0);
         if (!c) {
-            en_log(n, ENODE_LOG_ERROR, "out of memory: refused a connection");
+            en_core_log(net->core, ENODE_LOG_ERROR, "out of memory: refused a connection");
             close(fd);
             continue;
         }
         c->fd = fd;
         c->addr = peer;
-        en_log(n, ENODE_LOG_DEBUG, "connection from %s",
+        en_core_log(net->core, ENODE_LOG_DEBUG, "connection from %s",
                en_addr_str(&peer, a, sizeof a));
-        if (n->proto == ENODE_PROTO_TLS) {
+        if (net->proto == ENODE_PROTO_TLS) {
             char err[256];
-            c->ssl = en_tls_session(n->tls_server, fd, 0, NULL, NULL,
-                                    &n->tls_rx, err, sizeof err);
+            c->ssl = en_tls_session(net->tls_server, fd, 0, NULL, NULL,
+                                    &net->tls_rx, err, sizeof err);
             if (!c->ssl) {
                 en_conn_fail(c, ENODE_ETLS, "%s", err);
                 continue;

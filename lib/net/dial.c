@@ -3,10 +3,10 @@
  *
  * The simultaneous-connect rules live here too: when a peer connects to us
  * while we are dialling it, OTP keeps the attempt of the node with the
- * greater name (PROTOCOL.md section 2), and the messages queued on the
+ * greater name (doc/internals.md section 5), and the messages queued on the
  * losing attempt move to the winning one.
  */
-#include "node/node_int.h"
+#include "net/conn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +21,8 @@
 
 static void start_tls(en_conn_t *c)
 {
-    enode_t *n = c->node;
-    const en_tls_side_t *side = &n->tlsconf.client;
+    en_net_t *net = c->net;
+    const en_tls_side_t *side = &net->tlsconf.client;
     char err[256];
     const char *sni = c->peer_host, *verify_host = NULL;
 
@@ -32,8 +32,8 @@ static void start_tls(en_conn_t *c)
         sni = side->sni_host;
     if (en_tls_side_verifies(side))
         verify_host = sni ? sni : c->peer_host;
-    c->ssl = en_tls_session(n->tls_client, c->fd, 1, sni, verify_host,
-                            &n->tls_rx, err, sizeof err);
+    c->ssl = en_tls_session(net->tls_client, c->fd, 1, sni, verify_host,
+                            &net->tls_rx, err, sizeof err);
     if (!c->ssl) {
         en_conn_fail(c, ENODE_ETLS, "%s", err);
         return;
@@ -45,10 +45,10 @@ static void start_tls(en_conn_t *c)
 
 static void connect_to(en_conn_t *c, uint16_t port)
 {
-    enode_t *n = c->node;
+    en_net_t *net = c->net;
     char err[256];
 
-    if (en_sock_resolve(c->peer_host, port, n->ipv6, &c->addr, err,
+    if (en_sock_resolve(c->peer_host, port, net->ipv6, &c->addr, err,
                         sizeof err) < 0) {
         en_conn_fail(c, ENODE_ECONN, "%s", err);
         return;
@@ -71,7 +71,7 @@ static void on_connected(en_conn_t *c)
                      en_addr_str(&c->addr, a, sizeof a), why);
         return;
     }
-    if (c->node->proto == ENODE_PROTO_TLS)
+    if (c->net->proto == ENODE_PROTO_TLS)
         start_tls(c);
     else
         en_setup_start_handshake(c);
@@ -103,11 +103,11 @@ static int check_first_byte(en_conn_t *c)
  * 0 to go on; -1 if it refused the peer (c failed). */
 static int app_verify(en_conn_t *c)
 {
-    enode_t *n = c->node;
+    en_net_t *net = c->net;
     en_tls_peer_t p;
     char addr[80], why[256] = "";
 
-    if (!n->verify)
+    if (!net->verify)
         return 0;
     if (en_tls_peer_info(c->ssl, &p) < 0) {
         en_conn_fail(c, ENODE_ETLS, "TLS %s: cannot read the peer's "
@@ -125,7 +125,7 @@ static int app_verify(en_conn_t *c)
         .subject = p.subject,
         .issuer = p.issuer,
     };
-    if (n->verify(n->verify_user, &cert, why, sizeof why) == 0)
+    if (net->verify(net->verify_user, &cert, why, sizeof why) == 0)
         return 0;
     why[sizeof why - 1] = '\0';
     en_conn_fail(c, ENODE_ETLS,
@@ -220,17 +220,17 @@ static void epmd_on_event(en_conn_t *c)
 
 int en_dial_start(en_conn_t *c)
 {
-    enode_t *n = c->node;
+    en_net_t *net = c->net;
     char alive[EN_NODE_NAME_MAX + 1], host[EN_NODE_NAME_MAX + 1], err[256];
     en_addr_t epmd;
 
-    int port = en_peer_port(n, c->peer);
+    int port = en_net_peer_port(net, c->peer);
     if (port > 0) {
         connect_to(c, (uint16_t)port);
         return c->phase == EN_PH_DEAD ? -1 : 0;
     }
     en_node_split(c->peer, alive, sizeof alive, host, sizeof host);
-    if (en_sock_resolve(host, (uint16_t)n->epmd_port, n->ipv6, &epmd, err,
+    if (en_sock_resolve(host, (uint16_t)net->epmd_port, net->ipv6, &epmd, err,
                         sizeof err) < 0) {
         en_conn_fail(c, ENODE_ECONN, "%s", err);
         return -1;
@@ -264,7 +264,7 @@ static enum en_hs_status resolve_peer(void *ud, const char *peer)
     enum en_hs_status st;
 
     snprintf(c->peer, sizeof c->peer, "%s", peer);
-    for (other = c->node->conns; other; other = other->next)
+    for (other = c->net->conns; other; other = other->next)
         if (other != c && other->phase != EN_PH_DEAD &&
             strcmp(other->peer, peer) == 0)
             break;
@@ -276,9 +276,9 @@ static enum en_hs_status resolve_peer(void *ud, const char *peer)
         return EN_HS_STATUS_OK; /* an older attempt of theirs; it will fail */
     st = other->phase == EN_PH_WAIT_PEER
              ? EN_HS_STATUS_OK_SIMULTANEOUS
-             : en_hs_simultaneous_status(c->node->name, peer);
+             : en_hs_simultaneous_status(c->net->core->name, peer);
     if (st == EN_HS_STATUS_OK_SIMULTANEOUS) {
-        en_log(c->node, ENODE_LOG_INFO,
+        en_conn_log(c, ENODE_LOG_INFO,
                "simultaneous connect with %s: keeping theirs", peer);
         adopt_pending(c, other);
         en_conn_close_transport(other);
@@ -289,7 +289,7 @@ static enum en_hs_status resolve_peer(void *ud, const char *peer)
 
 void en_setup_start_handshake(en_conn_t *c)
 {
-    enode_t *n = c->node;
+    en_net_t *net = c->net;
     en_hs_config_t cfg;
 
     c->hs = malloc(sizeof *c->hs);
@@ -300,11 +300,11 @@ void en_setup_start_handshake(en_conn_t *c)
     memset(&cfg, 0, sizeof cfg);
     cfg.role = c->initiator ? EN_HS_INITIATOR : EN_HS_ACCEPTOR;
     cfg.lenbytes = c->ssl ? 4 : 2; /* inet_tls_dist frames with {packet,4} */
-    cfg.self_name = n->name;
-    cfg.self_creation = n->creation;
-    cfg.self_flags = n->flags;
-    cfg.required_flags = n->required;
-    cfg.cookie = n->cookie;
+    cfg.self_name = net->core->name;
+    cfg.self_creation = net->core->creation;
+    cfg.self_flags = net->flags;
+    cfg.required_flags = net->required;
+    cfg.cookie = net->cookie;
     cfg.dialled_name = c->initiator ? c->peer : NULL;
     cfg.resolve = resolve_peer;
     cfg.ud = c;
@@ -322,18 +322,18 @@ void en_setup_start_handshake(en_conn_t *c)
  * until that attempt arrives and takes it over. */
 static void lose_simultaneous(en_conn_t *c)
 {
-    en_log(c->node, ENODE_LOG_INFO,
+    en_conn_log(c, ENODE_LOG_INFO,
            "simultaneous connect with %s: keeping theirs", c->peer);
     en_conn_close_transport(c);
     free(c->hs);
     c->hs = NULL;
     c->phase = EN_PH_WAIT_PEER;
-    c->deadline_ms = en_now_ms() + c->node->setup_ms;
+    c->deadline_ms = en_now_ms() + c->net->setup_ms;
 }
 
 static void replace_old(en_conn_t *c)
 {
-    for (en_conn_t *o = c->node->conns; o; o = o->next)
+    for (en_conn_t *o = c->net->conns; o; o = o->next)
         if (o != c && o->phase == EN_PH_UP && strcmp(o->peer, c->peer) == 0)
             en_conn_fail(o, ENODE_ECONN, "replaced by a new connection");
 }

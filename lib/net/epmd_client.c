@@ -5,7 +5,7 @@
  * registration connection then stays open: closing it unregisters us.
  * Port lookups of other nodes run inside the loop (dial.c).
  */
-#include "node/node_int.h"
+#include "net/conn.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -89,23 +89,23 @@ static int read_reply(int fd, int *result, uint32_t *creation)
     return -1;
 }
 
-int en_epmd_register(enode_t *n, char *err, size_t errlen)
+int en_epmd_register(en_net_t *net, char *err, size_t errlen)
 {
     en_buf_t req = EN_BUF_INIT;
     int result = -1;
     uint32_t creation = 0;
-    int fd = connect_epmd("127.0.0.1", n->epmd_port, err, errlen);
+    int fd = connect_epmd("127.0.0.1", net->epmd_port, err, errlen);
 
     if (fd < 0)
         return ENODE_EEPMD;
-    if (en_epmd_alive2_req(&req, n->port, n->alive, EN_EPMD_NODE_TYPE_NORMAL,
-                           6, 5) < 0 ||
+    if (en_epmd_alive2_req(&req, net->port, net->core->alive,
+                           EN_EPMD_NODE_TYPE_NORMAL, 6, 5) < 0 ||
         write_all(fd, req.data, req.len) < 0 ||
         read_reply(fd, &result, &creation) < 0) {
         en_buf_free(&req);
         close(fd);
         snprintf(err, errlen, "EPMD on port %d did not answer our "
-                 "registration properly", n->epmd_port);
+                 "registration properly", net->epmd_port);
         return ENODE_EEPMD;
     }
     en_buf_free(&req);
@@ -113,11 +113,12 @@ int en_epmd_register(enode_t *n, char *err, size_t errlen)
         close(fd);
         snprintf(err, errlen,
                  "the name '%s' is taken: EPMD on port %d has a node "
-                 "registered under it already", n->alive, n->epmd_port);
+                 "registered under it already", net->core->alive,
+                 net->epmd_port);
         return ENODE_ENAMETAKEN;
     }
-    n->epmd_fd = fd;
-    n->creation = creation;
+    net->epmd_fd = fd;
+    net->core->creation = creation;
     return 0;
 }
 

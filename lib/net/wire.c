@@ -1,5 +1,5 @@
 /* wire.c - how one connection frames its packets: the pass-through form
- * or the distribution header with fragments (PROTOCOL.md section 4).
+ * or the distribution header with fragments (doc/internals.md section 7).
  *
  * Once FRAGMENTS (or the atom cache) is negotiated, OTP accepts only the
  * header form, 131 68 / 69 / 70; before that, and with peers such as ei
@@ -8,12 +8,13 @@
  * when the flags are known; packets over 64 KiB are split into fragments
  * after they are queued, so encoders need not know about fragments.
  */
-#include "node/node_int.h"
+#include "net/conn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/ctrl.h"
 #include "proto/dflags.h"
 #include "proto/fragment.h"
 
@@ -34,13 +35,13 @@ void en_wire_receive(en_conn_t *c, const uint8_t *data, size_t len)
     char err[256];
 
     if (len < 2 || data[0] != 131 || (data[1] != 69 && data[1] != 70)) {
-        en_dispatch_packet(c, data, len);
+        c->net->hooks.packet(c->net->hooks.ud, c, data, len);
         return;
     }
     int rc = en_frag_feed(&c->frags, data, len, &msg, &msg_len, err,
                           sizeof err);
     if (rc == EN_FRAG_COMPLETE)
-        en_dispatch_packet(c, msg, msg_len);
+        c->net->hooks.packet(c->net->hooks.ud, c, msg, msg_len);
     else if (rc < 0)
         en_conn_fail(c, ENODE_ECONN, "%s", err);
 }

@@ -10,7 +10,7 @@
  * answers with enode_gen_reply(), which sends {Tag, Reply} to Pid with the
  * tag copied as it came (since OTP 24 it is often [alias | Ref]).
  */
-#include "node/node_int.h"
+#include "proc/mbox.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +36,24 @@ int en_parse_gen_call(const char *buf, size_t len, erlang_pid *caller,
     return ei_skip_term(buf, &end) < 0 || (size_t)end > len ? -1 : 0;
 }
 
+int en_gen_reply_locked(en_proc_t *p, const erlang_pid *self,
+                        const erlang_pid *caller, const char *tag,
+                        int tag_len, const char *reply, size_t reply_len)
+{
+    ei_x_buff x;
+    int rc = ENODE_ENOMEM;
+
+    en_skip_version(&reply, &reply_len);
+    if (ei_x_new_with_version(&x) < 0)
+        return ENODE_ENOMEM;
+    if (ei_x_encode_tuple_header(&x, 2) == 0 &&
+        ei_x_append_buf(&x, tag, tag_len) == 0 &&
+        ei_x_append_buf(&x, reply, (int)reply_len) == 0)
+        rc = en_send_locked(p, self, caller, x.buff, (size_t)x.index);
+    ei_x_free(&x);
+    return rc;
+}
+
 int enode_gen_call_parse(const enode_msg_t *msg, enode_from_t *from,
                          int *request_index)
 {
@@ -55,19 +73,13 @@ int enode_gen_call_parse(const enode_msg_t *msg, enode_from_t *from,
 int enode_gen_reply(enode_mbox_t *mb, const enode_from_t *from,
                     const ei_x_buff *reply)
 {
-    ei_x_buff x;
-    int rc = ENODE_ENOMEM;
-    const char *r = reply->buff;
-    size_t rlen = (size_t)reply->index;
-
-    en_skip_version(&r, &rlen);
-    if (ei_x_new_with_version(&x) < 0)
-        return ENODE_ENOMEM;
-    if (ei_x_encode_tuple_header(&x, 2) == 0 &&
-        ei_x_append_buf(&x, from->tag, from->tag_len) == 0 &&
-        ei_x_append_buf(&x, r, (int)rlen) == 0)
-        rc = enode_send(mb, &from->pid, &x);
-    ei_x_free(&x);
+    if (!from || !reply || reply->index <= 0)
+        return ENODE_EINVAL;
+    pthread_mutex_lock(en_mbox_lock(mb));
+    int rc = en_gen_reply_locked(mb->proc, &mb->pid, &from->pid, from->tag,
+                                 from->tag_len, reply->buff,
+                                 (size_t)reply->index);
+    pthread_mutex_unlock(en_mbox_lock(mb));
     return rc;
 }
 
@@ -171,10 +183,8 @@ static int server_down(enode_mbox_t *mb, enode_msg_t *m, const char *what)
     for (int k = 0; k < 4; k++)
         ei_skip_term(m->msg.buff, &i);
     ei_s_print_term(&reason, m->msg.buff, &i);
-    pthread_mutex_lock(&mb->node->lock);
-    en_set_error(mb->node, "call to %s: the server is down (%s)", what,
-                 reason ? reason : "?");
-    pthread_mutex_unlock(&mb->node->lock);
+    en_core_error(mb->proc->core, "call to %s: the server is down (%s)",
+                  what, reason ? reason : "?");
     int rc = reason && strcmp(reason, "noconnection") == 0 ? ENODE_ECONN
                                                            : ENODE_ENOTFOUND;
     free(reason);
@@ -204,10 +214,8 @@ int enode_call(enode_mbox_t *mb, const erlang_pid *to, const char *name,
     if (rc < 0) {
         demonitor_flush(mb, &ref);
         if (rc == ENODE_ETIMEOUT) {
-            pthread_mutex_lock(&mb->node->lock);
-            en_set_error(mb->node, "call to %s: no reply in %d ms", what,
-                         timeout_ms);
-            pthread_mutex_unlock(&mb->node->lock);
+            en_core_error(mb->proc->core, "call to %s: no reply in %d ms",
+                          what, timeout_ms);
         }
         return rc;
     }

@@ -1,78 +1,86 @@
 /* dispatch.c - what to do with a packet a connected peer sent.
  *
- * Messages go to mailboxes or to the built-in services; links, exit
+ * Messages go to mailboxes (services are mailboxes too); links, exit
  * signals and monitors to links.c and monitors.c, spawn requests (erpc)
- * to rpc.c. What enode does not handle (group leaders) is logged and
- * dropped.
- * Only a malformed packet costs the peer its connection, as it would with
- * an OTP node.
+ * to the service that took them. What enode does not handle (group
+ * leaders) is logged and dropped. Only a malformed packet costs the peer
+ * its connection, as it would with an OTP node.
  */
-#include "node/node_int.h"
+#include "proc/mbox.h"
 
 #include <string.h>
 
-#include "proto/ctrl.h"
-
-static void to_pid(en_conn_t *c, const en_dmsg_t *m)
+static void deliver(en_proc_t *p, en_conn_t *c, en_mbox_t *mb,
+                    const en_dmsg_t *m, const char *to_name)
 {
-    enode_t *n = c->node;
-    struct enode_mbox *mb = NULL;
-
-    if (en_is_local_node(n, m->to_pid.node))
-        mb = en_mbox_by_pid(n, &m->to_pid);
-    if (!mb && en_global_to_pid(c, m))
-        return; /* a reply to a call global.c made */
-    if (!mb) {
-        en_log(n, ENODE_LOG_DEBUG,
-               "message from %s to <%s.%u.%u>, which is not here: dropped",
-               c->peer, m->to_pid.node, m->to_pid.num, m->to_pid.serial);
-        return;
-    }
-    if (en_mbox_deliver(mb, m->has_from ? &m->from : NULL, NULL, m->msg,
+    if (en_mbox_deliver(mb, m->has_from ? &m->from : NULL, to_name, m->msg,
                         m->msg_len) < 0)
-        en_log(n, ENODE_LOG_ERROR, "out of memory: a message from %s is lost",
-               c->peer);
+        en_core_log(p->core, ENODE_LOG_ERROR,
+                    "out of memory: a message from %s is lost",
+                    en_conn_peer(c));
 }
 
-static void to_name(en_conn_t *c, const en_dmsg_t *m)
+static void to_pid(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
 {
-    enode_t *n = c->node;
-    struct enode_mbox *mb = en_mbox_by_name(n, m->to_name);
+    en_mbox_t *mb = NULL;
 
-    if (mb) {
-        if (en_mbox_deliver(mb, m->has_from ? &m->from : NULL, m->to_name,
-                            m->msg, m->msg_len) < 0)
-            en_log(n, ENODE_LOG_ERROR,
-                   "out of memory: a message from %s is lost", c->peer);
+    if (en_core_is_local(p->core, m->to_pid.node))
+        mb = en_mbox_by_pid(p, &m->to_pid);
+    if (!mb) {
+        en_core_log(p->core, ENODE_LOG_DEBUG,
+                    "message from %s to <%s.%u.%u>, which is not here: "
+                    "dropped", en_conn_peer(c), m->to_pid.node,
+                    m->to_pid.num, m->to_pid.serial);
         return;
     }
-    if (en_services_handle(c, m->has_from ? &m->from : NULL, m->to_name,
-                           m->msg, m->msg_len))
+    deliver(p, c, mb, m, NULL);
+}
+
+static void to_name(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
+{
+    en_mbox_t *mb = en_mbox_by_name(p, m->to_name);
+
+    if (!mb) {
+        en_core_log(p->core, ENODE_LOG_DEBUG,
+                    "message from %s to '%s', which is not registered: "
+                    "dropped", en_conn_peer(c), m->to_name);
         return;
-    en_log(n, ENODE_LOG_DEBUG,
-           "message from %s to '%s', which is not registered: dropped",
-           c->peer, m->to_name);
+    }
+    deliver(p, c, mb, m, m->to_name);
 }
 
 /* A message to one of our mailboxes' aliases; dropped, like OTP does, if
  * the alias is no longer active. */
-static void to_alias(en_conn_t *c, const en_dmsg_t *m)
+static void to_alias(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
 {
-    struct enode_mbox *mb = en_mbox_by_alias(c->node, &m->ref);
+    en_mbox_t *mb = en_mbox_by_alias(p, &m->ref);
 
     if (!mb) {
-        en_log(c->node, ENODE_LOG_DEBUG,
-               "message from %s to an inactive alias: dropped", c->peer);
+        en_core_log(p->core, ENODE_LOG_DEBUG,
+                    "message from %s to an inactive alias: dropped",
+                    en_conn_peer(c));
         return;
     }
-    if (en_mbox_deliver(mb, m->has_from ? &m->from : NULL, NULL, m->msg,
-                        m->msg_len) < 0)
-        en_log(c->node, ENODE_LOG_ERROR,
-               "out of memory: a message from %s is lost", c->peer);
+    deliver(p, c, mb, m, NULL);
 }
 
-void en_dispatch_packet(en_conn_t *c, const uint8_t *data, size_t len)
+/* A spawn request nobody serves: notsup, as a node without SPAWN says. */
+static void spawn_notsup(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
 {
+    ei_x_buff notsup;
+
+    if (en_atom_term(&notsup, "notsup") < 0)
+        return;
+    en_sig_t sig = {.op = EN_DOP_SPAWN_REPLY, .ref = &m->ref, .to = &m->from,
+                    .msg = notsup.buff, .msg_len = (size_t)notsup.index};
+    en_emit_on(p, c, &sig);
+    ei_x_free(&notsup);
+}
+
+void en_dispatch_packet(void *ud, en_conn_t *c, const uint8_t *data,
+                        size_t len)
+{
+    en_proc_t *p = ud;
     en_dmsg_t m;
     char why[256];
     int rc = en_ctrl_decode(data, len, &m, why, sizeof why);
@@ -83,8 +91,8 @@ void en_dispatch_packet(en_conn_t *c, const uint8_t *data, size_t len)
         return;
     }
     if (rc < 0) {
-        en_log(c->node, ENODE_LOG_WARNING,
-               "from %s: %s; dropped", c->peer, why);
+        en_core_log(p->core, ENODE_LOG_WARNING, "from %s: %s; dropped",
+                    en_conn_peer(c), why);
         return;
     }
     switch (m.op) {
@@ -92,26 +100,29 @@ void en_dispatch_packet(en_conn_t *c, const uint8_t *data, size_t len)
     case EN_DOP_SEND_TT:
     case EN_DOP_SEND_SENDER:
     case EN_DOP_SEND_SENDER_TT:
-        to_pid(c, &m);
+        to_pid(p, c, &m);
         break;
     case EN_DOP_REG_SEND:
     case EN_DOP_REG_SEND_TT:
-        to_name(c, &m);
+        to_name(p, c, &m);
         break;
     case EN_DOP_ALIAS_SEND:
     case EN_DOP_ALIAS_SEND_TT:
-        to_alias(c, &m);
+        to_alias(p, c, &m);
         break;
     case EN_DOP_SPAWN_REQUEST:
     case EN_DOP_SPAWN_REQUEST_TT:
-        en_rpc_spawn_request(c, &m);
+        if (p->spawn)
+            p->spawn(p->spawn_ud, c, &m);
+        else
+            spawn_notsup(p, c, &m);
         break;
     default:
-        if (en_links_dispatch(c, &m) || en_monitors_dispatch(c, &m))
+        if (en_links_dispatch(p, c, &m) || en_monitors_dispatch(p, c, &m))
             break;
-        en_log(c->node, ENODE_LOG_DEBUG,
-               "from %s: control message %d not handled yet; dropped",
-               c->peer, m.op);
+        en_core_log(p->core, ENODE_LOG_DEBUG,
+                    "from %s: control message %d not handled yet; dropped",
+                    en_conn_peer(c), m.op);
         break;
     }
 }

@@ -9,34 +9,11 @@
  * that crosses our unlink finds no link and is ignored, as the protocol
  * wants.
  */
-#include "node/node_int.h"
+#include "proc/mbox.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/ctrl.h"
-
-int en_atom_term(ei_x_buff *x, const char *atom)
-{
-    if (ei_x_new_with_version(x) < 0)
-        return -1;
-    if (ei_x_encode_atom(x, atom) < 0) {
-        ei_x_free(x);
-        return -1;
-    }
-    return 0;
-}
-
-/* Whether the term (bare or with its version byte) is the atom `atom`. */
-static int term_is_atom(const char *t, size_t len, const char *atom)
-{
-    char buf[MAXATOMLEN_UTF8];
-    int i = 0;
-
-    en_skip_version(&t, &len);
-    return len > 0 && ei_decode_atom(t, &i, buf) == 0 && (size_t)i <= len &&
-           strcmp(buf, atom) == 0;
-}
 
 /* Append a term given bare or with a version byte, without the byte. */
 static int append_bare(ei_x_buff *x, const char *t, size_t len)
@@ -47,7 +24,7 @@ static int append_bare(ei_x_buff *x, const char *t, size_t len)
 
 /* ---- the link set of one mailbox --------------------------------------- */
 
-static int linked(const struct enode_mbox *mb, const erlang_pid *pid)
+static int linked(const en_mbox_t *mb, const erlang_pid *pid)
 {
     for (const en_link_t *l = mb->links; l; l = l->next)
         if (en_pid_eq(&l->pid, pid))
@@ -55,7 +32,7 @@ static int linked(const struct enode_mbox *mb, const erlang_pid *pid)
     return 0;
 }
 
-static int add_link(struct enode_mbox *mb, const erlang_pid *pid)
+static int add_link(en_mbox_t *mb, const erlang_pid *pid)
 {
     en_link_t *l;
 
@@ -70,7 +47,7 @@ static int add_link(struct enode_mbox *mb, const erlang_pid *pid)
 }
 
 /* 1 if there was a link to remove. */
-static int remove_link(struct enode_mbox *mb, const erlang_pid *pid)
+static int remove_link(en_mbox_t *mb, const erlang_pid *pid)
 {
     for (en_link_t **pp = &mb->links; *pp; pp = &(*pp)->next) {
         if (en_pid_eq(&(*pp)->pid, pid)) {
@@ -86,7 +63,7 @@ static int remove_link(struct enode_mbox *mb, const erlang_pid *pid)
 /* ---- exit signals ------------------------------------------------------- */
 
 /* {'EXIT', From, Reason} into a trapping mailbox. */
-static void deliver_exit_message(struct enode_mbox *mb, const erlang_pid *from,
+static void deliver_exit_message(en_mbox_t *mb, const erlang_pid *from,
                                  const char *reason, size_t len)
 {
     ei_x_buff x;
@@ -100,7 +77,7 @@ static void deliver_exit_message(struct enode_mbox *mb, const erlang_pid *from,
     ei_x_free(&x);
 }
 
-void en_exit_signal(struct enode_mbox *mb, const erlang_pid *from_ptr,
+void en_exit_signal(en_mbox_t *mb, const erlang_pid *from_ptr,
                     const char *reason, size_t len, int kind)
 {
     /* A copy: from_ptr may point into the link that is about to go. */
@@ -109,9 +86,12 @@ void en_exit_signal(struct enode_mbox *mb, const erlang_pid *from_ptr,
 
     if (mb->dead)
         return;
+    if (mb->handler && kind == EN_SIG_EXIT2 &&
+        en_term_is_atom(reason, len, "kill"))
+        return; /* the built-in services live as long as the node */
     if (kind == EN_SIG_LINK && !remove_link(mb, from))
         return; /* no link (any more): the signal has no effect */
-    if (kind == EN_SIG_EXIT2 && term_is_atom(reason, len, "kill")) {
+    if (kind == EN_SIG_EXIT2 && en_term_is_atom(reason, len, "kill")) {
         ei_x_buff killed;
         if (en_atom_term(&killed, "killed") == 0) {
             en_mbox_exit_locked(mb, killed.buff, (size_t)killed.index);
@@ -121,43 +101,36 @@ void en_exit_signal(struct enode_mbox *mb, const erlang_pid *from_ptr,
     }
     if (mb->trap_exit)
         deliver_exit_message(mb, from, reason, len);
-    else if (!term_is_atom(reason, len, "normal"))
+    else if (!en_term_is_atom(reason, len, "normal"))
         en_mbox_exit_locked(mb, reason, len);
 }
 
 /* Send an exit signal from `from` to `to`, wherever it lives. */
-static void send_exit(enode_t *n, const erlang_pid *from, const erlang_pid *to,
-                      const char *reason, size_t len, int kind)
+static void send_exit(en_proc_t *p, const erlang_pid *from,
+                      const erlang_pid *to, const char *reason, size_t len,
+                      int kind)
 {
-    en_conn_t *c;
-
-    if (en_is_local_node(n, to->node)) {
-        struct enode_mbox *target = en_mbox_by_pid(n, to);
+    if (en_core_is_local(p->core, to->node)) {
+        en_mbox_t *target = en_mbox_by_pid(p, to);
         if (target)
             en_exit_signal(target, from, reason, len, kind);
         return;
     }
-    if (!(c = en_conn_get(n, to->node)))
-        return;
-    int rc = kind == EN_SIG_LINK
-                 ? en_ctrl_exit(en_conn_sendbuf(c), en_conn_wire(c), from, to,
-                                reason, len)
-                 : en_ctrl_exit2(en_conn_sendbuf(c), en_conn_wire(c), from,
-                                 to, reason, len);
-    if (rc == 0)
-        en_conn_kick(c);
+    en_sig_t sig = {.op = kind == EN_SIG_LINK ? EN_DOP_EXIT : EN_DOP_EXIT2,
+                    .from = from, .to = to, .msg = reason, .msg_len = len};
+    en_emit(p, to->node, 1, &sig);
 }
 
 /* ---- a mailbox exits ------------------------------------------------------ */
 
-static void keep_reason(struct enode_mbox *mb, const char *reason, size_t len)
+static void keep_reason(en_mbox_t *mb, const char *reason, size_t len)
 {
     if (ei_x_new_with_version(&mb->exit_reason) == 0 &&
         append_bare(&mb->exit_reason, reason, len) < 0)
         ei_x_free(&mb->exit_reason);
 }
 
-static void drop_queue(struct enode_mbox *mb)
+static void drop_queue(en_mbox_t *mb)
 {
     while (mb->head) {
         en_qmsg_t *q = mb->head;
@@ -167,10 +140,10 @@ static void drop_queue(struct enode_mbox *mb)
     mb->tail = NULL;
 }
 
-void en_mbox_exit_locked(struct enode_mbox *mb, const char *reason,
+void en_mbox_exit_locked(en_mbox_t *mb, const char *reason,
                          size_t len)
 {
-    enode_t *n = mb->node;
+    en_proc_t *p = mb->proc;
     char name[MAXATOMLEN_UTF8];
 
     if (mb->dead)
@@ -183,31 +156,29 @@ void en_mbox_exit_locked(struct enode_mbox *mb, const char *reason,
     while (mb->links) {
         en_link_t *l = mb->links;
         mb->links = l->next;
-        send_exit(n, &mb->pid, &l->pid, reason, len, EN_SIG_LINK);
+        send_exit(p, &mb->pid, &l->pid, reason, len, EN_SIG_LINK);
         free(l);
     }
     en_monitors_on_exit(mb, name, reason, len);
-    pthread_cond_broadcast(&n->cond);
+    en_core_broadcast(p->core);
 }
 
 /* ---- signals from a peer -------------------------------------------------- */
 
 /* The mailbox a signal is for, or NULL if it is gone. */
-static struct enode_mbox *target(en_conn_t *c, const erlang_pid *pid)
+static en_mbox_t *target(en_proc_t *p, const erlang_pid *pid)
 {
-    struct enode_mbox *mb = en_is_local_node(c->node, pid->node)
-                                ? en_mbox_by_pid(c->node, pid)
-                                : NULL;
+    en_mbox_t *mb = en_core_is_local(p->core, pid->node)
+                        ? en_mbox_by_pid(p, pid)
+                        : NULL;
     return mb && !mb->dead ? mb : NULL;
 }
 
-static void on_link(en_conn_t *c, const en_dmsg_t *m)
+static void on_link(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
 {
-    struct enode_mbox *mb = target(c, &m->to_pid);
+    en_mbox_t *mb = target(p, &m->to_pid);
     ei_x_buff noproc;
 
-    if (en_pid_eq(&m->to_pid, &c->node->system_pid))
-        return; /* the built-in services never die */
     if (mb) {
         add_link(mb, &m->from);
         return;
@@ -215,37 +186,38 @@ static void on_link(en_conn_t *c, const en_dmsg_t *m)
     /* Linking to a process that does not exist gets noproc back. */
     if (en_atom_term(&noproc, "noproc") < 0)
         return;
-    if (en_ctrl_exit(en_conn_sendbuf(c), en_conn_wire(c), &m->to_pid,
-                     &m->from, noproc.buff, (size_t)noproc.index) == 0)
-        en_conn_kick(c);
+    en_sig_t sig = {.op = EN_DOP_EXIT, .from = &m->to_pid, .to = &m->from,
+                    .msg = noproc.buff, .msg_len = (size_t)noproc.index};
+    en_emit_on(p, c, &sig);
     ei_x_free(&noproc);
 }
 
-static void on_unlink(en_conn_t *c, const en_dmsg_t *m)
+static void on_unlink(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
 {
-    struct enode_mbox *mb = target(c, &m->to_pid);
+    en_mbox_t *mb = target(p, &m->to_pid);
 
     if (mb)
         remove_link(mb, &m->from);
     /* The ack must come before any other signal from us to them; it
      * goes out first because nothing else is queued in between. */
-    if (m->op == EN_DOP_UNLINK_ID &&
-        en_ctrl_unlink_id_ack(en_conn_sendbuf(c), en_conn_wire(c),
-                              &m->to_pid, &m->from, m->unlink_id) == 0)
-        en_conn_kick(c);
+    if (m->op == EN_DOP_UNLINK_ID) {
+        en_sig_t sig = {.op = EN_DOP_UNLINK_ID_ACK, .from = &m->to_pid,
+                        .to = &m->from, .id = m->unlink_id};
+        en_emit_on(p, c, &sig);
+    }
 }
 
-int en_links_dispatch(en_conn_t *c, const en_dmsg_t *m)
+int en_links_dispatch(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
 {
-    struct enode_mbox *mb;
+    en_mbox_t *mb;
 
     switch (m->op) {
     case EN_DOP_LINK:
-        on_link(c, m);
+        on_link(p, c, m);
         return 1;
     case EN_DOP_UNLINK:
     case EN_DOP_UNLINK_ID:
-        on_unlink(c, m);
+        on_unlink(p, c, m);
         return 1;
     case EN_DOP_UNLINK_ID_ACK:
         return 1;
@@ -253,7 +225,7 @@ int en_links_dispatch(en_conn_t *c, const en_dmsg_t *m)
     case EN_DOP_EXIT_TT:
     case EN_DOP_PAYLOAD_EXIT:
     case EN_DOP_PAYLOAD_EXIT_TT:
-        if ((mb = target(c, &m->to_pid)))
+        if ((mb = target(p, &m->to_pid)))
             en_exit_signal(mb, &m->from, m->reason, m->reason_len,
                            EN_SIG_LINK);
         return 1;
@@ -261,7 +233,7 @@ int en_links_dispatch(en_conn_t *c, const en_dmsg_t *m)
     case EN_DOP_EXIT2_TT:
     case EN_DOP_PAYLOAD_EXIT2:
     case EN_DOP_PAYLOAD_EXIT2_TT:
-        if ((mb = target(c, &m->to_pid)))
+        if ((mb = target(p, &m->to_pid)))
             en_exit_signal(mb, &m->from, m->reason, m->reason_len,
                            EN_SIG_EXIT2);
         return 1;
@@ -272,13 +244,13 @@ int en_links_dispatch(en_conn_t *c, const en_dmsg_t *m)
 
 /* ---- the peer is gone ----------------------------------------------------- */
 
-void en_links_node_down(enode_t *n, const char *peer)
+void en_links_node_down(en_proc_t *p, const char *peer)
 {
     ei_x_buff noconn;
 
     if (en_atom_term(&noconn, "noconnection") < 0)
         return;
-    for (struct enode_mbox *mb = n->mboxes; mb; mb = mb->next) {
+    for (en_mbox_t *mb = p->mboxes; mb; mb = mb->next) {
         en_link_t *l = mb->links;
         while (l && !mb->dead) {
             en_link_t *next = l->next;
@@ -295,70 +267,65 @@ void en_links_node_down(enode_t *n, const char *peer)
 
 int enode_link(enode_mbox_t *mb, const erlang_pid *pid)
 {
-    enode_t *n = mb->node;
+    en_proc_t *p = mb->proc;
     int rc = 0;
 
-    pthread_mutex_lock(&n->lock);
+    pthread_mutex_lock(en_mbox_lock(mb));
     if (mb->dead) {
         rc = ENODE_ECLOSED;
-    } else if (en_is_local_node(n, pid->node)) {
-        struct enode_mbox *other = en_mbox_by_pid(n, pid);
+    } else if (en_core_is_local(p->core, pid->node)) {
+        en_mbox_t *other = en_mbox_by_pid(p, pid);
         if (!other || other->dead)
             rc = ENODE_ENOTFOUND;
         else if ((rc = add_link(mb, pid)) == 0)
             rc = add_link(other, &mb->pid);
-    } else if (!linked(mb, pid)) {
-        en_conn_t *c = en_conn_get(n, pid->node);
-        if (!c)
+    } else if (!linked(mb, pid) && (rc = add_link(mb, pid)) == 0) {
+        en_sig_t sig = {.op = EN_DOP_LINK, .from = &mb->pid, .to = pid};
+        if (en_emit(p, pid->node, 1, &sig) == ENODE_ECONN) {
+            remove_link(mb, pid); /* not a node name */
             rc = ENODE_ECONN;
-        else if ((rc = add_link(mb, pid)) == 0 &&
-                 en_ctrl_link(en_conn_sendbuf(c), en_conn_wire(c), &mb->pid,
-                              pid) == 0)
-            en_conn_kick(c);
+        }
     }
-    pthread_mutex_unlock(&n->lock);
+    pthread_mutex_unlock(en_mbox_lock(mb));
     return rc;
 }
 
 int enode_unlink(enode_mbox_t *mb, const erlang_pid *pid)
 {
-    enode_t *n = mb->node;
+    en_proc_t *p = mb->proc;
 
-    pthread_mutex_lock(&n->lock);
+    pthread_mutex_lock(en_mbox_lock(mb));
     if (remove_link(mb, pid)) {
-        if (en_is_local_node(n, pid->node)) {
-            struct enode_mbox *other = en_mbox_by_pid(n, pid);
+        if (en_core_is_local(p->core, pid->node)) {
+            en_mbox_t *other = en_mbox_by_pid(p, pid);
             if (other)
                 remove_link(other, &mb->pid);
         } else {
-            en_conn_t *c = en_conn_get(n, pid->node);
-            if (c && en_ctrl_unlink_id(en_conn_sendbuf(c), en_conn_wire(c),
-                                       &mb->pid, pid, ++n->unlink_id) == 0)
-                en_conn_kick(c);
+            en_sig_t sig = {.op = EN_DOP_UNLINK_ID, .from = &mb->pid,
+                            .to = pid, .id = ++p->unlink_id};
+            en_emit(p, pid->node, 1, &sig);
         }
     }
-    pthread_mutex_unlock(&n->lock);
+    pthread_mutex_unlock(en_mbox_lock(mb));
     return 0;
 }
 
 int enode_trap_exit(enode_mbox_t *mb, int on)
 {
-    pthread_mutex_lock(&mb->node->lock);
+    pthread_mutex_lock(en_mbox_lock(mb));
     mb->trap_exit = on != 0;
-    pthread_mutex_unlock(&mb->node->lock);
+    pthread_mutex_unlock(en_mbox_lock(mb));
     return 0;
 }
 
 int enode_exit(enode_mbox_t *mb, const erlang_pid *pid, const ei_x_buff *reason)
 {
-    enode_t *n = mb->node;
-
     if (!pid || !reason || reason->index <= 0)
         return ENODE_EINVAL;
-    pthread_mutex_lock(&n->lock);
-    send_exit(n, &mb->pid, pid, reason->buff, (size_t)reason->index,
+    pthread_mutex_lock(en_mbox_lock(mb));
+    send_exit(mb->proc, &mb->pid, pid, reason->buff, (size_t)reason->index,
               EN_SIG_EXIT2);
-    pthread_mutex_unlock(&n->lock);
+    pthread_mutex_unlock(en_mbox_lock(mb));
     return 0;
 }
 
@@ -366,9 +333,9 @@ int enode_mbox_exit(enode_mbox_t *mb, const ei_x_buff *reason)
 {
     if (!reason || reason->index <= 0)
         return ENODE_EINVAL;
-    pthread_mutex_lock(&mb->node->lock);
+    pthread_mutex_lock(en_mbox_lock(mb));
     en_mbox_exit_locked(mb, reason->buff, (size_t)reason->index);
-    pthread_mutex_unlock(&mb->node->lock);
+    pthread_mutex_unlock(en_mbox_lock(mb));
     return 0;
 }
 

@@ -1,45 +1,37 @@
-/* mbox.c - mailboxes: the C "processes" of a node, their pids, names and
- * message queues, and references. */
-#include "node/node_int.h"
+/* mbox.c - mailboxes: the C "processes" of a node, their names, aliases
+ * and message queues, and the services that are mailboxes with a handler.
+ */
+#include "proc/mbox.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-void en_make_pid(enode_t *n, erlang_pid *pid)
+en_mbox_t *en_mbox_by_pid(en_proc_t *p, const erlang_pid *pid)
 {
-    memset(pid, 0, sizeof *pid);
-    strcpy(pid->node, n->name);
-    /* The classic 15-bit number and 13-bit serial every OTP release
-     * decodes, whatever its NEW_PID_EXT limits. */
-    pid->num = n->next_pid_num;
-    pid->serial = n->next_pid_serial;
-    pid->creation = n->creation;
-    if (++n->next_pid_num > 0x7fff) {
-        n->next_pid_num = 1;
-        n->next_pid_serial = (n->next_pid_serial + 1) & 0x1fff;
-    }
-}
-
-struct enode_mbox *en_mbox_by_pid(enode_t *n, const erlang_pid *pid)
-{
-    for (struct enode_mbox *mb = n->mboxes; mb; mb = mb->next)
+    for (en_mbox_t *mb = p->mboxes; mb; mb = mb->next)
         if (en_pid_eq(&mb->pid, pid))
             return mb;
     return NULL;
 }
 
-struct enode_mbox *en_mbox_by_name(enode_t *n, const char *name)
+int en_pid_alive(en_proc_t *p, const erlang_pid *pid)
 {
-    for (struct enode_mbox *mb = n->mboxes; mb; mb = mb->next)
+    en_mbox_t *mb = en_mbox_by_pid(p, pid);
+    return mb && !mb->dead;
+}
+
+en_mbox_t *en_mbox_by_name(en_proc_t *p, const char *name)
+{
+    for (en_mbox_t *mb = p->mboxes; mb; mb = mb->next)
         if (mb->name[0] && strcmp(mb->name, name) == 0)
             return mb;
     return NULL;
 }
 
-struct enode_mbox *en_mbox_by_alias(enode_t *n, const erlang_ref *alias)
+en_mbox_t *en_mbox_by_alias(en_proc_t *p, const erlang_ref *alias)
 {
-    for (struct enode_mbox *mb = n->mboxes; mb; mb = mb->next)
+    for (en_mbox_t *mb = p->mboxes; mb; mb = mb->next)
         for (en_alias_t *a = mb->aliases; a; a = a->next)
             if (en_ref_eq(&a->ref, alias))
                 return mb;
@@ -52,12 +44,12 @@ int enode_alias(enode_mbox_t *mb, erlang_ref *alias)
 
     if (!a)
         return ENODE_ENOMEM;
-    pthread_mutex_lock(&mb->node->lock);
-    en_make_ref_locked(mb->node, &a->ref);
+    pthread_mutex_lock(en_mbox_lock(mb));
+    en_make_ref(mb->proc, &a->ref);
     a->next = mb->aliases;
     mb->aliases = a;
     *alias = a->ref;
-    pthread_mutex_unlock(&mb->node->lock);
+    pthread_mutex_unlock(en_mbox_lock(mb));
     return 0;
 }
 
@@ -65,7 +57,7 @@ int enode_unalias(enode_mbox_t *mb, const erlang_ref *alias)
 {
     int rc = ENODE_ENOTFOUND;
 
-    pthread_mutex_lock(&mb->node->lock);
+    pthread_mutex_lock(en_mbox_lock(mb));
     for (en_alias_t **pp = &mb->aliases; *pp; pp = &(*pp)->next) {
         if (en_ref_eq(&(*pp)->ref, alias)) {
             en_alias_t *a = *pp;
@@ -75,7 +67,7 @@ int enode_unalias(enode_mbox_t *mb, const erlang_ref *alias)
             break;
         }
     }
-    pthread_mutex_unlock(&mb->node->lock);
+    pthread_mutex_unlock(en_mbox_lock(mb));
     return rc;
 }
 
@@ -85,12 +77,16 @@ static size_t qmsg_offset(size_t len)
     return (len + _Alignof(en_qmsg_t) - 1) & ~(_Alignof(en_qmsg_t) - 1);
 }
 
-int en_mbox_deliver(struct enode_mbox *mb, const erlang_pid *from,
+int en_mbox_deliver(en_mbox_t *mb, const erlang_pid *from,
                     const char *to_name, const char *msg, size_t len)
 {
     if (mb->dead)
         return 0; /* like a send to a process that has exited */
     en_skip_version(&msg, &len); /* one is put back below */
+    if (mb->handler) {
+        mb->handler(mb->handler_ud, mb, from, msg, len);
+        return 0;
+    }
     size_t node_len = from ? strnlen(from->node, sizeof from->node - 1) : 0;
     size_t to_len = to_name ? strnlen(to_name, MAXATOMLEN_UTF8 - 1) : 0;
     if (len > 0x7ffffff0)
@@ -122,7 +118,7 @@ int en_mbox_deliver(struct enode_mbox *mb, const erlang_pid *from,
     else
         mb->head = q;
     mb->tail = q;
-    pthread_cond_broadcast(&mb->node->cond);
+    en_core_broadcast(mb->proc->core);
     return 0;
 }
 
@@ -152,24 +148,46 @@ void enode_msg_free(enode_msg_t *m)
     m->msg.index = 0;
 }
 
-int enode_mbox_new(enode_t *n, enode_mbox_t **out)
+int en_mbox_new_locked(en_proc_t *p, en_mbox_t **out)
 {
-    struct enode_mbox *mb = calloc(1, sizeof *mb);
+    en_mbox_t *mb = calloc(1, sizeof *mb);
 
     if (!mb)
         return ENODE_ENOMEM;
-    pthread_mutex_lock(&n->lock);
-    mb->node = n;
-    en_make_pid(n, &mb->pid);
-    mb->next = n->mboxes;
-    n->mboxes = mb;
-    pthread_mutex_unlock(&n->lock);
+    mb->proc = p;
+    en_make_pid(p, &mb->pid);
+    mb->next = p->mboxes;
+    p->mboxes = mb;
     *out = mb;
     return 0;
 }
 
+int en_service_new(en_proc_t *p, const char *name, en_handler_fn fn,
+                   void *ud, en_mbox_t **out)
+{
+    en_mbox_t *mb;
+
+    if (name && en_mbox_by_name(p, name))
+        return ENODE_EEXIST;
+    int rc = en_mbox_new_locked(p, &mb);
+    if (rc < 0)
+        return rc;
+    if (name)
+        snprintf(mb->name, sizeof mb->name, "%s", name);
+    mb->handler = fn;
+    mb->handler_ud = ud;
+    mb->trap_exit = 1;
+    *out = mb;
+    return 0;
+}
+
+const erlang_pid *en_mbox_self(const en_mbox_t *mb)
+{
+    return &mb->pid;
+}
+
 /* A mailbox that goes without having exited exits with `normal`. */
-static void exit_normally(struct enode_mbox *mb)
+static void exit_normally(en_mbox_t *mb)
 {
     ei_x_buff normal;
     if (!mb->dead && en_atom_term(&normal, "normal") == 0) {
@@ -178,10 +196,9 @@ static void exit_normally(struct enode_mbox *mb)
     }
 }
 
-void en_mbox_free_locked(struct enode_mbox *mb)
+void en_mbox_free_locked(en_mbox_t *mb)
 {
-    enode_t *n = mb->node;
-    struct enode_mbox **pp = &n->mboxes;
+    en_mbox_t **pp = &mb->proc->mboxes;
 
     exit_normally(mb);
 
@@ -208,10 +225,10 @@ void enode_mbox_free(enode_mbox_t *mb)
 {
     if (!mb)
         return;
-    enode_t *n = mb->node;
-    pthread_mutex_lock(&n->lock);
+    pthread_mutex_t *lock = en_mbox_lock(mb); /* mb goes */
+    pthread_mutex_lock(lock);
     en_mbox_free_locked(mb);
-    pthread_mutex_unlock(&n->lock);
+    pthread_mutex_unlock(lock);
 }
 
 const erlang_pid *enode_mbox_pid(const enode_mbox_t *mb)
@@ -221,33 +238,32 @@ const erlang_pid *enode_mbox_pid(const enode_mbox_t *mb)
 
 int enode_register(enode_mbox_t *mb, const char *name)
 {
-    enode_t *n = mb->node;
     int rc = 0;
 
     if (!name || !*name || strlen(name) >= sizeof mb->name)
         return ENODE_EINVAL;
-    pthread_mutex_lock(&n->lock);
+    pthread_mutex_lock(en_mbox_lock(mb));
     if (mb->name[0])
         rc = ENODE_EINVAL;
-    else if (en_mbox_by_name(n, name))
+    else if (en_mbox_by_name(mb->proc, name))
         rc = ENODE_EEXIST;
     else
         strcpy(mb->name, name);
-    pthread_mutex_unlock(&n->lock);
+    pthread_mutex_unlock(en_mbox_lock(mb));
     return rc;
 }
 
 int enode_unregister(enode_mbox_t *mb)
 {
-    pthread_mutex_lock(&mb->node->lock);
+    pthread_mutex_lock(en_mbox_lock(mb));
     mb->name[0] = '\0';
-    pthread_mutex_unlock(&mb->node->lock);
+    pthread_mutex_unlock(en_mbox_lock(mb));
     return 0;
 }
 
 /* Take the first message `match` accepts (NULL: the first message),
  * leaving the others in order, as a selective receive does. */
-static int take_message(struct enode_mbox *mb, en_match_fn match, void *ud,
+static int take_message(en_mbox_t *mb, en_match_fn match, void *ud,
                         enode_msg_t *out)
 {
     en_qmsg_t **pp = &mb->head, *prev = NULL;
@@ -266,57 +282,27 @@ static int take_message(struct enode_mbox *mb, en_match_fn match, void *ud,
     return 1;
 }
 
-int en_receive_match(struct enode_mbox *mb, en_match_fn match, void *ud,
+int en_receive_match(en_mbox_t *mb, en_match_fn match, void *ud,
                      enode_msg_t *out, int timeout_ms)
 {
-    enode_t *n = mb->node;
+    en_net_t *net = mb->proc->net;
     uint64_t until = timeout_ms < 0 ? UINT64_MAX
                                     : en_now_ms() + (uint64_t)timeout_ms;
     int got = 0, waited = 0;
 
-    pthread_mutex_lock(&n->lock);
+    pthread_mutex_lock(en_mbox_lock(mb));
     /* Even with no time to wait, the loop gets one turn before giving up. */
     while (!mb->dead && !(got = take_message(mb, match, ud, out)) &&
            (!waited || en_now_ms() < until)) {
-        en_wait_locked(n, until);
+        en_net_wait_locked(net, until);
         waited = 1;
     }
     int dead = mb->dead;
-    pthread_mutex_unlock(&n->lock);
+    pthread_mutex_unlock(en_mbox_lock(mb));
     return got ? 0 : dead ? ENODE_ECLOSED : ENODE_ETIMEOUT;
 }
 
 int enode_receive(enode_mbox_t *mb, enode_msg_t *out, int timeout_ms)
 {
     return en_receive_match(mb, NULL, NULL, out, timeout_ms);
-}
-
-void en_make_ref_locked(enode_t *n, erlang_ref *ref)
-{
-    if (n->ref_words[1] == 0 && n->ref_words[2] == 0) {
-        /* Start from the clock so refs differ across restarts. */
-        uint64_t t = (uint64_t)time(NULL) ^ en_now_ms();
-        n->ref_words[1] = (uint32_t)t;
-        n->ref_words[2] = (uint32_t)(t >> 32) | 1;
-    }
-    memset(ref, 0, sizeof *ref);
-    strcpy(ref->node, n->name);
-    ref->len = 3;
-    ref->creation = n->creation;
-    /* The first word keeps to 18 bits, as OTP's own references do. */
-    if (++n->ref_words[0] > 0x3ffff) {
-        n->ref_words[0] = 0;
-        n->ref_words[1]++;
-    }
-    ref->n[0] = n->ref_words[0];
-    ref->n[1] = n->ref_words[1];
-    ref->n[2] = n->ref_words[2];
-}
-
-int enode_make_ref(enode_t *n, erlang_ref *ref)
-{
-    pthread_mutex_lock(&n->lock);
-    en_make_ref_locked(n, ref);
-    pthread_mutex_unlock(&n->lock);
-    return 0;
 }

@@ -7,16 +7,15 @@
  * something that does not exist fires at once with `noproc`, and every
  * monitor across a lost connection fires with `noconnection`.
  */
-#include "node/node_int.h"
+#include "proc/mbox.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/ctrl.h"
 
 /* {'DOWN', Ref, process, Object, Reason} into mb. */
-static void deliver_down(struct enode_mbox *mb, const en_mon_t *mon,
+static void deliver_down(en_mbox_t *mb, const en_mon_t *mon,
                          const char *reason, size_t len)
 {
     ei_x_buff x;
@@ -38,7 +37,7 @@ static void deliver_down(struct enode_mbox *mb, const en_mon_t *mon,
     ei_x_free(&x);
 }
 
-static en_mon_t *take_mon(struct enode_mbox *mb, const erlang_ref *ref)
+static en_mon_t *take_mon(en_mbox_t *mb, const erlang_ref *ref)
 {
     for (en_mon_t **pp = &mb->mons; *pp; pp = &(*pp)->next) {
         if (en_ref_eq(&(*pp)->ref, ref)) {
@@ -50,7 +49,7 @@ static en_mon_t *take_mon(struct enode_mbox *mb, const erlang_ref *ref)
     return NULL;
 }
 
-static void fire(struct enode_mbox *mb, const erlang_ref *ref,
+static void fire(en_mbox_t *mb, const erlang_ref *ref,
                  const char *reason, size_t len)
 {
     en_mon_t *m = take_mon(mb, ref);
@@ -60,7 +59,7 @@ static void fire(struct enode_mbox *mb, const erlang_ref *ref,
     }
 }
 
-static int add_watcher(struct enode_mbox *mb, const erlang_ref *ref,
+static int add_watcher(en_mbox_t *mb, const erlang_ref *ref,
                        const erlang_pid *watcher, int by_name)
 {
     en_watcher_t *w = malloc(sizeof *w);
@@ -74,7 +73,7 @@ static int add_watcher(struct enode_mbox *mb, const erlang_ref *ref,
     return 0;
 }
 
-static void remove_watcher(struct enode_mbox *mb, const erlang_ref *ref)
+static void remove_watcher(en_mbox_t *mb, const erlang_ref *ref)
 {
     for (en_watcher_t **pp = &mb->watchers; *pp; pp = &(*pp)->next) {
         if (en_ref_eq(&(*pp)->ref, ref)) {
@@ -87,113 +86,101 @@ static void remove_watcher(struct enode_mbox *mb, const erlang_ref *ref)
 }
 
 /* The mailbox a monitor names, by pid or by name, if it lives. */
-static struct enode_mbox *local_target(enode_t *n, const erlang_pid *pid,
-                                       const char *name)
+static en_mbox_t *local_target(en_proc_t *p, const erlang_pid *pid,
+                               const char *name)
 {
-    struct enode_mbox *mb = name ? en_mbox_by_name(n, name)
-                                 : en_mbox_by_pid(n, pid);
+    en_mbox_t *mb = name ? en_mbox_by_name(p, name) : en_mbox_by_pid(p, pid);
     return mb && !mb->dead ? mb : NULL;
+}
+
+/* mb no longer monitors what m names: the target forgets mb. */
+static void drop_monitor(en_mbox_t *mb, const en_mon_t *m)
+{
+    en_proc_t *p = mb->proc;
+
+    if (en_core_is_local(p->core, m->node)) {
+        en_mbox_t *t = local_target(p, &m->pid, m->by_name ? m->name : NULL);
+        if (t)
+            remove_watcher(t, &m->ref);
+        return;
+    }
+    en_sig_t sig = {.op = EN_DOP_DEMONITOR_P, .from = &mb->pid,
+                    .to = m->by_name ? NULL : &m->pid,
+                    .to_name = m->by_name ? m->name : NULL, .ref = &m->ref};
+    en_emit(p, m->node, 0, &sig);
 }
 
 /* ---- a mailbox exits: its watchers learn, its own monitors go ---------- */
 
-void en_monitors_on_exit(struct enode_mbox *mb, const char *name,
+void en_monitors_on_exit(en_mbox_t *mb, const char *name,
                          const char *reason, size_t len)
 {
-    enode_t *n = mb->node;
+    en_proc_t *p = mb->proc;
 
     while (mb->watchers) {
         en_watcher_t *w = mb->watchers;
         mb->watchers = w->next;
-        if (en_is_local_node(n, w->watcher.node)) {
-            struct enode_mbox *who = en_mbox_by_pid(n, &w->watcher);
+        if (en_core_is_local(p->core, w->watcher.node)) {
+            en_mbox_t *who = en_mbox_by_pid(p, &w->watcher);
             if (who)
                 fire(who, &w->ref, reason, len);
         } else {
-            en_conn_t *c = en_conn_find(n, w->watcher.node);
             int named = w->by_name && name[0];
-            if (c && en_ctrl_monitor_p_exit(en_conn_sendbuf(c), en_conn_wire(c),
-                                            named ? NULL : &mb->pid,
-                                            named ? name : NULL, &w->watcher,
-                                            &w->ref, reason, len) == 0)
-                en_conn_kick(c);
+            en_sig_t sig = {.op = EN_DOP_MONITOR_P_EXIT,
+                            .from = named ? NULL : &mb->pid,
+                            .from_name = named ? name : NULL,
+                            .to = &w->watcher, .ref = &w->ref, .msg = reason,
+                            .msg_len = len};
+            en_emit(p, w->watcher.node, 0, &sig);
         }
         free(w);
     }
     while (mb->mons) {
         en_mon_t *m = mb->mons;
         mb->mons = m->next;
-        if (en_is_local_node(n, m->node)) {
-            struct enode_mbox *t = local_target(n, &m->pid,
-                                                m->by_name ? m->name : NULL);
-            if (t)
-                remove_watcher(t, &m->ref);
-        } else {
-            en_conn_t *c = en_conn_find(n, m->node);
-            if (c && en_ctrl_demonitor_p(en_conn_sendbuf(c), en_conn_wire(c),
-                                         &mb->pid, m->by_name ? NULL : &m->pid,
-                                         m->by_name ? m->name : NULL,
-                                         &m->ref) == 0)
-                en_conn_kick(c);
-        }
+        drop_monitor(mb, m);
         free(m);
     }
 }
 
 /* ---- signals from a peer -------------------------------------------------- */
 
-static int is_service(const char *name)
+static void on_monitor(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
 {
-    return strcmp(name, "net_kernel") == 0 || strcmp(name, "rex") == 0 ||
-           strcmp(name, "global_name_server") == 0;
-}
-
-static void on_monitor(en_conn_t *c, const en_dmsg_t *m)
-{
-    enode_t *n = c->node;
     const char *name = m->has_to_name ? m->to_name : NULL;
-    struct enode_mbox *mb = local_target(n, &m->to_pid, name);
+    en_mbox_t *mb = local_target(p, &m->to_pid, name);
     ei_x_buff noproc;
 
     if (mb) {
         add_watcher(mb, &m->ref, &m->from, name != NULL);
         return;
     }
-    /* The built-in services live as long as the node (net_adm:ping
-     * monitors net_kernel around its call). */
-    if ((name && is_service(name)) ||
-        (!name && (en_pid_eq(&m->to_pid, &n->system_pid) ||
-                   en_global_is_pid(n, &m->to_pid))))
-        return;
     if (en_atom_term(&noproc, "noproc") < 0)
         return;
-    if (en_ctrl_monitor_p_exit(en_conn_sendbuf(c), en_conn_wire(c),
-                               name ? NULL : &m->to_pid, name, &m->from,
-                               &m->ref, noproc.buff,
-                               (size_t)noproc.index) == 0)
-        en_conn_kick(c);
+    en_sig_t sig = {.op = EN_DOP_MONITOR_P_EXIT,
+                    .from = name ? NULL : &m->to_pid, .from_name = name,
+                    .to = &m->from, .ref = &m->ref, .msg = noproc.buff,
+                    .msg_len = (size_t)noproc.index};
+    en_emit_on(p, c, &sig);
     ei_x_free(&noproc);
 }
 
-int en_monitors_dispatch(en_conn_t *c, const en_dmsg_t *m)
+int en_monitors_dispatch(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
 {
-    struct enode_mbox *mb;
+    en_mbox_t *mb;
 
     switch (m->op) {
     case EN_DOP_MONITOR_P:
-        on_monitor(c, m);
+        on_monitor(p, c, m);
         return 1;
     case EN_DOP_DEMONITOR_P:
-        mb = local_target(c->node, &m->to_pid,
-                          m->has_to_name ? m->to_name : NULL);
+        mb = local_target(p, &m->to_pid, m->has_to_name ? m->to_name : NULL);
         if (mb)
             remove_watcher(mb, &m->ref);
         return 1;
     case EN_DOP_MONITOR_P_EXIT:
     case EN_DOP_PAYLOAD_MONITOR_P_EXIT:
-        if (en_global_monitor_exit(c->node, &m->to_pid, &m->ref))
-            return 1;
-        mb = local_target(c->node, &m->to_pid, NULL);
+        mb = local_target(p, &m->to_pid, NULL);
         if (mb)
             fire(mb, &m->ref, m->reason, m->reason_len);
         return 1;
@@ -204,9 +191,9 @@ int en_monitors_dispatch(en_conn_t *c, const en_dmsg_t *m)
 
 /* ---- nodes coming and going ------------------------------------------------- */
 
-static void tell_node_watchers(enode_t *n, const char *what, const char *peer)
+void en_monitors_tell_nodes(en_proc_t *p, const char *what, const char *peer)
 {
-    for (struct enode_mbox *mb = n->mboxes; mb; mb = mb->next) {
+    for (en_mbox_t *mb = p->mboxes; mb; mb = mb->next) {
         ei_x_buff x;
         if (!mb->monitor_nodes || mb->dead || ei_x_new_with_version(&x) < 0)
             continue;
@@ -217,17 +204,13 @@ static void tell_node_watchers(enode_t *n, const char *what, const char *peer)
     }
 }
 
-void en_signal_node_up(enode_t *n, const char *peer)
+void en_monitors_node_down(en_proc_t *p, const char *peer)
 {
-    tell_node_watchers(n, "nodeup", peer);
-    en_global_node_up(n, peer);
-}
+    ei_x_buff noconn;
 
-/* Every monitor held on, or by, a process of the lost node. */
-static void monitors_node_down(enode_t *n, const char *peer,
-                               const ei_x_buff *noconn)
-{
-    for (struct enode_mbox *mb = n->mboxes; mb; mb = mb->next) {
+    if (en_atom_term(&noconn, "noconnection") < 0)
+        return;
+    for (en_mbox_t *mb = p->mboxes; mb; mb = mb->next) {
         for (en_watcher_t **pp = &mb->watchers; *pp;) {
             en_watcher_t *w = *pp;
             if (strcmp(w->watcher.node, peer) == 0) {
@@ -241,43 +224,24 @@ static void monitors_node_down(enode_t *n, const char *peer,
         while (m) {
             en_mon_t *next = m->next;
             if (strcmp(m->node, peer) == 0)
-                fire(mb, &m->ref, noconn->buff, (size_t)noconn->index);
+                fire(mb, &m->ref, noconn.buff, (size_t)noconn.index);
             m = next;
         }
     }
-}
-
-void en_signal_node_down(enode_t *n, const char *peer, int was_up)
-{
-    ei_x_buff noconn;
-
-    if (en_atom_term(&noconn, "noconnection") < 0)
-        return;
-    monitors_node_down(n, peer, &noconn);
     ei_x_free(&noconn);
-    en_links_node_down(n, peer);
-    /* global hears of failed dials too, as its sync_other does through
-     * monitor_node: it forgets the node and ends calls waiting on it. */
-    en_global_node_down(n, peer);
-    /* Like net_kernel: no nodedown for a node that never came up. */
-    if (!was_up)
-        return;
-    tell_node_watchers(n, "nodedown", peer);
 }
 
 /* ---- the API ---------------------------------------------------------------- */
 
-/* Monitor pid, or name on node_name; the reference goes to *ref. */
-static int monitor_locked(struct enode_mbox *mb, const erlang_pid *pid,
-                          const char *name, const char *node_name,
-                          erlang_ref *ref)
+int en_monitor_locked(en_mbox_t *mb, const erlang_pid *pid, const char *name,
+                      const char *node_name, erlang_ref *ref)
 {
-    enode_t *n = mb->node;
+    en_proc_t *p = mb->proc;
     en_mon_t *m = calloc(1, sizeof *m);
 
     if (!m)
         return ENODE_ENOMEM;
-    en_make_ref_locked(n, ref);
+    en_make_ref(p, ref);
     m->ref = *ref;
     m->by_name = name != NULL;
     if (name)
@@ -287,8 +251,8 @@ static int monitor_locked(struct enode_mbox *mb, const erlang_pid *pid,
     snprintf(m->node, sizeof m->node, "%s", node_name);
     m->next = mb->mons;
     mb->mons = m;
-    if (en_is_local_node(n, node_name)) {
-        struct enode_mbox *t = local_target(n, pid, name);
+    if (en_core_is_local(p->core, node_name)) {
+        en_mbox_t *t = local_target(p, pid, name);
         ei_x_buff noproc;
         if (t)
             return add_watcher(t, ref, &mb->pid, name != NULL);
@@ -298,10 +262,20 @@ static int monitor_locked(struct enode_mbox *mb, const erlang_pid *pid,
         }
         return 0;
     }
-    en_conn_t *c = en_conn_get(n, node_name);
-    if (c && en_ctrl_monitor_p(en_conn_sendbuf(c), en_conn_wire(c), &mb->pid,
-                               name ? NULL : pid, name, ref) == 0)
-        en_conn_kick(c);
+    en_sig_t sig = {.op = EN_DOP_MONITOR_P, .from = &mb->pid,
+                    .to = name ? NULL : pid, .to_name = name, .ref = ref};
+    en_emit(p, node_name, 1, &sig);
+    return 0;
+}
+
+int en_demonitor_locked(en_mbox_t *mb, const erlang_ref *ref)
+{
+    en_mon_t *m = take_mon(mb, ref);
+
+    if (!m)
+        return ENODE_ENOTFOUND;
+    drop_monitor(mb, m);
+    free(m);
     return 0;
 }
 
@@ -309,56 +283,40 @@ int enode_monitor(enode_mbox_t *mb, const erlang_pid *pid, erlang_ref *ref)
 {
     if (!pid || !ref)
         return ENODE_EINVAL;
-    pthread_mutex_lock(&mb->node->lock);
+    pthread_mutex_lock(en_mbox_lock(mb));
     int rc = mb->dead ? ENODE_ECLOSED
-                      : monitor_locked(mb, pid, NULL, pid->node, ref);
-    pthread_mutex_unlock(&mb->node->lock);
+                      : en_monitor_locked(mb, pid, NULL, pid->node, ref);
+    pthread_mutex_unlock(en_mbox_lock(mb));
     return rc;
 }
 
 int enode_monitor_name(enode_mbox_t *mb, const char *name,
                        const char *node_name, erlang_ref *ref)
 {
-    enode_t *n = mb->node;
-
     if (!name || !*name || strlen(name) >= MAXATOMLEN_UTF8 || !ref)
         return ENODE_EINVAL;
-    pthread_mutex_lock(&n->lock);
+    pthread_mutex_lock(en_mbox_lock(mb));
     int rc = mb->dead ? ENODE_ECLOSED
-                      : monitor_locked(mb, NULL, name,
-                                       node_name ? node_name : n->name, ref);
-    pthread_mutex_unlock(&n->lock);
+                      : en_monitor_locked(mb, NULL, name,
+                                          node_name ? node_name
+                                                    : mb->proc->core->name,
+                                          ref);
+    pthread_mutex_unlock(en_mbox_lock(mb));
     return rc;
 }
 
 int enode_demonitor(enode_mbox_t *mb, const erlang_ref *ref)
 {
-    enode_t *n = mb->node;
-
-    pthread_mutex_lock(&n->lock);
-    en_mon_t *m = take_mon(mb, ref);
-    if (m && en_is_local_node(n, m->node)) {
-        struct enode_mbox *t = local_target(n, &m->pid,
-                                            m->by_name ? m->name : NULL);
-        if (t)
-            remove_watcher(t, ref);
-    } else if (m) {
-        en_conn_t *c = en_conn_find(n, m->node);
-        if (c && en_ctrl_demonitor_p(en_conn_sendbuf(c), en_conn_wire(c),
-                                     &mb->pid, m->by_name ? NULL : &m->pid,
-                                     m->by_name ? m->name : NULL, ref) == 0)
-            en_conn_kick(c);
-    }
-    pthread_mutex_unlock(&n->lock);
-    int rc = m ? 0 : ENODE_ENOTFOUND;
-    free(m);
+    pthread_mutex_lock(en_mbox_lock(mb));
+    int rc = en_demonitor_locked(mb, ref);
+    pthread_mutex_unlock(en_mbox_lock(mb));
     return rc;
 }
 
 int enode_monitor_nodes(enode_mbox_t *mb, int on)
 {
-    pthread_mutex_lock(&mb->node->lock);
+    pthread_mutex_lock(en_mbox_lock(mb));
     mb->monitor_nodes = on != 0;
-    pthread_mutex_unlock(&mb->node->lock);
+    pthread_mutex_unlock(en_mbox_lock(mb));
     return 0;
 }

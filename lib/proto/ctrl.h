@@ -1,10 +1,10 @@
 /* ctrl.h - distribution messages: the control tuple and its message.
  *
  * After the handshake, each non-tick packet carries one control tuple
- * (`{Op, ...}`, PROTOCOL.md section 5), optionally followed by one more
+ * (`{Op, ...}`, doc/internals.md section 8), optionally followed by one more
  * term: the message of a send, the reason of a payload exit, the argument
  * list of a spawn request. OTP frames the pair in one of two ways,
- * depending on the negotiated flags (PROTOCOL.md section 4):
+ * depending on the negotiated flags (doc/internals.md section 7):
  *
  *   pass-through       112 | 131 Ctrl | 131 Msg   (neither DIST_HDR_ATOM_CACHE
  *                                                  nor FRAGMENTS negotiated)
@@ -252,5 +252,37 @@ int en_ctrl_monitor_p_exit(en_buf_t *out, int wire,
 int en_ctrl_spawn_reply(en_buf_t *out, int wire, const erlang_ref *req_id,
                         const erlang_pid *to, long flags,
                         const char *result, size_t result_len);
+
+/* A signal to send, for en_ctrl_encode(): the op and what it needs.
+ *
+ *   op                      fields
+ *   SEND                    from (may be NULL), to, msg
+ *   REG_SEND                from, to_name, msg
+ *   ALIAS_SEND              from, ref (the alias), msg
+ *   LINK                    from, to
+ *   UNLINK_ID, _ACK         from, to, id
+ *   EXIT, EXIT2             from, to, msg (the reason)
+ *   MONITOR_P, DEMONITOR_P  from, to or to_name, ref
+ *   MONITOR_P_EXIT          from or from_name, to, ref, msg (the reason)
+ *   SPAWN_REPLY             ref (ReqId), to, flags, msg (the result)
+ *
+ * Terms are with or without their 131, as for the encoders above. */
+typedef struct en_sig {
+    int op;
+    const erlang_pid *from, *to;
+    const char *from_name, *to_name;
+    const erlang_ref *ref;
+    uint64_t id;
+    long flags;
+    const char *msg;
+    size_t msg_len;
+} en_sig_t;
+
+/* Append the packet for sig to *out, in the form a peer that negotiated
+ * peer_flags expects: a SEND from a known sender goes as SEND_SENDER when
+ * the peer has SEND_SENDER. Returns what the encoder above returns;
+ * EN_CTRL_EINVAL for an op it does not send. */
+int en_ctrl_encode(en_buf_t *out, int wire, uint64_t peer_flags,
+                   const en_sig_t *sig);
 
 #endif

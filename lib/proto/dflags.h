@@ -1,7 +1,7 @@
 /* dflags.h - distribution capability flags exchanged in the handshake.
  *
  * Values from OTP's kernel include/dist.hrl, erts dist.h and ei's
- * ei_connect_int.h (see PROTOCOL.md section 3).  They are 64-bit: the
+ * ei_connect_int.h (see doc/internals.md section 6).  They are 64-bit: the
  * v6 handshake carries Flags:64, the old v5 name message only the low
  * 32 bits, completed later by a 'c' message.
  */

@@ -1,4 +1,4 @@
-/* epmd_codec.c - EPMD requests and replies (PROTOCOL.md section 1). */
+/* epmd_codec.c - EPMD requests and replies (doc/internals.md section 4). */
 #include "proto/epmd_codec.h"
 
 #include <string.h>

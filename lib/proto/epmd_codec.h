@@ -5,7 +5,7 @@
  *   > 0  bytes consumed (one whole reply),
  *     0  the reply is incomplete: read more and call again,
  *   < 0  an EN_EPMD_E_* code; en_epmd_strerror() says it in words.
- * Parsers never read past `len`.  Layouts: PROTOCOL.md section 1.
+ * Parsers never read past `len`.  Layouts: doc/internals.md section 4.
  */
 #ifndef ENODE_EPMD_CODEC_H
 #define ENODE_EPMD_CODEC_H

@@ -1,8 +1,8 @@
 /* fragment.h - fragmented distribution messages, both directions.
  *
  * With DFLAG_FRAGMENTS negotiated, OTP cuts a message whose control term
- * and payload together exceed 64 KiB into fragments (PROTOCOL.md section
- * 4, E §fragments):
+ * and payload together exceed 64 KiB into fragments (doc/internals.md
+ * section 7; erl_ext_dist's section on fragments):
  *
  *   first      131 69 SeqId:64 FragId:64 N | Ctrl + start of the message
  *   following  131 70 SeqId:64 FragId:64   | more of the message

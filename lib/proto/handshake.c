@@ -7,7 +7,7 @@
  *
  * Each incoming message is checked in full before any field is used;
  * every length comes from the frame, never from trust in the peer.
- * Facts and sources: PROTOCOL.md section 2 (OTP 25 dist_util.erl).
+ * Facts and sources: doc/internals.md section 5 (OTP 25 dist_util.erl).
  */
 #include "proto/handshake.h"
 

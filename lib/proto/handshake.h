@@ -5,7 +5,7 @@
  * en_buf_t.  It owns no socket and reads no clock: the caller runs the
  * setup timer (OTP's net_setuptime, 7 s by default) and closes the
  * connection when the machine reports EN_HS_FAILED.  Message layouts and
- * the order of steps are in PROTOCOL.md section 2.
+ * the order of steps are in doc/internals.md section 5.
  *
  * Typical use:
  *

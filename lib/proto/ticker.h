@@ -2,7 +2,7 @@
  *
  * OTP keeps an idle connection alive with ticks (empty packets) and
  * declares a peer dead when it has heard nothing for about net_ticktime
- * (PROTOCOL.md section 4). We follow the simple form of that rule:
+ * (doc/internals.md section 7). We follow the simple form of that rule:
  *
  *   - send a tick when nothing was written for net_ticktime / 4;
  *   - the peer is dead when nothing was read for net_ticktime.

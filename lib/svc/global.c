@@ -105,33 +105,22 @@
  *
  * THE FILES
  *
- *   This file holds the entry points (global.h): it decodes what comes to
- *   global_name_server and to global's pid, queues nodeup and nodedown,
- *   and frees the state. The rest is split by concept, listed in
- *   global_int.h; a session's states are documented at enum
+ *   global runs as a service process (proc/proc.h), registered as
+ *   global_name_server. This file holds the entry points (global.h) and
+ *   its handler: what other nodes' global servers send, the answers to
+ *   the calls global makes and the DOWN messages of the processes it
+ *   monitors all come to that one process; nodeup and nodedown come
+ *   through a node watch and are queued. The rest is split by concept,
+ *   listed in global_int.h; a session's states are documented at enum
  *   g_sess_state there.
  */
 #include "svc/global_int.h"
 
-static en_global_t *g_get(enode_t *n)
-{
-    if (!n->global) {
-        en_global_t *g = calloc(1, sizeof *g);
-        if (!g)
-            return NULL;
-        en_make_pid(n, &g->pid);
-        g->events_tail = &g->events;
-        g->next_tag = 1;
-        n->global = g;
-    }
-    return n->global;
-}
+/* ---- deferred events
+ * ---------------------------------------------------------- */
 
-/* ---- deferred events ---------------------------------------------------------- */
-
-static void node_down_now(enode_t *n, const char *node)
+static void node_down_now(en_global_t *g, const char *node)
 {
-    en_global_t *g = n->global;
     g_call_t *k;
     /* Calls to that node end: lock calls as a bad node of multi_call,
      * rpcs as {badrpc, nodedown}. */
@@ -143,15 +132,15 @@ static void node_down_now(enode_t *n, const char *node)
             g_sess_t *s = k->sess ? g_sess_by_id(g, k->sess) : NULL;
             if (s && g_sess_locking(s)) {
                 s->calls_out--;
-                g_lock_step(n, s->id);
+                g_lock_step(g, s->id);
             }
         } else {
-            g_on_resolve_reply(n, k, NULL, 0);
+            g_on_resolve_reply(g, k, NULL, 0);
         }
         g_call_free(k);
     }
-    g_forget_node(n, node);
-    g_node_resources_gone(n, node);
+    g_forget_node(g, node);
+    g_node_resources_gone(g, node);
 }
 
 static void enter(en_global_t *g)
@@ -159,28 +148,24 @@ static void enter(en_global_t *g)
     g->depth++;
 }
 
-static void leave(enode_t *n)
+static void leave(en_global_t *g)
 {
-    en_global_t *g = n->global;
     while (g->depth == 1 && g->events) {
         g_event_t *e = g->events;
         g->events = e->next;
         if (!g->events)
             g->events_tail = &g->events;
         if (e->up)
-            g_sess_start(n, e->node);
+            g_sess_start(g, e->node);
         else
-            node_down_now(n, e->node);
+            node_down_now(g, e->node);
         free(e);
     }
     g->depth--;
 }
 
-static void queue_event(enode_t *n, int up, const char *node)
+static void queue_event(en_global_t *g, int up, const char *node)
 {
-    en_global_t *g = g_get(n);
-    if (!g)
-        return;
     g_event_t *e = calloc(1, sizeof *e);
     if (!e)
         return;
@@ -190,24 +175,24 @@ static void queue_event(enode_t *n, int up, const char *node)
     g->events_tail = &e->next;
     if (g->depth == 0) {
         enter(g);
-        leave(n);
+        leave(g);
     }
 }
 
-void en_global_node_up(enode_t *n, const char *peer)
+static void on_node_up(void *ud, const char *peer)
 {
-    queue_event(n, 1, peer);
+    queue_event(ud, 1, peer);
 }
 
-void en_global_node_down(enode_t *n, const char *peer)
+static void on_node_down(void *ud, const char *peer)
 {
-    if (n->global)
-        queue_event(n, 0, peer);
+    queue_event(ud, 0, peer);
 }
 
 /* ---- messages to global_name_server ----------------------------------------- */
 
-static void dispatch_cast(en_conn_t *c, const char *buf, int i)
+static void dispatch_cast(en_global_t *g, const char *peer, const char *buf,
+                          int i)
 {
     char what[MAXATOMLEN_UTF8];
     int arity;
@@ -216,17 +201,17 @@ static void dispatch_cast(en_conn_t *c, const char *buf, int i)
         get_atom(buf, &i, what) < 0)
         goto bad;
     if (strcmp(what, "init_connect") == 0 && arity == 4)
-        g_on_init_connect(c, buf, i);
+        g_on_init_connect(g, peer, buf, i);
     else if (strcmp(what, "lock_set") == 0 && (arity == 4 || arity == 5))
-        g_on_lock_set(c, buf, i, arity);
+        g_on_lock_set(g, peer, buf, i, arity);
     else if (strcmp(what, "exchange") == 0 && arity == 5)
-        g_on_exchange(c, buf, i);
+        g_on_exchange(g, buf, i);
     else if (strcmp(what, "resolved") == 0 && arity == 7)
-        g_on_resolved(c, buf, i);
+        g_on_resolved(g, buf, i);
     else if (strcmp(what, "new_nodes") == 0 && arity == 6)
-        g_on_new_nodes(c, buf, i);
+        g_on_new_nodes(g, peer, buf, i);
     else if (strcmp(what, "in_sync") == 0 && arity == 3)
-        g_on_in_sync(c, buf, i);
+        g_on_in_sync(g, buf, i);
     else if (strcmp(what, "async_del_name") == 0 ||
              strcmp(what, "async_del_lock") == 0)
         ; /* pre-R14 messages; DOWN signals do this */
@@ -234,115 +219,142 @@ static void dispatch_cast(en_conn_t *c, const char *buf, int i)
         goto bad;
     return;
 bad:
-    en_log(c->node, ENODE_LOG_DEBUG,
-           "global: a cast from %s that enode does not serve; dropped",
-           c->peer);
+    en_core_log(g->proc->core, ENODE_LOG_DEBUG,
+                "global: a cast from %s that enode does not serve; dropped",
+                peer);
 }
 
 /* A plain message (not a cast or a call): {What, ...}. */
-static void dispatch_plain(en_conn_t *c, const char *what, int arity,
-                           const char *msg, int i, size_t len)
+static void dispatch_plain(en_global_t *g, const char *peer, const char *what,
+                           int arity, const char *msg, int i, size_t len)
 {
     if (strcmp(what, "$gen_cast") == 0 && arity == 2)
-        dispatch_cast(c, msg, i);
+        dispatch_cast(g, peer, msg, i);
     else if (strcmp(what, "init_connect_ack") == 0 && arity == 4)
-        g_on_init_connect_ack(c, msg, i);
+        g_on_init_connect_ack(g, peer, msg, i);
     else if (strcmp(what, "cancel_connect") == 0 && arity == 3)
-        g_on_cancel_connect(c, msg, i);
+        g_on_cancel_connect(g, msg, i);
     else if (strcmp(what, "lost_connection") == 0 && arity == 5)
-        g_on_lost_connection(c, msg, (int)len);
+        g_on_lost_connection(g, msg, (int)len);
     else if (strcmp(what, "remove_connection") == 0 && arity == 2)
-        g_on_remove_connection(c, msg, i);
+        g_on_remove_connection(g, msg, i);
     else
-        en_log(c->node, ENODE_LOG_DEBUG,
-               "global: a message {%s, ...} from %s; dropped", what, c->peer);
+        en_core_log(g->proc->core, ENODE_LOG_DEBUG,
+                    "global: a message {%s, ...} from %s; dropped", what, peer);
 }
 
-void en_global_handle(en_conn_t *c, const char *msg, size_t len)
+/* What other nodes' global_name_servers send: casts, calls, and plain
+ * messages. */
+static void from_servers(en_global_t *g, const char *peer, const char *msg,
+                         size_t len)
 {
-    enode_t *n = c->node;
-    en_global_t *g = g_get(n);
     char what[MAXATOMLEN_UTF8];
     int i = 0, arity, tag_at, tag_len, req_at;
     erlang_pid caller;
 
-    if (!g || len > (size_t)0x7fffffff)
-        return;
-    enter(g);
     if (en_parse_gen_call(msg, len, &caller, &tag_at, &tag_len, &req_at) == 0)
-        g_on_call(c, &caller, msg + tag_at, tag_len, msg, req_at);
+        g_on_call(g, peer, &caller, msg + tag_at, tag_len, msg, req_at);
     else if (ei_decode_tuple_header(msg, &i, &arity) == 0 && arity >= 2 &&
              get_atom(msg, &i, what) == 0)
-        dispatch_plain(c, what, arity, msg, i, len);
+        dispatch_plain(g, peer, what, arity, msg, i, len);
     else
-        en_log(n, ENODE_LOG_DEBUG, "global: a message from %s; dropped",
-               c->peer);
-    leave(n);
+        en_core_log(g->proc->core, ENODE_LOG_DEBUG,
+                    "global: a message from %s; dropped", peer);
 }
 
-/* ---- messages to global's pid ------------------------------------------------- */
-
-int en_global_is_pid(enode_t *n, const erlang_pid *pid)
+/* {Tag, Reply}: 1 if it answered one of our calls, now handled. */
+static int call_reply(en_global_t *g, const char *msg)
 {
-    return n->global && en_pid_eq(&n->global->pid, pid);
-}
-
-int en_global_to_pid(en_conn_t *c, const en_dmsg_t *m)
-{
-    enode_t *n = c->node;
-    en_global_t *g = n->global;
     erlang_ref tag;
     int i = 0, arity;
-
-    if (!g || !en_pid_eq(&g->pid, &m->to_pid))
-        return 0;
-    /* {Tag, Reply}: the answer to one of our calls */
-    if (ei_decode_tuple_header(m->msg, &i, &arity) < 0 || arity != 2 ||
-        ei_decode_ref(m->msg, &i, &tag) < 0)
-        return 1;
     g_call_t *k;
-    for (k = g->calls; k; k = k->next)
-        if (en_ref_eq(&k->tag, &tag))
-            break;
+
+    if (ei_decode_tuple_header(msg, &i, &arity) < 0 || arity != 2 ||
+        ei_decode_ref(msg, &i, &tag) < 0)
+        return 0;
+    EN_LIST_UNLINK(&g->calls, k, en_ref_eq(&k->tag, &tag));
     if (!k)
-        return 1;
-    enter(g);
-    g_call_unlink(g, k);
+        return 1; /* a late answer: the call was given up */
     if (k->kind == G_CALL_LOCK) {
-        g_on_lock_reply(n, k, m->msg, i);
+        g_on_lock_reply(g, k, msg, i);
     } else {
         int at = i;
-        if (ei_skip_term(m->msg, &i) == 0)
-            g_on_resolve_reply(n, k, m->msg + at, i - at);
+        if (ei_skip_term(msg, &i) == 0)
+            g_on_resolve_reply(g, k, msg + at, i - at);
     }
     g_call_free(k);
-    leave(n);
     return 1;
 }
 
-int en_global_monitor_exit(enode_t *n, const erlang_pid *to,
-                           const erlang_ref *ref)
+/* {'DOWN', Ref, process, Pid, Reason}: 1 if it was one of our monitors
+ * (a process with a name or a lock died), now handled. */
+static int watch_down(en_global_t *g, const char *msg)
 {
-    en_global_t *g = n->global;
+    char atom[MAXATOMLEN_UTF8];
+    erlang_ref ref;
+    int i = 0, arity;
     g_watch_t *w;
-    if (!g || !en_pid_eq(&g->pid, to))
+
+    if (ei_decode_tuple_header(msg, &i, &arity) < 0 || arity != 5 ||
+        get_atom(msg, &i, atom) < 0 || strcmp(atom, "DOWN") != 0 ||
+        ei_decode_ref(msg, &i, &ref) < 0)
         return 0;
-    enter(g);
-    EN_LIST_UNLINK(&g->watches, w, en_ref_eq(&w->ref, ref));
+    EN_LIST_UNLINK(&g->watches, w, en_ref_eq(&w->ref, &ref));
     if (w) {
         erlang_pid pid = w->pid;
         free(w);
-        g_pid_gone(n, &pid);
+        g_pid_gone(g, &pid);
     }
-    leave(n);
     return 1;
 }
 
-/* ---- the node's life ---------------------------------------------------------- */
-
-void en_global_free(enode_t *n)
+/* The handler of global's process: what other nodes' servers send to
+ * global_name_server, the answers to our calls, and our monitors' DOWN
+ * messages. */
+static void on_message(void *ud, en_mbox_t *self, const erlang_pid *from,
+                       const char *msg, size_t len)
 {
-    en_global_t *g = n->global;
+    en_global_t *g = ud;
+
+    (void)self;
+    if (len > (size_t)0x7fffffff)
+        return;
+    enter(g);
+    if (!call_reply(g, msg) && !watch_down(g, msg))
+        from_servers(g, from ? from->node : "an unknown node", msg, len);
+    leave(g);
+}
+
+int en_global_start(en_global_t **out, en_proc_t *p)
+{
+    en_global_t *g = calloc(1, sizeof *g);
+    int rc;
+
+    *out = NULL;
+    if (!g)
+        return ENODE_ENOMEM;
+    g->proc = p;
+    g->hidden = !(p->net->flags & EN_DFLAG_PUBLISHED);
+    g->events_tail = &g->events;
+    g->next_tag = 1;
+    rc = en_service_new(p, "global_name_server", on_message, g, &g->self);
+    if (rc < 0) {
+        free(g);
+        return rc;
+    }
+    g->watch.up = on_node_up;
+    g->watch.down = on_node_down;
+    g->watch.ud = g;
+    en_proc_watch_nodes(p, &g->watch);
+    *out = g;
+    return 0;
+}
+
+/* ---- the node's life
+ * ---------------------------------------------------------- */
+
+void en_global_free(en_global_t *g)
+{
     if (!g)
         return;
     while (g->events) {
@@ -380,10 +392,9 @@ void en_global_free(enode_t *n)
     nl_free(&g->known);
     nl_free(&g->synced);
     free(g);
-    n->global = NULL;
 }
 
-int en_global_whereis(enode_t *n, const char *atom, erlang_pid *pid)
+int en_global_whereis(en_global_t *g, const char *atom, erlang_pid *pid)
 {
     ei_x_buff x;
     int found = 0;
@@ -391,37 +402,32 @@ int en_global_whereis(enode_t *n, const char *atom, erlang_pid *pid)
     if (ei_x_new(&x) < 0)
         return 0;
     if (put_atom(&x, atom) == 0) {
-        pthread_mutex_lock(&n->lock);
-        if (n->global) {
-            g_purge_local_names(n);
-            g_name_t *e = g_name_find(n->global, x.buff, x.index);
-            if (e) {
-                *pid = e->pid;
-                found = 1;
-            }
+        pthread_mutex_lock(&g->proc->core->lock);
+        g_purge_local_names(g);
+        g_name_t *e = g_name_find(g, x.buff, x.index);
+        if (e) {
+            *pid = e->pid;
+            found = 1;
         }
-        pthread_mutex_unlock(&n->lock);
+        pthread_mutex_unlock(&g->proc->core->lock);
     }
     ei_x_free(&x);
     return found;
 }
 
-void en_global_stats(enode_t *n, en_global_stats_t *st)
+void en_global_stats(en_global_t *g, en_global_stats_t *st)
 {
     memset(st, 0, sizeof *st);
-    pthread_mutex_lock(&n->lock);
-    en_global_t *g = n->global;
-    if (g) {
-        st->known = nl_len(g->known);
-        st->synced = nl_len(g->synced);
-        for (g_name_t *e = g->names; e; e = e->next)
-            st->names++;
-        for (g_lock_t *l = g->locks; l; l = l->next)
-            st->locks++;
-        for (g_sess_t *s = g->sessions; s; s = s->next)
-            st->sessions++;
-        for (g_watch_t *w = g->watches; w; w = w->next)
-            st->watched++;
-    }
-    pthread_mutex_unlock(&n->lock);
+    pthread_mutex_lock(&g->proc->core->lock);
+    st->known = nl_len(g->known);
+    st->synced = nl_len(g->synced);
+    for (g_name_t *e = g->names; e; e = e->next)
+        st->names++;
+    for (g_lock_t *l = g->locks; l; l = l->next)
+        st->locks++;
+    for (g_sess_t *s = g->sessions; s; s = s->next)
+        st->sessions++;
+    for (g_watch_t *w = g->watches; w; w = w->next)
+        st->watched++;
+    pthread_mutex_unlock(&g->proc->core->lock);
 }

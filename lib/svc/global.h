@@ -1,8 +1,10 @@
 /* global.h - enode's part in OTP's `global` name server (internal).
  *
  * What enode does and does not do is described at the top of global.c.
- * Every function expects the node's lock held, except en_global_whereis
- * and en_global_stats, which take it.
+ * global runs as a service process (proc/proc.h): a mailbox registered
+ * as global_name_server, whose handler takes what other nodes' global
+ * servers send, the replies to the calls it makes, and the DOWN messages
+ * of the processes it monitors; it follows nodes through a node watch.
  */
 #ifndef ENODE_GLOBAL_H
 #define ENODE_GLOBAL_H
@@ -11,38 +13,20 @@
 
 #include <ei.h>
 
-#include "proto/ctrl.h"
+#include "proc/proc.h"
 
-struct enode;
-struct en_conn;
+typedef struct en_global en_global_t;
 
-/* A message sent to {global_name_server, us} over c (bare term). */
-void en_global_handle(struct en_conn *c, const char *msg, size_t len);
+/* Start global's service on p. 0, or a code. */
+int en_global_start(en_global_t **g, en_proc_t *p);
 
-/* A message to a pid of ours: 1 if it was for global's own process (the
- * replies to the calls global makes) and is now handled, else 0. */
-int en_global_to_pid(struct en_conn *c, const en_dmsg_t *m);
-
-/* 1 if pid is global's own process, which lives as long as the node
- * (monitors on it must not fire noproc). */
-int en_global_is_pid(struct enode *n, const erlang_pid *pid);
-
-/* A monitor exit signal for `to`: 1 if it was for one of global's
- * monitors (a registered process or a lock holder died), now handled. */
-int en_global_monitor_exit(struct enode *n, const erlang_pid *to,
-                           const erlang_ref *ref);
-
-/* A connection came up, or the node went away. */
-void en_global_node_up(struct enode *n, const char *peer);
-void en_global_node_down(struct enode *n, const char *peer);
-
-/* Frees global's state when the node goes. */
-void en_global_free(struct enode *n);
+/* Frees global's state when the node goes (NULL is allowed). */
+void en_global_free(en_global_t *g);
 
 /* Looks up a globally registered name that is an atom in this node's
  * replica of global's table: 1 and *pid if registered, else 0. Takes the
  * node's lock. */
-int en_global_whereis(struct enode *n, const char *atom, erlang_pid *pid);
+int en_global_whereis(en_global_t *g, const char *atom, erlang_pid *pid);
 
 /* Counters for tests and logs. Takes the node's lock. */
 typedef struct en_global_stats {
@@ -53,6 +37,6 @@ typedef struct en_global_stats {
     size_t sessions; /* connect sessions under way */
     size_t watched;  /* processes we monitor for names and locks */
 } en_global_stats_t;
-void en_global_stats(struct enode *n, en_global_stats_t *st);
+void en_global_stats(en_global_t *g, en_global_stats_t *st);
 
 #endif

@@ -13,12 +13,13 @@
  *   global_sync.c       merging the partitions: ops, new_nodes, in_sync
  *   global_partition.c  lost_connection, remove_connection
  *   global_calls.c      the calls other nodes make to global_name_server
- * Every function expects the node's lock held and n->global set.
+ * Every function expects the node's lock held and g set.
  */
 #ifndef ENODE_GLOBAL_INT_H
 #define ENODE_GLOBAL_INT_H
 
-#include "node/node_int.h"
+#include "proc/proc.h"
+#include "svc/global.h"
 
 #include "base/list.h"
 #include "proto/dflags.h"
@@ -27,10 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define G_VSN 8      /* the protocol version OTP 25-29 speak */
-#define G_POP_VSN 7  /* lost_connection / remove_connection */
-#define G_PGPV_VSN 7 /* known lists carry versions */
-#define G_LOST_MAX 1024              /* lost_connection records kept */
+#define G_VSN 8         /* the protocol version OTP 25-29 speak */
+#define G_POP_VSN 7     /* lost_connection / remove_connection */
+#define G_PGPV_VSN 7    /* known lists carry versions */
+#define G_LOST_MAX 1024 /* lost_connection records kept */
 #define G_LOST_TTL_MS (60 * 60 * 1000) /* as global.erl keeps them */
 
 /* ---- state ---------------------------------------------------------------- */
@@ -153,7 +154,7 @@ typedef struct g_sess { /* a connect session with one node */
     char node[EN_HS_NAME_MAX];
     enum g_sess_state state;
     long long my_tag;
-    gterm_t his_tag;   /* from PENDING on */
+    gterm_t his_tag; /* from PENDING on */
     long his_vsn, prot_vsn;
     erlang_pid his_locker;
     int calls_out;     /* LOCK_*: set_lock calls not answered yet */
@@ -172,12 +173,16 @@ typedef struct g_event { /* nodeup/nodedown seen inside a handler */
 } g_event_t;
 
 struct en_global {
-    erlang_pid pid; /* our locker, caller and monitor owner */
-    int depth;      /* handlers under way */
+    en_proc_t *proc;
+    en_mbox_t *self; /* global's process, registered global_name_server:
+                        our locker, caller and monitor owner */
+    int hidden;      /* a hidden node takes no part */
+    en_node_watch_t watch;
+    int depth; /* handlers under way */
     g_event_t *events, **events_tail;
     uint64_t next_sess;
     long long next_tag;
-    int lock_down;  /* global.erl's global_lock_down */
+    int lock_down; /* global.erl's global_lock_down */
     g_node_t *known, *synced;
     g_sess_t *sessions;
     g_name_t *names;
@@ -187,7 +192,11 @@ struct en_global {
     g_lost_t *lost;
 };
 
-typedef struct en_global en_global_t;
+/* Global's own pid. */
+static inline const erlang_pid *g_self(const en_global_t *g)
+{
+    return en_mbox_self(g->self);
+}
 
 /* ---- decoding and encoding ------------------------------------------------ */
 
@@ -257,19 +266,19 @@ int ops_add(g_ops_t *o, int del, const char *name, int name_len,
 
 /* x to {global_name_server, node}; with noconnect, only over a connection
  * that is there already (erlang:send(..., [noconnect])). */
-void g_send_gns(enode_t *n, const char *node, ei_x_buff *x, int noconnect);
+void g_send_gns(en_global_t *g, const char *node, ei_x_buff *x, int noconnect);
 /* A new buffer for a cast: 131, {'$gen_cast', ...then the caller's term. */
 int g_cast_begin(ei_x_buff *x);
 /* [{Node, Vsn}] (withvsn) or [Node] of our known nodes. */
 int g_put_known(ei_x_buff *x, const en_global_t *g, int withvsn);
 /* {Tag, Reply} to the caller of a gen_server call. */
-void g_reply(enode_t *n, const erlang_pid *caller, const char *tag,
+void g_reply(en_global_t *g, const erlang_pid *caller, const char *tag,
              int tag_len, const ei_x_buff *reply);
-void g_reply_atom(enode_t *n, const erlang_pid *caller, const char *tag,
+void g_reply_atom(en_global_t *g, const erlang_pid *caller, const char *tag,
                   int tag_len, const char *atom);
 /* A call of ours, with a new tag, to node for session sess: the record,
  * now in g->calls, or NULL. */
-g_call_t *g_call_new(enode_t *n, int kind, uint64_t sess, const char *node);
+g_call_t *g_call_new(en_global_t *g, int kind, uint64_t sess, const char *node);
 /* 131, {'$gen_call', {OurPid, Tag}, ...then the caller's request. */
 int g_call_begin(ei_x_buff *x, const en_global_t *g, const erlang_ref *tag);
 void g_call_unlink(en_global_t *g, g_call_t *k);
@@ -279,34 +288,34 @@ void g_call_free(g_call_t *k);
 
 /* Monitor pid (on another node) so that its names and locks go when it
  * dies, as global.erl's erlang:monitor does. */
-void g_watch(enode_t *n, const erlang_pid *pid);
+void g_watch(en_global_t *g, const erlang_pid *pid);
 g_name_t *g_name_find(en_global_t *g, const char *name, int len);
 void g_name_free(g_name_t *e);
-void g_name_delete(enode_t *n, const char *name, int len);
+void g_name_delete(en_global_t *g, const char *name, int len);
 /* ins_name / ins_name_ext: the name now means pid. */
-void g_name_insert(enode_t *n, const char *name, int name_len,
+void g_name_insert(en_global_t *g, const char *name, int name_len,
                    const erlang_pid *pid, const char *method, int method_len,
                    const char *reg_node, const erlang_pid *from_pid,
                    const char *req, int req_len);
 /* Names of processes that died here: our mailboxes are not monitored. */
-void g_purge_local_names(enode_t *n);
+void g_purge_local_names(en_global_t *g);
 /* The lock on the resource `global`, if set. */
 g_lock_t *g_global_lock(en_global_t *g);
 void g_lock_unlink_free(en_global_t *g, g_lock_t *lk);
 /* handle_set_lock: 1 if pid now holds {res, req}, 0 if another requester
  * holds res, -1 out of memory. */
-int g_lock_set(enode_t *n, const char *res, int res_len, const char *req,
+int g_lock_set(en_global_t *g, const char *res, int res_len, const char *req,
                int req_len, const erlang_pid *pid);
 /* pid lets go of lk (handle_del_lock, or a DOWN when down). */
-void g_lock_release(enode_t *n, g_lock_t *lk, const erlang_pid *pid,
+void g_lock_release(en_global_t *g, g_lock_t *lk, const erlang_pid *pid,
                     int down);
-void g_lock_del(enode_t *n, const char *res, int res_len, const char *req,
+void g_lock_del(en_global_t *g, const char *res, int res_len, const char *req,
                 int req_len, const erlang_pid *pid);
 /* Every name and lock of pid goes (it died). */
-void g_pid_gone(enode_t *n, const erlang_pid *pid);
+void g_pid_gone(en_global_t *g, const erlang_pid *pid);
 /* Everything of the processes of node: delete_node_resources, or the
  * DOWN signals a lost node brings. Our monitors there are gone too. */
-void g_node_resources_gone(enode_t *n, const char *node);
+void g_node_resources_gone(en_global_t *g, const char *node);
 
 /* ---- global_session.c: a session's life ------------------------------------ */
 
@@ -314,19 +323,21 @@ g_sess_t *g_sess_by_node(en_global_t *g, const char *node);
 g_sess_t *g_sess_by_id(en_global_t *g, uint64_t id);
 void g_sess_free(g_sess_t *s);
 /* handle_nodeup: make ourselves known to node, unless it is known. */
-void g_sess_start(enode_t *n, const char *node);
+void g_sess_start(en_global_t *g, const char *node);
 /* cancel_locker without the cancel_connect message: the session goes,
  * with its locks. */
-void g_sess_cancel(enode_t *n, const char *node);
+void g_sess_cancel(en_global_t *g, const char *node);
 /* handle_nodedown (What = disconnected or remove_connection). */
-void g_forget_node(enode_t *n, const char *node);
+void g_forget_node(en_global_t *g, const char *node);
 /* Known, or his init_connect is here. */
 int g_potentially_known(en_global_t *g, const char *node);
 /* A session tag (an integer) from its encoding; *ok says if it was one. */
 long long g_tag_value(const char *b, int len, int *ok);
-void g_on_init_connect(en_conn_t *c, const char *buf, int i);
-void g_on_init_connect_ack(en_conn_t *c, const char *buf, int i);
-void g_on_cancel_connect(en_conn_t *c, const char *buf, int i);
+void g_on_init_connect(en_global_t *g, const char *peer, const char *buf,
+                       int i);
+void g_on_init_connect_ack(en_global_t *g, const char *peer, const char *buf,
+                           int i);
+void g_on_cancel_connect(en_global_t *g, const char *buf, int i);
 
 /* His init_connect is here (global.erl's {pending, Node}). */
 static inline int g_sess_pending(const g_sess_t *s)
@@ -357,42 +368,43 @@ static inline int g_sess_got_resolved(const g_sess_t *s)
 
 /* Let go of everything session s locked: the known nodes, and our own
  * table (delete_global_lock :2721). s and its state stay. */
-void g_sess_unlock(enode_t *n, g_sess_t *s);
+void g_sess_unlock(en_global_t *g, g_sess_t *s);
 /* The next step of locking for session sid, once no call is out. */
-void g_lock_step(enode_t *n, uint64_t sid);
-void g_on_lock_set(en_conn_t *c, const char *buf, int i, int arity);
+void g_lock_step(en_global_t *g, uint64_t sid);
+void g_on_lock_set(en_global_t *g, const char *peer, const char *buf, int i,
+                   int arity);
 /* A reply to one of our set_lock calls (k is out of g->calls). */
-void g_on_lock_reply(enode_t *n, g_call_t *k, const char *buf, int i);
+void g_on_lock_reply(en_global_t *g, g_call_t *k, const char *buf, int i);
 
 /* ---- global_resolve.c: exchange and resolve -------------------------------- */
 
-void g_send_exchange(enode_t *n, const g_sess_t *s);
+void g_send_exchange(en_global_t *g, const g_sess_t *s);
 /* Both sides are locked and his names are here: compare them with ours. */
-void g_resolve(enode_t *n, uint64_t sid);
+void g_resolve(en_global_t *g, uint64_t sid);
 /* The answer of global:resolve_it/4 on the node of our process (res is
  * NULL if that node went); k is out of g->calls. */
-void g_on_resolve_reply(enode_t *n, g_call_t *k, const char *res,
+void g_on_resolve_reply(en_global_t *g, g_call_t *k, const char *res,
                         int res_len);
 int g_put_op(ei_x_buff *x, const g_op_t *op);
 int g_put_names_ext(ei_x_buff *x, const en_global_t *g);
-void g_on_exchange(en_conn_t *c, const char *buf, int i);
-void g_on_resolved(en_conn_t *c, const char *buf, int i);
+void g_on_exchange(en_global_t *g, const char *buf, int i);
+void g_on_resolved(en_global_t *g, const char *buf, int i);
 
 /* ---- global_sync.c: merging the partitions --------------------------------- */
 
 /* resolved() :1928: both sides have resolved; merge the partitions. */
-void g_finish(enode_t *n, uint64_t sid);
-void g_on_new_nodes(en_conn_t *c, const char *buf, int i);
-void g_on_in_sync(en_conn_t *c, const char *buf, int i);
+void g_finish(en_global_t *g, uint64_t sid);
+void g_on_new_nodes(en_global_t *g, const char *peer, const char *buf, int i);
+void g_on_in_sync(en_global_t *g, const char *buf, int i);
 
 /* ---- global_partition.c: prevent overlapping partitions -------------------- */
 
-void g_on_lost_connection(en_conn_t *c, const char *buf, int len);
-void g_on_remove_connection(en_conn_t *c, const char *buf, int i);
+void g_on_lost_connection(en_global_t *g, const char *buf, int len);
+void g_on_remove_connection(en_global_t *g, const char *buf, int i);
 
 /* ---- global_calls.c: calls to global_name_server --------------------------- */
 
-void g_on_call(en_conn_t *c, const erlang_pid *caller, const char *tag,
-               int tag_len, const char *buf, int i);
+void g_on_call(en_global_t *g, const char *peer, const erlang_pid *caller,
+               const char *tag, int tag_len, const char *buf, int i);
 
 #endif

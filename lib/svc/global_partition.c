@@ -27,7 +27,7 @@ static int lost_seen(en_global_t *g, const char *a, const char *b,
     size_t kept = 0;
 
     EN_LIST_UNLINK_EACH(&g->lost, r, lost_expired(r, now, &kept))
-        free(r);
+    free(r);
     for (r = g->lost; r; r = r->next)
         if (strcmp(r->a, a) == 0 && strcmp(r->b, b) == 0)
             rec = r;
@@ -49,11 +49,11 @@ static int lost_seen(en_global_t *g, const char *a, const char *b,
 
 /* The message as it came, to every node that speaks this but a (the
  * node it came from): our known nodes, and those of pending sessions. */
-static void lost_pass_on(enode_t *n, const char *a, const char *buf, int len)
+static void lost_pass_on(en_global_t *g, const char *a, const char *buf,
+                         int len)
 {
-    en_global_t *g = n->global;
     size_t k;
-    char(*v)[EN_HS_NAME_MAX] = NULL;
+    char (*v)[EN_HS_NAME_MAX] = NULL;
     g_node_t *targets = NULL;
     for (g_node_t *e = g->known; e; e = e->next)
         if (e->vsn >= G_POP_VSN && strcmp(e->node, a) != 0)
@@ -69,17 +69,15 @@ static void lost_pass_on(enode_t *n, const char *a, const char *buf, int len)
         if (ei_x_new_with_version(&x) < 0)
             break;
         if (ei_x_append_buf(&x, buf, len) == 0)
-            g_send_gns(n, v[j], &x, 1);
+            g_send_gns(g, v[j], &x, 1);
         ei_x_free(&x);
     }
     free(v);
 }
 
 /* {lost_connection, NodeA, XCreationA, OpIdA, NodeB} :1466 */
-void g_on_lost_connection(en_conn_t *c, const char *buf, int len)
+void g_on_lost_connection(en_global_t *g, const char *buf, int len)
 {
-    enode_t *n = c->node;
-    en_global_t *g = n->global;
     char a[MAXATOMLEN_UTF8], b[MAXATOMLEN_UTF8];
     long long xcre, opid;
     int i = 0, arity;
@@ -91,39 +89,41 @@ void g_on_lost_connection(en_conn_t *c, const char *buf, int len)
         return;
     if (lost_seen(g, a, b, xcre, opid))
         return; /* handled already */
-    lost_pass_on(n, a, buf, len);
+    lost_pass_on(g, a, buf, len);
 
     /* The side of the lost link that is not us: we leave it. */
-    const char *rm = en_is_local_node(n, b) ? a : b;
+    const char *rm = en_core_is_local(g->proc->core, b) ? a : b;
     if (!g_potentially_known(g, rm))
         return;
     ei_x_buff x;
     if (ei_x_new_with_version(&x) == 0) {
         if (ei_x_encode_tuple_header(&x, 2) == 0 &&
-            put_atom(&x, "remove_connection") == 0 && put_atom(&x, n->name) == 0)
-            g_send_gns(n, rm, &x, 1);
+            put_atom(&x, "remove_connection") == 0 &&
+            put_atom(&x, g->proc->core->name) == 0)
+            g_send_gns(g, rm, &x, 1);
         ei_x_free(&x);
     }
-    en_log(n, ENODE_LOG_WARNING,
-           "global: %s lost its connection to %s: we leave %s, to prevent "
-           "overlapping partitions", a, b, rm);
+    en_core_log(g->proc->core, ENODE_LOG_WARNING,
+                "global: %s lost its connection to %s: we leave %s, to prevent "
+                "overlapping partitions",
+                a, b, rm);
     char rm_node[EN_HS_NAME_MAX];
     snprintf(rm_node, sizeof rm_node, "%s", rm);
-    g_forget_node(n, rm_node);
+    g_forget_node(g, rm_node);
 }
 
 /* {remove_connection, Node} :1552: Node forgot us; disconnect from it. */
-void g_on_remove_connection(en_conn_t *c, const char *buf, int i)
+void g_on_remove_connection(en_global_t *g, const char *buf, int i)
 {
-    enode_t *n = c->node;
     char node[MAXATOMLEN_UTF8];
-    if (get_atom(buf, &i, node) < 0 || !g_potentially_known(n->global, node))
+    if (get_atom(buf, &i, node) < 0 || !g_potentially_known(g, node))
         return;
-    g_forget_node(n, node);
-    en_log(n, ENODE_LOG_WARNING,
-           "global: disconnecting from %s, which asked us to, to prevent "
-           "overlapping partitions", node);
-    en_conn_t *rc = en_conn_find(n, node);
+    g_forget_node(g, node);
+    en_core_log(g->proc->core, ENODE_LOG_WARNING,
+                "global: disconnecting from %s, which asked us to, to prevent "
+                "overlapping partitions",
+                node);
+    en_conn_t *rc = en_net_find(g->proc->net, node);
     if (rc)
         en_conn_fail(rc, ENODE_ECLOSED,
                      "global: removed to prevent overlapping partitions");

@@ -5,19 +5,18 @@
 
 /* {exchange, Me, [{Name, Pid, Method}], [], HisTag}: the replica of our
  * partition's names. */
-void g_send_exchange(enode_t *n, const g_sess_t *s)
+void g_send_exchange(en_global_t *g, const g_sess_t *s)
 {
-    en_global_t *g = n->global;
     ei_x_buff x;
     size_t k = 0;
 
-    g_purge_local_names(n);
+    g_purge_local_names(g);
     for (g_name_t *e = g->names; e; e = e->next)
         k++;
     if (g_cast_begin(&x) < 0)
         return;
     int rc = ei_x_encode_tuple_header(&x, 5) | put_atom(&x, "exchange") |
-             put_atom(&x, n->name);
+             put_atom(&x, g->proc->core->name);
     if (k)
         rc |= ei_x_encode_list_header(&x, (long)k);
     for (g_name_t *e = g->names; e && rc == 0; e = e->next)
@@ -28,24 +27,24 @@ void g_send_exchange(enode_t *n, const g_sess_t *s)
     if (rc == 0) {
         char node[EN_HS_NAME_MAX];
         snprintf(node, sizeof node, "%s", s->node);
-        g_send_gns(n, node, &x, 0);
+        g_send_gns(g, node, &x, 0);
     }
     ei_x_free(&x);
 }
 
-/* ---- resolving ---------------------------------------------------------------- */
+/* ---- resolving
+ * ---------------------------------------------------------------- */
 
-static void send_resolved(enode_t *n, uint64_t sid);
+static void send_resolved(en_global_t *g, uint64_t sid);
 
 /* rpc:call(node(Pid2), global, resolve_it, [Method2, Name, Pid, Pid2])
  * through rex, for session s; his registration wins if it cannot go. */
-static void call_resolve_it(enode_t *n, g_sess_t *s, const g_name_t *e,
+static void call_resolve_it(en_global_t *g, g_sess_t *s, const g_name_t *e,
                             const char *name, int name_len,
                             const erlang_pid *pid, const char *method,
                             int method_len)
 {
-    en_global_t *g = n->global;
-    g_call_t *k = g_call_new(n, G_CALL_RESOLVE, s->id, e->pid.node);
+    g_call_t *k = g_call_new(g, G_CALL_RESOLVE, s->id, e->pid.node);
     if (!k || gt_set(&k->name, name, name_len) < 0 ||
         gt_set(&k->his_method, method, method_len) < 0 ||
         gt_set(&k->my_method, e->method.b, e->method.len) < 0) {
@@ -67,28 +66,30 @@ static void call_resolve_it(enode_t *n, g_sess_t *s, const g_name_t *e,
     }
     if (ei_x_encode_tuple_header(&x, 5) == 0 && put_atom(&x, "call") == 0 &&
         put_atom(&x, "global") == 0 && put_atom(&x, "resolve_it") == 0 &&
-        ei_x_encode_list_header(&x, 4) == 0 && put_term(&x, &k->my_method) == 0 &&
-        put_term(&x, &k->name) == 0 && ei_x_encode_pid(&x, &k->his_pid) == 0 &&
-        ei_x_encode_pid(&x, &k->my_pid) == 0 && ei_x_encode_empty_list(&x) == 0 &&
-        put_atom(&x, "user") == 0) {
+        ei_x_encode_list_header(&x, 4) == 0 &&
+        put_term(&x, &k->my_method) == 0 && put_term(&x, &k->name) == 0 &&
+        ei_x_encode_pid(&x, &k->his_pid) == 0 &&
+        ei_x_encode_pid(&x, &k->my_pid) == 0 &&
+        ei_x_encode_empty_list(&x) == 0 && put_atom(&x, "user") == 0) {
         char node[EN_HS_NAME_MAX];
         snprintf(node, sizeof node, "%s", k->node);
-        en_log(n, ENODE_LOG_DEBUG,
-               "global: a name clash with %s; %s runs the method", s->node,
-               node);
+        en_core_log(g->proc->core, ENODE_LOG_DEBUG,
+                    "global: a name clash with %s; %s runs the method", s->node,
+                    node);
         s->rpcs_out++;
-        en_reg_send_locked(n, &g->pid, node, "rex", x.buff, (size_t)x.index);
+        en_reg_send_locked(g->proc, g_self(g), node, "rex", x.buff,
+                           (size_t)x.index);
     }
     ei_x_free(&x);
 }
 
 /* exchange_names :2837, one name: decide, or ask the node of our process
  * to run the resolution method. */
-static void resolve_one(enode_t *n, g_sess_t *s, const char *name,
-                        int name_len, const erlang_pid *pid,
-                        const char *method, int method_len)
+static void resolve_one(en_global_t *g, g_sess_t *s, const char *name,
+                        int name_len, const erlang_pid *pid, const char *method,
+                        int method_len)
 {
-    g_name_t *e = g_name_find(n->global, name, name_len);
+    g_name_t *e = g_name_find(g, name, name_len);
 
     if (!e) {
         ops_add(&s->ops, 0, name, name_len, pid, method, method_len);
@@ -96,28 +97,28 @@ static void resolve_one(enode_t *n, g_sess_t *s, const char *name,
     }
     if (en_pid_eq(&e->pid, pid))
         return;
-    if (strcmp(n->name, s->node) > 0)
+    if (strcmp(g->proc->core->name, s->node) > 0)
         return; /* the other node resolves the clash */
-    if (en_is_local_node(n, e->pid.node)) {
+    if (en_core_is_local(g->proc->core, e->pid.node)) {
         /* The method is an Erlang fun; we cannot run it: his wins, as
          * when the resolving rpc fails. */
-        en_log(n, ENODE_LOG_INFO,
-               "global: a name clash with %s over a process of ours; "
-               "the other node's registration wins", s->node);
+        en_core_log(g->proc->core, ENODE_LOG_INFO,
+                    "global: a name clash with %s over a process of ours; "
+                    "the other node's registration wins",
+                    s->node);
         ops_add(&s->ops, 0, name, name_len, pid, method, method_len);
         return;
     }
-    call_resolve_it(n, s, e, name, name_len, pid, method, method_len);
+    call_resolve_it(g, s, e, name, name_len, pid, method, method_len);
 }
 
-void g_resolve(enode_t *n, uint64_t sid)
+void g_resolve(en_global_t *g, uint64_t sid)
 {
-    en_global_t *g = n->global;
     g_sess_t *s = g_sess_by_id(g, sid);
     if (!s || s->state != G_SESS_LOCKED || !g_sess_got_exchange(s))
         return;
     s->state = G_SESS_RESOLVING;
-    g_purge_local_names(n);
+    g_purge_local_names(g);
 
     /* [{Name, Pid, Method}] */
     gterm_t names = s->his_names;
@@ -129,26 +130,26 @@ void g_resolve(enode_t *n, uint64_t sid)
             const char *name, *method;
             int name_len, method_len, arity;
             erlang_pid pid;
-            if (ei_decode_tuple_header(names.b, &i, &arity) < 0 ||
-                arity != 3 || span(names.b, &i, &name, &name_len) < 0 ||
+            if (ei_decode_tuple_header(names.b, &i, &arity) < 0 || arity != 3 ||
+                span(names.b, &i, &name, &name_len) < 0 ||
                 ei_decode_pid(names.b, &i, &pid) < 0 ||
                 span(names.b, &i, &method, &method_len) < 0)
                 break;
             if (!(s = g_sess_by_id(g, sid)))
                 break;
-            resolve_one(n, s, name, name_len, &pid, method, method_len);
+            resolve_one(g, s, name, name_len, &pid, method, method_len);
         }
     }
     gt_free(&names);
     if ((s = g_sess_by_id(g, sid)) && s->rpcs_out == 0)
-        send_resolved(n, sid);
+        send_resolved(g, sid);
 }
 
 /* exchange_names :2846. */
-void g_on_resolve_reply(enode_t *n, g_call_t *k, const char *res,
+void g_on_resolve_reply(en_global_t *g, g_call_t *k, const char *res,
                         int res_len)
 {
-    g_sess_t *s = k->sess ? g_sess_by_id(n->global, k->sess) : NULL;
+    g_sess_t *s = k->sess ? g_sess_by_id(g, k->sess) : NULL;
     erlang_pid won;
     int i = 0, arity, his = 0, mine = 0;
 
@@ -165,23 +166,26 @@ void g_on_resolve_reply(enode_t *n, g_call_t *k, const char *res,
         his = ei_decode_tuple_header(res, &i, &arity) == 0 && arity == 2 &&
               is_atom(res, &i, "badrpc");
     }
-    en_log(n, ENODE_LOG_DEBUG, "global: clash resolved: %s",
-           his ? "theirs" : mine ? "ours" : "neither");
+    en_core_log(g->proc->core, ENODE_LOG_DEBUG, "global: clash resolved: %s",
+                his    ? "theirs"
+                : mine ? "ours"
+                       : "neither");
     if (his) {
         ops_add(&s->ops, 0, k->name.b, k->name.len, &k->his_pid,
                 k->his_method.b, k->his_method.len);
     } else if (mine) {
-        ops_add(&s->res, 0, k->name.b, k->name.len, &k->my_pid,
-                k->my_method.b, k->my_method.len);
+        ops_add(&s->res, 0, k->name.b, k->name.len, &k->my_pid, k->my_method.b,
+                k->my_method.len);
     } else {
         ops_add(&s->ops, 1, k->name.b, k->name.len, NULL, NULL, 0);
         ops_add(&s->res, 1, k->name.b, k->name.len, NULL, NULL, 0);
     }
     if (s->rpcs_out == 0 && s->state == G_SESS_RESOLVING)
-        send_resolved(n, s->id);
+        send_resolved(g, s->id);
 }
 
-/* ---- resolved ----------------------------------------------------------------- */
+/* ---- resolved
+ * ----------------------------------------------------------------- */
 
 int g_put_op(ei_x_buff *x, const g_op_t *op)
 {
@@ -219,9 +223,8 @@ int g_put_names_ext(ei_x_buff *x, const en_global_t *g)
 }
 
 /* exchange_ops :1222: {resolved, Me, OpsForHim, Known, unused, Ext, Tag} */
-static void send_resolved(enode_t *n, uint64_t sid)
+static void send_resolved(en_global_t *g, uint64_t sid)
 {
-    en_global_t *g = n->global;
     g_sess_t *s = g_sess_by_id(g, sid);
     ei_x_buff x;
 
@@ -231,24 +234,25 @@ static void send_resolved(enode_t *n, uint64_t sid)
     if (g_cast_begin(&x) < 0)
         return;
     if ((ei_x_encode_tuple_header(&x, 7) | put_atom(&x, "resolved") |
-         put_atom(&x, n->name) | put_ops(&x, &s->res) |
-         g_put_known(&x, g, s->prot_vsn >= G_PGPV_VSN) | put_atom(&x, "unused") |
-         g_put_names_ext(&x, g) | put_term(&x, &s->his_tag)) == 0) {
+         put_atom(&x, g->proc->core->name) | put_ops(&x, &s->res) |
+         g_put_known(&x, g, s->prot_vsn >= G_PGPV_VSN) |
+         put_atom(&x, "unused") | g_put_names_ext(&x, g) |
+         put_term(&x, &s->his_tag)) == 0) {
         char node[EN_HS_NAME_MAX];
         snprintf(node, sizeof node, "%s", s->node);
-        g_send_gns(n, node, &x, 0);
+        g_send_gns(g, node, &x, 0);
     }
     ei_x_free(&x);
     if ((s = g_sess_by_id(g, sid)) && g_sess_got_resolved(s))
-        g_finish(n, sid);
+        g_finish(g, sid);
 }
 
-/* ---- his messages --------------------------------------------------------------- */
+/* ---- his messages
+ * --------------------------------------------------------------- */
 
 /* {exchange, Node, NameList, _NameExtList, MyTag} */
-void g_on_exchange(en_conn_t *c, const char *buf, int i)
+void g_on_exchange(en_global_t *g, const char *buf, int i)
 {
-    enode_t *n = c->node;
     char node[MAXATOMLEN_UTF8];
     const char *names, *tag;
     int names_len, tag_len, ok;
@@ -256,19 +260,18 @@ void g_on_exchange(en_conn_t *c, const char *buf, int i)
     if (get_atom(buf, &i, node) < 0 || span(buf, &i, &names, &names_len) < 0 ||
         ei_skip_term(buf, &i) < 0 || span(buf, &i, &tag, &tag_len) < 0)
         return;
-    g_sess_t *s = g_sess_by_node(n->global, node);
+    g_sess_t *s = g_sess_by_node(g, node);
     long long v = g_tag_value(tag, tag_len, &ok);
     if (!s || !ok || v != s->my_tag || g_sess_got_exchange(s))
         return; /* an old session's: dropped, as global.erl does */
     if (gt_set(&s->his_names, names, names_len) < 0)
         return;
-    g_resolve(n, s->id);
+    g_resolve(g, s->id);
 }
 
 /* {resolved, Node, HisResolved, HisKnown, _Unused, NamesExt, MyTag} */
-void g_on_resolved(en_conn_t *c, const char *buf, int i)
+void g_on_resolved(en_global_t *g, const char *buf, int i)
 {
-    enode_t *n = c->node;
     char node[MAXATOMLEN_UTF8];
     const char *res, *known, *ext, *tag;
     int res_len, known_len, ext_len, tag_len, ok;
@@ -277,7 +280,7 @@ void g_on_resolved(en_conn_t *c, const char *buf, int i)
         span(buf, &i, &known, &known_len) < 0 || ei_skip_term(buf, &i) < 0 ||
         span(buf, &i, &ext, &ext_len) < 0 || span(buf, &i, &tag, &tag_len) < 0)
         return;
-    g_sess_t *s = g_sess_by_node(n->global, node);
+    g_sess_t *s = g_sess_by_node(g, node);
     long long v = g_tag_value(tag, tag_len, &ok);
     if (!s || !ok || v != s->my_tag || g_sess_got_resolved(s))
         return;
@@ -286,5 +289,5 @@ void g_on_resolved(en_conn_t *c, const char *buf, int i)
         gt_set(&s->his_resolved, res, res_len) < 0)
         return; /* his_resolved, set last, says whether it came */
     if (s->state == G_SESS_RESOLVED)
-        g_finish(n, s->id);
+        g_finish(g, s->id);
 }

@@ -6,12 +6,11 @@
 
 /* ---- messages ------------------------------------------------------------- */
 
-void g_send_gns(enode_t *n, const char *node, ei_x_buff *x, int noconnect)
+void g_send_gns(en_global_t *g, const char *node, ei_x_buff *x, int noconnect)
 {
-    en_global_t *g = n->global;
-    if (noconnect && !en_conn_find(n, node))
+    if (noconnect && !en_net_find(g->proc->net, node))
         return;
-    en_reg_send_locked(n, &g->pid, node, "global_name_server", x->buff,
+    en_reg_send_locked(g->proc, g_self(g), node, "global_name_server", x->buff,
                        (size_t)x->index);
 }
 
@@ -32,9 +31,9 @@ int g_put_known(ei_x_buff *x, const en_global_t *g, int withvsn)
     if (k && ei_x_encode_list_header(x, (long)k) < 0)
         return -1;
     for (const g_node_t *e = g->known; e; e = e->next) {
-        if (withvsn && (ei_x_encode_tuple_header(x, 2) < 0 ||
-                        put_atom(x, e->node) < 0 ||
-                        ei_x_encode_long(x, e->vsn) < 0))
+        if (withvsn &&
+            (ei_x_encode_tuple_header(x, 2) < 0 || put_atom(x, e->node) < 0 ||
+             ei_x_encode_long(x, e->vsn) < 0))
             return -1;
         if (!withvsn && put_atom(x, e->node) < 0)
             return -1;
@@ -44,7 +43,7 @@ int g_put_known(ei_x_buff *x, const en_global_t *g, int withvsn)
 
 /* ---- replies ---------------------------------------------------------------- */
 
-void g_reply(enode_t *n, const erlang_pid *caller, const char *tag,
+void g_reply(en_global_t *g, const erlang_pid *caller, const char *tag,
              int tag_len, const ei_x_buff *reply)
 {
     ei_x_buff x;
@@ -53,30 +52,30 @@ void g_reply(enode_t *n, const erlang_pid *caller, const char *tag,
     if (ei_x_encode_tuple_header(&x, 2) == 0 &&
         ei_x_append_buf(&x, tag, tag_len) == 0 &&
         ei_x_append_buf(&x, reply->buff, reply->index) == 0)
-        en_send_locked(n, &n->global->pid, caller, x.buff, (size_t)x.index);
+        en_send_locked(g->proc, g_self(g), caller, x.buff, (size_t)x.index);
     ei_x_free(&x);
 }
 
-void g_reply_atom(enode_t *n, const erlang_pid *caller, const char *tag,
+void g_reply_atom(en_global_t *g, const erlang_pid *caller, const char *tag,
                   int tag_len, const char *atom)
 {
     ei_x_buff r;
     if (ei_x_new(&r) < 0)
         return;
     if (put_atom(&r, atom) == 0)
-        g_reply(n, caller, tag, tag_len, &r);
+        g_reply(g, caller, tag, tag_len, &r);
     ei_x_free(&r);
 }
 
-/* ---- our calls ---------------------------------------------------------------- */
+/* ---- our calls
+ * ---------------------------------------------------------------- */
 
-g_call_t *g_call_new(enode_t *n, int kind, uint64_t sess, const char *node)
+g_call_t *g_call_new(en_global_t *g, int kind, uint64_t sess, const char *node)
 {
-    en_global_t *g = n->global;
     g_call_t *k = calloc(1, sizeof *k);
     if (!k)
         return NULL;
-    en_make_ref_locked(n, &k->tag);
+    en_make_ref(g->proc, &k->tag);
     k->kind = kind;
     k->sess = sess;
     snprintf(k->node, sizeof k->node, "%s", node);
@@ -90,7 +89,7 @@ int g_call_begin(ei_x_buff *x, const en_global_t *g, const erlang_ref *tag)
     if (ei_x_new_with_version(x) < 0)
         return -1;
     if (ei_x_encode_tuple_header(x, 3) < 0 || put_atom(x, "$gen_call") < 0 ||
-        ei_x_encode_tuple_header(x, 2) < 0 || ei_x_encode_pid(x, &g->pid) < 0 ||
+        ei_x_encode_tuple_header(x, 2) < 0 || ei_x_encode_pid(x, g_self(g)) < 0 ||
         ei_x_encode_ref(x, tag) < 0) {
         ei_x_free(x);
         return -1;

@@ -30,7 +30,7 @@ static int ext_reg_node(const gterm_t *ext, const char *name, int name_len,
 }
 
 /* do_ops :2153 over an encoded list of ops, under lock req. */
-static void do_ops_term(enode_t *n, const char *ops, int ops_len,
+static void do_ops_term(en_global_t *g, const char *ops, int ops_len,
                         const gterm_t *ext, const char *req, int req_len)
 {
     int i = 0, count;
@@ -48,7 +48,7 @@ static void do_ops_term(enode_t *n, const char *ops, int ops_len,
         if (is_atom(ops, &i, "delete")) {
             if (span(ops, &i, &name, &name_len) < 0)
                 return;
-            g_name_delete(n, name, name_len);
+            g_name_delete(g, name, name_len);
             continue;
         }
         i = at;
@@ -59,33 +59,34 @@ static void do_ops_term(enode_t *n, const char *ops, int ops_len,
             span(ops, &i, &method, &method_len) < 0)
             return;
         int is_ext = ext_reg_node(ext, name, name_len, &pid, reg_node);
-        g_name_insert(n, name, name_len, &pid, method, method_len,
+        g_name_insert(g, name, name_len, &pid, method, method_len,
                       is_ext ? reg_node : NULL, NULL, req, req_len);
     }
 }
 
-static void do_ops_list(enode_t *n, const g_ops_t *o, const gterm_t *ext,
+static void do_ops_list(en_global_t *g, const g_ops_t *o, const gterm_t *ext,
                         const char *req, int req_len)
 {
     for (size_t k = 0; k < o->n; k++) {
         const g_op_t *op = &o->v[k];
         char reg_node[MAXATOMLEN_UTF8];
         if (op->del) {
-            g_name_delete(n, op->name.b, op->name.len);
+            g_name_delete(g, op->name.b, op->name.len);
             continue;
         }
-        int is_ext = ext_reg_node(ext, op->name.b, op->name.len, &op->pid,
-                                  reg_node);
-        g_name_insert(n, op->name.b, op->name.len, &op->pid, op->method.b,
+        int is_ext =
+            ext_reg_node(ext, op->name.b, op->name.len, &op->pid, reg_node);
+        g_name_insert(g, op->name.b, op->name.len, &op->pid, op->method.b,
                       op->method.len, is_ext ? reg_node : NULL, NULL, req,
                       req_len);
     }
 }
 
-/* ---- nodes -------------------------------------------------------------------- */
+/* ---- nodes
+ * -------------------------------------------------------------------- */
 
 /* [Node | {Node, Vsn}] into a node list with versions (0 if unknown). */
-static int parse_node_list(enode_t *n, const char *buf, int len,
+static int parse_node_list(en_global_t *g, const char *buf, int len,
                            g_node_t **out)
 {
     int i = 0, count;
@@ -99,35 +100,38 @@ static int parse_node_list(enode_t *n, const char *buf, int len,
         if (get_atom(buf, &i, node) < 0) {
             i = at;
             if (ei_decode_tuple_header(buf, &i, &arity) < 0 || arity != 2 ||
-                get_atom(buf, &i, node) < 0 || ei_decode_long(buf, &i, &vsn) < 0)
+                get_atom(buf, &i, node) < 0 ||
+                ei_decode_long(buf, &i, &vsn) < 0)
                 return -1;
         }
-        if (!en_is_local_node(n, node) && nl_add(out, node, vsn) < 0)
+        if (!en_core_is_local(g->proc->core, node) &&
+            nl_add(out, node, vsn) < 0)
             return -1;
     }
     return 0;
 }
 
 /* sync_other :2208 to each node: connect and say we are in sync. */
-static void sync_others(enode_t *n, const g_node_t *nodes)
+static void sync_others(en_global_t *g, const g_node_t *nodes)
 {
     size_t k;
-    char(*v)[EN_HS_NAME_MAX] = nl_copy(nodes, &k);
+    char (*v)[EN_HS_NAME_MAX] = nl_copy(nodes, &k);
     for (size_t j = 0; v && j < k; j++) {
         ei_x_buff x;
         if (g_cast_begin(&x) < 0)
             break;
-        if (ei_x_encode_tuple_header(&x, 3) == 0 && put_atom(&x, "in_sync") == 0 &&
-            put_atom(&x, n->name) == 0 && ei_x_encode_boolean(&x, 1) == 0)
-            g_send_gns(n, v[j], &x, 0);
+        if (ei_x_encode_tuple_header(&x, 3) == 0 &&
+            put_atom(&x, "in_sync") == 0 &&
+            put_atom(&x, g->proc->core->name) == 0 &&
+            ei_x_encode_boolean(&x, 1) == 0)
+            g_send_gns(g, v[j], &x, 0);
         ei_x_free(&x);
     }
     free(v);
 }
 
 /* add_to_known :3148: the nodes of list not known yet, added. */
-static void add_to_known(en_global_t *g, const g_node_t *list,
-                         g_node_t **added)
+static void add_to_known(en_global_t *g, const g_node_t *list, g_node_t **added)
 {
     for (const g_node_t *e = list; e; e = e->next)
         if (nl_add(&g->known, e->node, e->vsn) == 1 && added)
@@ -140,12 +144,12 @@ static void add_to_known(en_global_t *g, const g_node_t *list,
  * the session. */
 typedef struct merge {
     char node[EN_HS_NAME_MAX];
-    long prot;             /* the protocol version we speak with node */
-    gterm_t req;           /* the lock's LockRequesterId (a copy) */
-    gterm_t his_res, ext;  /* his ops for us, his names_ext */
-    g_ops_t ops;           /* our ops for us */
-    g_node_t *his_known;   /* the nodes he knew */
-    g_node_t *new_nodes;   /* node and those he knew, with versions */
+    long prot;            /* the protocol version we speak with node */
+    gterm_t req;          /* the lock's LockRequesterId (a copy) */
+    gterm_t his_res, ext; /* his ops for us, his names_ext */
+    g_ops_t ops;          /* our ops for us */
+    g_node_t *his_known;  /* the nodes he knew */
+    g_node_t *new_nodes;  /* node and those he knew, with versions */
 } merge_t;
 
 static void merge_free(merge_t *m)
@@ -160,7 +164,7 @@ static void merge_free(merge_t *m)
 
 /* {new_nodes, Me, Ops, NamesExt, NewNodes, [{vsn, V}, {lock, {global,
  * Req}}]} for a node that knows versions (withvsn) or not. */
-static int put_new_nodes(ei_x_buff *x, enode_t *n, const merge_t *m,
+static int put_new_nodes(ei_x_buff *x, en_global_t *g, const merge_t *m,
                          int withvsn)
 {
     const gterm_t *his_res = &m->his_res;
@@ -168,7 +172,7 @@ static int put_new_nodes(ei_x_buff *x, enode_t *n, const merge_t *m,
     if (!his_res->b || ei_decode_list_header(his_res->b, &hi, &hcount) < 0)
         hcount = 0;
     rc = ei_x_encode_tuple_header(x, 6) | put_atom(x, "new_nodes") |
-         put_atom(x, n->name);
+         put_atom(x, g->proc->core->name);
     /* Ops = ours ++ his resolved */
     if (m->ops.n + (size_t)hcount)
         rc |= ei_x_encode_list_header(x, (long)(m->ops.n + (size_t)hcount));
@@ -199,18 +203,17 @@ static int put_new_nodes(ei_x_buff *x, enode_t *n, const merge_t *m,
 }
 
 /* new_nodes to the nodes we knew, before the lock goes. */
-static void send_new_nodes(enode_t *n, const merge_t *m)
+static void send_new_nodes(en_global_t *g, const merge_t *m)
 {
-    en_global_t *g = n->global;
     size_t k;
-    char(*v)[EN_HS_NAME_MAX] = nl_copy(g->known, &k);
+    char (*v)[EN_HS_NAME_MAX] = nl_copy(g->known, &k);
     for (size_t j = 0; v && j < k; j++) {
         g_node_t *kn = nl_find(g->known, v[j]);
         ei_x_buff x;
         if (g_cast_begin(&x) < 0)
             break;
-        if (put_new_nodes(&x, n, m, kn && kn->vsn >= G_PGPV_VSN) == 0)
-            g_send_gns(n, v[j], &x, 0);
+        if (put_new_nodes(&x, g, m, kn && kn->vsn >= G_PGPV_VSN) == 0)
+            g_send_gns(g, v[j], &x, 0);
         ei_x_free(&x);
     }
     free(v);
@@ -218,9 +221,8 @@ static void send_new_nodes(enode_t *n, const merge_t *m)
 
 /* Takes out of s what merging needs; 0, or -1 out of memory (s as it
  * was). s keeps its lock id until the locks go. */
-static int merge_take(enode_t *n, g_sess_t *s, merge_t *m)
+static int merge_take(en_global_t *g, g_sess_t *s, merge_t *m)
 {
-    en_global_t *g = n->global;
     memset(m, 0, sizeof *m);
     snprintf(m->node, sizeof m->node, "%s", s->node);
     m->prot = s->prot_vsn;
@@ -232,7 +234,7 @@ static int merge_take(enode_t *n, g_sess_t *s, merge_t *m)
     memset(&s->his_resolved, 0, sizeof s->his_resolved);
     memset(&s->his_ext, 0, sizeof s->his_ext);
     memset(&s->ops, 0, sizeof s->ops);
-    parse_node_list(n, s->his_known.b, s->his_known.len, &m->his_known);
+    parse_node_list(g, s->his_known.b, s->his_known.len, &m->his_known);
 
     nl_add(&m->new_nodes, m->node, s->his_vsn);
     for (g_node_t *e = m->his_known; e; e = e->next) {
@@ -242,36 +244,37 @@ static int merge_take(enode_t *n, g_sess_t *s, merge_t *m)
     return 0;
 }
 
-void g_finish(enode_t *n, uint64_t sid)
+void g_finish(en_global_t *g, uint64_t sid)
 {
-    en_global_t *g = n->global;
     g_sess_t *s = g_sess_by_id(g, sid);
     merge_t m;
 
-    if (!s || merge_take(n, s, &m) < 0)
+    if (!s || merge_take(g, s, &m) < 0)
         return;
-    sync_others(n, m.his_known);
-    do_ops_list(n, &m.ops, &m.ext, m.req.b, m.req.len);
-    do_ops_term(n, m.his_res.b, m.his_res.len, &m.ext, m.req.b, m.req.len);
+    sync_others(g, m.his_known);
+    do_ops_list(g, &m.ops, &m.ext, m.req.b, m.req.len);
+    do_ops_term(g, m.his_res.b, m.his_res.len, &m.ext, m.req.b, m.req.len);
     nl_add(&g->synced, m.node, 0);
     for (g_node_t *e = m.his_known; e; e = e->next) /* cancel_resolved_locker */
-        g_sess_cancel(n, e->node);
-    send_new_nodes(n, &m);
+        g_sess_cancel(g, e->node);
+    send_new_nodes(g, &m);
 
     /* The lock goes, and with it the session. */
     if ((s = g_sess_by_id(g, sid))) {
-        g_sess_unlock(n, s);
+        g_sess_unlock(g, s);
         EN_LIST_UNLINK(&g->sessions, s, s->id == sid);
         if (s)
             g_sess_free(s);
     }
     add_to_known(g, m.new_nodes, NULL);
-    en_log(n, ENODE_LOG_INFO, "global: in sync with %s (%zu known nodes)",
-           m.node, nl_len(g->known));
+    en_core_log(g->proc->core, ENODE_LOG_INFO,
+                "global: in sync with %s (%zu known nodes)", m.node,
+                nl_len(g->known));
     merge_free(&m);
 }
 
-/* ---- new_nodes, in_sync --------------------------------------------------------- */
+/* ---- new_nodes, in_sync
+ * --------------------------------------------------------- */
 
 /* The ReqId of {lock, {global, ReqId}} in new_nodes' ExtraInfo
  * ([{vsn, V}, {lock, {global, ReqId}}]), if there. */
@@ -296,10 +299,8 @@ static void extra_lock_req(const char *extra, const char **req, int *req_len)
 }
 
 /* {new_nodes, Node, Ops, NamesExt, Nodes, ExtraInfo} :2000 */
-void g_on_new_nodes(en_conn_t *c, const char *buf, int i)
+void g_on_new_nodes(en_global_t *g, const char *peer, const char *buf, int i)
 {
-    enode_t *n = c->node;
-    en_global_t *g = n->global;
     char node[MAXATOMLEN_UTF8];
     const char *ops, *ext, *nodes, *extra;
     int ops_len, ext_len, nodes_len, extra_len;
@@ -310,10 +311,10 @@ void g_on_new_nodes(en_conn_t *c, const char *buf, int i)
         span(buf, &i, &ext, &ext_len) < 0 ||
         span(buf, &i, &nodes, &nodes_len) < 0 ||
         span(buf, &i, &extra, &extra_len) < 0 ||
-        parse_node_list(n, nodes, nodes_len, &list) < 0) {
+        parse_node_list(g, nodes, nodes_len, &list) < 0) {
         nl_free(&list);
-        en_log(n, ENODE_LOG_DEBUG, "global: malformed new_nodes from %s",
-               c->peer);
+        en_core_log(g->proc->core, ENODE_LOG_DEBUG,
+                    "global: malformed new_nodes from %s", peer);
         return;
     }
     const char *req = NULL;
@@ -324,23 +325,23 @@ void g_on_new_nodes(en_conn_t *c, const char *buf, int i)
         return;
     }
     add_to_known(g, list, &added);
-    sync_others(n, added);
-    do_ops_term(n, ops, ops_len, &ext_t, req, req_len);
-    en_log(n, ENODE_LOG_DEBUG, "global: %s told us of %zu new nodes", node,
-           nl_len(added));
+    sync_others(g, added);
+    do_ops_term(g, ops, ops_len, &ext_t, req, req_len);
+    en_core_log(g->proc->core, ENODE_LOG_DEBUG,
+                "global: %s told us of %zu new nodes", node, nl_len(added));
     gt_free(&ext_t);
     nl_free(&list);
     nl_free(&added);
 }
 
 /* {in_sync, Node, IsKnown} :1313 */
-void g_on_in_sync(en_conn_t *c, const char *buf, int i)
+void g_on_in_sync(en_global_t *g, const char *buf, int i)
 {
-    enode_t *n = c->node;
     char node[MAXATOMLEN_UTF8];
-    if (get_atom(buf, &i, node) < 0 || en_is_local_node(n, node))
+    if (get_atom(buf, &i, node) < 0 || en_core_is_local(g->proc->core, node))
         return;
-    nl_add(&n->global->synced, node, 0);
-    g_sess_cancel(n, node);
-    en_log(n, ENODE_LOG_DEBUG, "global: in sync with %s", node);
+    nl_add(&g->synced, node, 0);
+    g_sess_cancel(g, node);
+    en_core_log(g->proc->core, ENODE_LOG_DEBUG, "global: in sync with %s",
+                node);
 }

@@ -18,10 +18,9 @@ static int pid_in_use(const en_global_t *g, const erlang_pid *pid)
     return 0;
 }
 
-void g_watch(enode_t *n, const erlang_pid *pid)
+void g_watch(en_global_t *g, const erlang_pid *pid)
 {
-    en_global_t *g = n->global;
-    if (en_is_local_node(n, pid->node))
+    if (en_core_is_local(g->proc->core, pid->node))
         return; /* our mailboxes are checked when names are read */
     for (g_watch_t *w = g->watches; w; w = w->next)
         if (en_pid_eq(&w->pid, pid))
@@ -30,28 +29,21 @@ void g_watch(enode_t *n, const erlang_pid *pid)
     if (!w)
         return;
     w->pid = *pid;
-    en_make_ref_locked(n, &w->ref);
     w->next = g->watches;
     g->watches = w;
-    en_conn_t *c = en_conn_get(n, pid->node);
-    if (c && en_ctrl_monitor_p(en_conn_sendbuf(c), en_conn_wire(c), &g->pid,
-                               pid, NULL, &w->ref) == 0)
-        en_conn_kick(c);
+    /* From global's own process: the DOWN comes to its handler. */
+    en_monitor_locked(g->self, pid, NULL, pid->node, &w->ref);
 }
 
-static void unwatch_if_unused(enode_t *n, const erlang_pid *pid)
+static void unwatch_if_unused(en_global_t *g, const erlang_pid *pid)
 {
-    en_global_t *g = n->global;
     g_watch_t *w;
     if (pid_in_use(g, pid))
         return;
     EN_LIST_UNLINK(&g->watches, w, en_pid_eq(&w->pid, pid));
     if (!w)
         return;
-    en_conn_t *c = en_conn_find(n, w->pid.node);
-    if (c && en_ctrl_demonitor_p(en_conn_sendbuf(c), en_conn_wire(c),
-                                 &g->pid, &w->pid, NULL, &w->ref) == 0)
-        en_conn_kick(c);
+    en_demonitor_locked(g->self, &w->ref);
     free(w);
 }
 
@@ -72,32 +64,29 @@ void g_name_free(g_name_t *e)
     free(e);
 }
 
-void g_name_delete(enode_t *n, const char *name, int len)
+void g_name_delete(en_global_t *g, const char *name, int len)
 {
-    en_global_t *g = n->global;
     g_name_t *e;
     EN_LIST_UNLINK(&g->names, e, gt_eq(&e->name, name, len));
     if (!e)
         return;
     erlang_pid pid = e->pid;
     g_name_free(e);
-    unwatch_if_unused(n, &pid);
+    unwatch_if_unused(g, &pid);
 }
 
 /* A process of this node that is gone (no mailbox, or a dead one). */
-static int local_pid_gone(enode_t *n, const erlang_pid *pid)
+static int local_pid_gone(en_global_t *g, const erlang_pid *pid)
 {
-    struct enode_mbox *mb;
-    return en_is_local_node(n, pid->node) &&
-           (!(mb = en_mbox_by_pid(n, pid)) || mb->dead);
+    return en_core_is_local(g->proc->core, pid->node) &&
+           !en_pid_alive(g->proc, pid);
 }
 
-void g_purge_local_names(enode_t *n)
+void g_purge_local_names(en_global_t *g)
 {
-    en_global_t *g = n->global;
     g_name_t *e;
-    EN_LIST_UNLINK_EACH(&g->names, e, local_pid_gone(n, &e->pid))
-        g_name_free(e);
+    EN_LIST_UNLINK_EACH(&g->names, e, local_pid_gone(g, &e->pid))
+    g_name_free(e);
 }
 
 /* Is the lock under which a name arrives still ours? (global.erl
@@ -120,13 +109,12 @@ static int lock_still_set(en_global_t *g, const erlang_pid *from_pid,
     return !g->lock_down;
 }
 
-void g_name_insert(enode_t *n, const char *name, int name_len,
+void g_name_insert(en_global_t *g, const char *name, int name_len,
                    const erlang_pid *pid, const char *method, int method_len,
                    const char *reg_node, const erlang_pid *from_pid,
                    const char *req, int req_len)
 {
-    en_global_t *g = n->global;
-    g_name_delete(n, name, name_len);
+    g_name_delete(g, name, name_len);
     g_name_t *e = calloc(1, sizeof *e);
     if (!e || gt_set(&e->name, name, name_len) < 0 ||
         gt_set(&e->method, method, method_len) < 0) {
@@ -134,7 +122,8 @@ void g_name_insert(enode_t *n, const char *name, int name_len,
             gt_free(&e->name);
             free(e);
         }
-        en_log(n, ENODE_LOG_ERROR, "global: out of memory; a name is lost");
+        en_core_log(g->proc->core, ENODE_LOG_ERROR,
+                    "global: out of memory; a name is lost");
         return;
     }
     e->pid = *pid;
@@ -144,9 +133,9 @@ void g_name_insert(enode_t *n, const char *name, int name_len,
     }
     e->next = g->names;
     g->names = e;
-    g_watch(n, pid);
+    g_watch(g, pid);
     if (!lock_still_set(g, from_pid, req, req_len))
-        g_name_delete(n, name, name_len);
+        g_name_delete(g, name, name_len);
 }
 
 /* ---- locks ------------------------------------------------------------------ */
@@ -181,10 +170,9 @@ void g_lock_unlink_free(en_global_t *g, g_lock_t *lk)
     free(lk);
 }
 
-int g_lock_set(enode_t *n, const char *res, int res_len, const char *req,
+int g_lock_set(en_global_t *g, const char *res, int res_len, const char *req,
                int req_len, const erlang_pid *pid)
 {
-    en_global_t *g = n->global;
     g_lock_t *lk = lock_find(g, res, res_len);
     if (lk && !gt_eq(&lk->req, req, req_len))
         return 0;
@@ -215,7 +203,7 @@ int g_lock_set(enode_t *n, const char *res, int res_len, const char *req,
     h->pid = *pid;
     h->next = lk->holders;
     lk->holders = h;
-    g_watch(n, pid);
+    g_watch(g, pid);
     return 1;
 }
 
@@ -230,55 +218,53 @@ static void lock_drop_if_unheld(en_global_t *g, g_lock_t *lk, int down)
     g_lock_unlink_free(g, lk);
 }
 
-void g_lock_release(enode_t *n, g_lock_t *lk, const erlang_pid *pid,
+void g_lock_release(en_global_t *g, g_lock_t *lk, const erlang_pid *pid,
                     int down)
 {
     g_holder_t *h;
     EN_LIST_UNLINK(&lk->holders, h, en_pid_eq(&h->pid, pid));
     if (h) {
         free(h);
-        lock_drop_if_unheld(n->global, lk, down);
+        lock_drop_if_unheld(g, lk, down);
     }
-    unwatch_if_unused(n, pid);
+    unwatch_if_unused(g, pid);
 }
 
-void g_lock_del(enode_t *n, const char *res, int res_len, const char *req,
+void g_lock_del(en_global_t *g, const char *res, int res_len, const char *req,
                 int req_len, const erlang_pid *pid)
 {
-    g_lock_t *lk = lock_find(n->global, res, res_len);
+    g_lock_t *lk = lock_find(g, res, res_len);
     if (lk && gt_eq(&lk->req, req, req_len))
-        g_lock_release(n, lk, pid, 0);
+        g_lock_release(g, lk, pid, 0);
 }
 
 /* ---- processes and nodes that go ------------------------------------------ */
 
-void g_pid_gone(enode_t *n, const erlang_pid *pid)
+void g_pid_gone(en_global_t *g, const erlang_pid *pid)
 {
-    en_global_t *g = n->global;
     g_name_t *e;
     EN_LIST_UNLINK_EACH(&g->names, e, en_pid_eq(&e->pid, pid))
-        g_name_free(e);
+    g_name_free(e);
     for (g_lock_t *l = g->locks, *next; l; l = next) {
         next = l->next;
-        g_lock_release(n, l, pid, 1);
+        g_lock_release(g, l, pid, 1);
     }
 }
 
-void g_node_resources_gone(enode_t *n, const char *node)
+void g_node_resources_gone(en_global_t *g, const char *node)
 {
-    en_global_t *g = n->global;
     g_watch_t *w;
     g_name_t *e;
     g_holder_t *h;
 
     EN_LIST_UNLINK_EACH(&g->watches, w, node_of_pid_is(&w->pid, node))
-        free(w);
+    free(w);
     EN_LIST_UNLINK_EACH(&g->names, e, node_of_pid_is(&e->pid, node))
-        g_name_free(e);
+    g_name_free(e);
     for (g_lock_t *l = g->locks, *next; l; l = next) {
         next = l->next;
         EN_LIST_UNLINK_EACH(&l->holders, h, node_of_pid_is(&h->pid, node))
-            free(h);
+        free(h);
         lock_drop_if_unheld(g, l, 1);
     }
 }

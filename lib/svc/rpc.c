@@ -1,4 +1,5 @@
-/* rpc.c - Erlang calling C functions: rpc:call/4 and erpc:call/4.
+/* rpc.c - Erlang calling C functions: the table, and erpc's spawn
+ * requests.
  *
  * Since OTP 23, rpc:call and erpc:call spawn erpc:execute_call/4 on the
  * target node with a monitor (SPAWN_REQUEST), and wait for the DOWN of
@@ -6,19 +7,17 @@
  * or {ResRef, error, Reason, Stack} and the like. enode answers such a
  * request by calling the C function registered for Module:Function:
  * SPAWN_REPLY with a fresh pid, then MONITOR_P_EXIT with the result, as if
- * a process had run the call and exited (PROTOCOL.md section 7).
+ * a process had run the call and exited.
  *
  * The older protocol of the `rex` server, {Caller, {call, M, F, A, GL}}
  * and its gen_server form, which ei_rpc() speaks, is answered from the
- * same table (services.c).
+ * same table (rex.c).
  */
-#include "node/node_int.h"
+#include "svc/rpc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "proto/ctrl.h"
 
 struct en_rpc_fn {
     struct en_rpc_fn *next;
@@ -27,8 +26,8 @@ struct en_rpc_fn {
     void *user;
 };
 
-int enode_rpc_register(enode_t *n, const char *module, const char *function,
-                       enode_rpc_fn fn, void *user)
+int en_rpc_register_locked(en_rpc_t *r, const char *module,
+                           const char *function, enode_rpc_fn fn, void *user)
 {
     struct en_rpc_fn *f;
 
@@ -41,27 +40,25 @@ int enode_rpc_register(enode_t *n, const char *module, const char *function,
     strcpy(f->function, function);
     f->fn = fn;
     f->user = user;
-    pthread_mutex_lock(&n->lock);
-    f->next = n->rpc_fns;
-    n->rpc_fns = f;
-    pthread_mutex_unlock(&n->lock);
+    f->next = r->fns;
+    r->fns = f;
     return 0;
 }
 
-void en_rpc_free_all(enode_t *n)
+void en_rpc_free(en_rpc_t *r)
 {
-    while (n->rpc_fns) {
-        struct en_rpc_fn *f = n->rpc_fns;
-        n->rpc_fns = f->next;
+    while (r->fns) {
+        struct en_rpc_fn *f = r->fns;
+        r->fns = f->next;
         free(f);
     }
 }
 
-static struct en_rpc_fn *find_fn(enode_t *n, const char *m, const char *f)
+static struct en_rpc_fn *find_fn(en_rpc_t *r, const char *m, const char *f)
 {
-    for (struct en_rpc_fn *r = n->rpc_fns; r; r = r->next)
-        if (strcmp(r->module, m) == 0 && strcmp(r->function, f) == 0)
-            return r;
+    for (struct en_rpc_fn *fn = r->fns; fn; fn = fn->next)
+        if (strcmp(fn->module, m) == 0 && strcmp(fn->function, f) == 0)
+            return fn;
     return NULL;
 }
 
@@ -101,10 +98,11 @@ static int as_proper_list(const char *args, ei_x_buff *list)
     return 1;
 }
 
-int en_rpc_apply(enode_t *n, const char *m, const char *f, const char *args,
-                 int args_len, ei_x_buff *out)
+int en_rpc_apply(en_rpc_t *rpc, const char *m, const char *f,
+                 const char *args, int args_len, ei_x_buff *out)
 {
-    struct en_rpc_fn *r = find_fn(n, m, f);
+    struct en_rpc_fn *r = find_fn(rpc, m, f);
+    pthread_mutex_t *lock = &rpc->proc->core->lock;
     int i = 0, arity, rc;
     ei_x_buff result, list;
 
@@ -129,9 +127,9 @@ int en_rpc_apply(enode_t *n, const char *m, const char *f, const char *args,
     /* The function may call back into the node (to send, say), so it
      * runs without the node's lock; what it reads lies in the packet,
      * which only this thread touches. */
-    pthread_mutex_unlock(&n->lock);
+    pthread_mutex_unlock(lock);
     rc = r->fn(r->user, args, i, arity, &result);
-    pthread_mutex_lock(&n->lock);
+    pthread_mutex_lock(lock);
     ei_x_append_buf(out, result.buff + 1, result.index - 1);
     ei_x_free(&result);
     if (rewritten > 0)
@@ -143,7 +141,7 @@ int en_rpc_apply(enode_t *n, const char *m, const char *f, const char *args,
 
 /* The reason the pretend process exits with: {ResRef, return, Value},
  * {ResRef, error, Reason, []}, or undef as erpc reports it. */
-static int call_reason(enode_t *n, const char *argl, size_t len,
+static int call_reason(en_rpc_t *r, const char *argl, size_t len,
                        ei_x_buff *reason)
 {
     char m[MAXATOMLEN_UTF8], f[MAXATOMLEN_UTF8];
@@ -163,7 +161,7 @@ static int call_reason(enode_t *n, const char *argl, size_t len,
         return -1;
     if (ei_x_new(&body) < 0)
         return -1;
-    int kind = en_rpc_apply(n, m, f, argl + args_at, end - args_at, &body);
+    int kind = en_rpc_apply(r, m, f, argl + args_at, end - args_at, &body);
     ei_x_new_with_version(reason);
     ei_x_encode_tuple_header(reason, kind == EN_RPC_RETURN ? 3 : 4);
     ei_x_append_buf(reason, argl + ref_at, ref_end - ref_at);
@@ -202,59 +200,67 @@ static long spawn_flags(const char *opts, size_t len)
     return flags;
 }
 
-static void reply_notsup(en_conn_t *c, const en_dmsg_t *m)
+static void reply_notsup(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
 {
     ei_x_buff notsup;
     if (en_atom_term(&notsup, "notsup") < 0)
         return;
-    if (en_ctrl_spawn_reply(en_conn_sendbuf(c), en_conn_wire(c), &m->ref,
-                            &m->from, 0, notsup.buff,
-                            (size_t)notsup.index) == 0)
-        en_conn_kick(c);
+    en_sig_t sig = {.op = EN_DOP_SPAWN_REPLY, .ref = &m->ref, .to = &m->from,
+                    .msg = notsup.buff, .msg_len = (size_t)notsup.index};
+    en_emit_on(p, c, &sig);
     ei_x_free(&notsup);
 }
 
-void en_rpc_spawn_request(en_conn_t *c, const en_dmsg_t *m)
+/* Answer a SPAWN_REQUEST (erpc:call) from c's peer. */
+static void spawn_request(void *ud, en_conn_t *c, const en_dmsg_t *m)
 {
-    enode_t *n = c->node;
-    const char *peer_at_start = c->peer;
+    en_rpc_t *r = ud;
+    en_proc_t *p = r->proc;
     erlang_pid worker;
     ei_x_buff pid_term, reason;
 
     if (strcmp(m->spawn_module, "erpc") != 0 ||
         strcmp(m->spawn_function, "execute_call") != 0 ||
         m->spawn_arity != 4 || !m->msg) {
-        en_log(n, ENODE_LOG_INFO, "%s asked to spawn %s:%s/%ld; enode runs "
-               "only erpc calls", c->peer, m->spawn_module, m->spawn_function,
-               m->spawn_arity);
-        reply_notsup(c, m);
+        en_core_log(p->core, ENODE_LOG_INFO,
+                    "%s asked to spawn %s:%s/%ld; enode runs only erpc calls",
+                    en_conn_peer(c), m->spawn_module, m->spawn_function,
+                    m->spawn_arity);
+        reply_notsup(p, c, m);
         return;
     }
     long flags = spawn_flags(m->spawn_opts, m->spawn_opts_len);
-    en_make_pid(n, &worker);
+    en_make_pid(p, &worker);
     ei_x_new_with_version(&pid_term);
     ei_x_encode_pid(&pid_term, &worker);
-    if (en_ctrl_spawn_reply(en_conn_sendbuf(c), en_conn_wire(c), &m->ref,
-                            &m->from, flags, pid_term.buff,
-                            (size_t)pid_term.index) == 0)
-        en_conn_kick(c);
+    en_sig_t reply = {.op = EN_DOP_SPAWN_REPLY, .ref = &m->ref,
+                      .to = &m->from, .flags = flags, .msg = pid_term.buff,
+                      .msg_len = (size_t)pid_term.index};
+    en_emit_on(p, c, &reply);
     ei_x_free(&pid_term);
-    if (call_reason(n, m->msg, m->msg_len, &reason) < 0) {
-        en_log(n, ENODE_LOG_WARNING, "a malformed erpc request from %s",
-               peer_at_start);
+    if (call_reason(r, m->msg, m->msg_len, &reason) < 0) {
+        en_core_log(p->core, ENODE_LOG_WARNING,
+                    "a malformed erpc request from %s", m->from.node);
         en_atom_term(&reason, "badarg");
     }
     /* The connection may have gone while the function ran. */
-    if (c->phase == EN_PH_UP) {
-        if ((flags & 2) &&
-            en_ctrl_monitor_p_exit(en_conn_sendbuf(c), en_conn_wire(c),
-                                   &worker, NULL, &m->from, &m->ref,
-                                   reason.buff, (size_t)reason.index) == 0)
-            en_conn_kick(c);
-        if ((flags & 1) &&
-            en_ctrl_exit(en_conn_sendbuf(c), en_conn_wire(c), &worker,
-                         &m->from, reason.buff, (size_t)reason.index) == 0)
-            en_conn_kick(c);
+    if (en_conn_is_up(c)) {
+        en_sig_t down = {.op = EN_DOP_MONITOR_P_EXIT, .from = &worker,
+                         .to = &m->from, .ref = &m->ref, .msg = reason.buff,
+                         .msg_len = (size_t)reason.index};
+        en_sig_t exit = {.op = EN_DOP_EXIT, .from = &worker, .to = &m->from,
+                         .msg = reason.buff, .msg_len = (size_t)reason.index};
+        if (flags & 2)
+            en_emit_on(p, c, &down);
+        if (flags & 1)
+            en_emit_on(p, c, &exit);
     }
     ei_x_free(&reason);
+}
+
+int en_rpc_start(en_rpc_t *r, en_proc_t *p)
+{
+    r->proc = p;
+    en_proc_on_spawn(p, spawn_request, r);
+    return en_rex_start(r);
 }

@@ -2,7 +2,7 @@
  *
  * inet_tls_dist starts TLS as soon as TCP connects: the initiator is the
  * client and sends the host part of the node name it dials as SNI
- * (PROTOCOL.md section 6).
+ * (doc/internals.md section 9).
  */
 #include "tls/tls.h"
 

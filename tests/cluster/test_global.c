@@ -12,7 +12,7 @@
 
 #include "enode.h"
 #include "enode_fixture.h"
-#include "svc/global.h"
+#include "node/node.h"
 #include "harness.h"
 
 static h_cluster_t *cluster;
@@ -94,7 +94,7 @@ static int replica_has(const char *atom, int want)
 {
     erlang_pid pid;
     for (int i = 0; i < 100; i++) {
-        if (en_global_whereis(node, atom, &pid) == want)
+        if (en_global_whereis(node->global, atom, &pid) == want)
             return 1;
         usleep(50000);
     }
@@ -167,7 +167,7 @@ Test(global, sync_returns_with_a_c_node, .init = up, .fini = down,
              enode_name(node), h_node_name(a), h_node_name(b));
     cr_assert(h_wait_until(a, expr, "true", 10000));
     en_global_stats_t st;
-    en_global_stats(node, &st);
+    en_global_stats(node->global, &st);
     cr_assert_eq(st.known, 2);
     cr_assert_eq(st.sessions, 0);
 }
@@ -193,7 +193,7 @@ Test(global, names_and_locks_across_a_c_node, .init = up, .fini = down,
                             "true"));
     cr_assert(replica_has("foo", 1), "our replica never got foo");
     erlang_pid pid;
-    cr_assert_eq(en_global_whereis(node, "foo", &pid), 1);
+    cr_assert_eq(en_global_whereis(node->global, "foo", &pid), 1);
     cr_assert_str_eq(pid.node, h_node_name(a));
 
     /* A name already taken is refused, and unregister reaches us. */
@@ -239,7 +239,7 @@ Test(global, names_and_locks_across_a_c_node, .init = up, .fini = down,
     cr_assert(h_wait_until(b, expr, "true", 10000),
               "the lock outlived its holder");
     en_global_stats_t st;
-    en_global_stats(node, &st);
+    en_global_stats(node->global, &st);
     cr_assert_eq(st.locks, 0);
 
     /* sync still returns at once with a quiet cluster. */
@@ -378,11 +378,11 @@ Test(global, c_node_bridges_two_partitions, .init = up, .fini = down,
     cr_assert(strstr(pa, ",true}"), "the winner is dead: %s", pa);
     erlang_pid won;
     cr_assert(replica_has("clash", 1));
-    cr_assert_eq(en_global_whereis(node, "clash", &won), 1);
+    cr_assert_eq(en_global_whereis(node->global, "clash", &won), 1);
     cr_assert(strstr(pa, won.node), "replica says %s, a says %s", won.node,
               pa);
     en_global_stats_t st;
-    en_global_stats(node, &st);
+    en_global_stats(node->global, &st);
     cr_assert_eq(st.known, 3);
 }
 

@@ -3,11 +3,11 @@
  *
  * fuzz_ctrl and fuzz_fragment take the codecs alone; this target takes
  * the path a packet really travels once the handshake is done: the
- * connection reads it from its socket (conn.c), frames it, collects
- * fragments (wire.c, fragment.c), decodes it (ctrl.c) and dispatches it
- * (dispatch.c) to mailboxes, links, monitors, the built-in services
- * (net_kernel, rex, global) and rpc calls into C (services.c, rpc.c,
- * links.c, monitors.c, mbox.c), whose answers go back out (send.c).
+ * connection reads it from its socket (net/conn.c), frames it, collects
+ * fragments (net/wire.c, proto/fragment.c), decodes it (proto/ctrl.c)
+ * and dispatches it (proc/dispatch.c) to mailboxes, links, monitors, the
+ * built-in services (svc/: net_kernel, rex, global) and rpc calls into C
+ * (svc/rpc.c), whose answers go back out (proc/remote.c).
  *
  * Each input gets a node of its own: "fake@vm" (creation 0x1234ABCD),
  * plain TCP, no EPMD, with
@@ -17,6 +17,7 @@
  *                  0x5EED, 0xF00D) and monitors nodes;
  *   <fake@vm.4.0>  linked to <real@vm.9.0>, monitoring it (ref words 2,
  *                  0x5EED, 0xF00D) and {peer_server, real@vm} (3, ...);
+ *   <fake@vm.5.0>  global_name_server, then the other services;
  *   C functions lists:reverse/N, erlang:node/0, fz:fail/N and fz:send/N
  *   for rpc:call and erpc:call;
  * and a connection from real@vm that is up, whose socket is one end of a
@@ -50,7 +51,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "node/node_int.h"
+#include "net/conn.h"
+#include "node/node.h"
+#include "proc/mbox.h"
 
 #include "proto/dflags.h"
 #include "proto/framing.h"
@@ -220,6 +223,27 @@ static enode_t *new_node(size_t max_message)
     return n;
 }
 
+/* The pids the seeds were made for: creation 0x1234ABCD, the four
+ * mailboxes <fake@vm.1.0> to <fake@vm.4.0>, global's server <5.0> and the
+ * other services after it; refs from words 0, 0x5EED, 0xF00D. */
+static void fix_pids(enode_t *n)
+{
+    unsigned next = 6;
+
+    n->core.creation = 0x1234ABCD;
+    for (en_mbox_t *mb = n->proc.mboxes; mb; mb = mb->next) {
+        mb->pid.creation = n->core.creation;
+        mb->pid.serial = 0;
+        mb->pid.num = strcmp(mb->name, "global_name_server") == 0 ? 5
+                                                                  : next++;
+    }
+    n->proc.next_pid_num = 1;
+    n->proc.next_pid_serial = 0;
+    n->proc.ref_words[0] = 0;
+    n->proc.ref_words[1] = 0x5EED;
+    n->proc.ref_words[2] = 0xF00D;
+}
+
 static void set_up(world_t *w, unsigned options)
 {
     enode_t *n = new_node(options & 4 ? 300 : 0);
@@ -229,14 +253,10 @@ static void set_up(world_t *w, unsigned options)
     memset(w, 0, sizeof *w);
     w->n = n;
     /* What the seeds were made for: fixed pids and refs. */
-    n->creation = 0x1234ABCD;
-    n->next_pid_num = 1;
-    n->next_pid_serial = 0;
-    n->ref_words[0] = 0;
-    n->ref_words[1] = 0x5EED;
-    n->ref_words[2] = 0xF00D;
+    fix_pids(n);
     for (int i = 0; i < 4; i++)
         CHECK(enode_mbox_new(n, &w->mb[i]) == 0);
+    n->proc.next_pid_num = 8; /* past the services' */
     CHECK(enode_register(w->mb[0], "echo") == 0);
     CHECK(enode_trap_exit(w->mb[0], 1) == 0);
     CHECK(enode_register(w->mb[1], "victim") == 0);
@@ -251,17 +271,17 @@ static void set_up(world_t *w, unsigned options)
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
                      sv) == 0);
-    pthread_mutex_lock(&n->lock);
-    en_conn_t *c = en_conn_new(n, 0);
+    pthread_mutex_lock(&n->core.lock);
+    en_conn_t *c = en_conn_new(&n->net, 0);
     CHECK(c);
     c->fd = sv[0];
     c->hs = calloc(1, sizeof *c->hs);
     CHECK(c->hs);
     snprintf(c->hs->peer_name, sizeof c->hs->peer_name, "real@vm");
     c->hs->peer_creation = 0x5A;
-    c->hs->flags = n->flags & ~(options & 1 ? 0 : EN_DFLAG_FRAGMENTS);
+    c->hs->flags = n->net.flags & ~(options & 1 ? 0 : EN_DFLAG_FRAGMENTS);
     en_conn_up(c);
-    pthread_mutex_unlock(&n->lock);
+    pthread_mutex_unlock(&n->core.lock);
     w->c = c;
     w->node_fd = sv[0];
     w->peer_fd = sv[1];
@@ -291,7 +311,7 @@ static void read_replies(world_t *w)
  * (connections the node dials fail before they get one). */
 static en_conn_t *live_conn(world_t *w)
 {
-    for (en_conn_t *c = w->n->conns; c; c = c->next)
+    for (en_conn_t *c = w->n->net.conns; c; c = c->next)
         if (c == w->c && c->fd == w->node_fd && c->phase != EN_PH_DEAD)
             return c;
     return NULL;
@@ -300,11 +320,11 @@ static en_conn_t *live_conn(world_t *w)
 /* The node handles a readable socket, as its loop would. */
 static void node_reads(world_t *w)
 {
-    pthread_mutex_lock(&w->n->lock);
+    pthread_mutex_lock(&w->n->core.lock);
     en_conn_t *c = live_conn(w);
     if (c)
         en_conn_on_event(c, EPOLLIN);
-    pthread_mutex_unlock(&w->n->lock);
+    pthread_mutex_unlock(&w->n->core.lock);
     CHECK(enode_process(w->n, 0) == 0); /* writes, and frees the dead */
     read_replies(w);
 }
@@ -410,13 +430,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (options & 2) {
         shutdown(w.peer_fd, SHUT_WR);
         node_reads(&w);
-        pthread_mutex_lock(&w.n->lock);
+        pthread_mutex_lock(&w.n->core.lock);
         if (live_conn(&w)) {
             fprintf(stderr, "fuzz_wire: the node did not notice that "
                             "real@vm closed the connection\n");
             abort();
         }
-        pthread_mutex_unlock(&w.n->lock);
+        pthread_mutex_unlock(&w.n->core.lock);
     }
     empty_mailboxes(&w);
     CHECK(enode_process(w.n, 0) == 0); /* the answers go out */

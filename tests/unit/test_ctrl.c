@@ -1357,7 +1357,7 @@ Test(ctrl_real, send_header_form_gives_the_same_bare_message)
 }
 
 /* {'$gen_call', {Pid, [alias|Ref]}, {is_auth, 'real@vm'}} as net_adm:ping
- * sends it (PROTOCOL.md section 7). */
+ * sends it (doc/internals.md section 10). */
 static void check_is_auth(const en_dmsg_t *m)
 {
     cr_assert_eq(m->op, EN_DOP_REG_SEND);

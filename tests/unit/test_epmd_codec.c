@@ -1,7 +1,7 @@
 /* test_epmd_codec.c - EPMD requests and replies.
  *
  * Fixtures marked "OTP 25" were captured on loopback from OTP 25.2.3's
- * erl_epmd and epmd: PROTOCOL.md section 1, and a private epmd on port
+ * erl_epmd and epmd: doc/internals.md section 4, and a private epmd on port
  * 45369 with `erl -sname b` and three scripted registrations
  * (tests/tools/capture_handshake.py).
  */

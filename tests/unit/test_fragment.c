@@ -11,8 +11,7 @@
  *   frag_otp25_150000.bin       REG_SEND {6, <b@vm.9.0>, '', py} with
  *       B = << <<(I rem 251)>> || I <- lists:seq(0, 149999) >>: packets
  *       of 65555, 65554 and 18980 bytes, SeqId 0x4800000093, FragId 3, 2,
- *       1 (PROTOCOL.md's 18995 for the last one was a longer control
- *       tuple; the first two match).
+ *       1.
  *   frag_otp25_two_senders.bin  two processes sending {1, P} and {2, P},
  *       P = binary:part(B, 0, 70000), at once: SeqIds 0x2c000000583 and
  *       0x2c800000593, two fragments each (65555 and 4520 bytes). OTP

@@ -14,7 +14,7 @@
 #include "proto/dflags.h"
 #include "proto/handshake.h"
 
-/* OTP 25's own flag word for a visible node (PROTOCOL.md section 3). */
+/* OTP 25's own flag word for a visible node (doc/internals.md section 6). */
 #define OTP_FLAGS 0xD07DF7FBDULL
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -884,7 +884,7 @@ Test(hs_real_otp, initiator_rejects_a_node_it_did_not_dial)
 }
 
 /* The same captured payloads with 4-byte lengths, as inet_tls_dist frames
- * them inside TLS ({packet,4}, PROTOCOL.md section 2). */
+ * them inside TLS ({packet,4}, doc/internals.md section 5). */
 static en_buf_t reframe4(const char *hex)
 {
     en_buf_t two = hexbuf(hex), four = EN_BUF_INIT;

@@ -1,0 +1,122 @@
+/* conn.h - one connection to another node (private to net/).
+ *
+ * A connection walks through phases: (initiator) ask the peer's EPMD for
+ * its port, TCP connect; then TLS when the node speaks TLS; then the
+ * distribution handshake; then it is up and carries framed packets with
+ * ticks. conn.c drives a connection that is up, dial.c one being set up,
+ * wire.c the framing of its packets.
+ */
+#ifndef ENODE_NET_CONN_H
+#define ENODE_NET_CONN_H
+
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "net/net.h"
+#include "net/sock.h"
+#include "proto/fragment.h"
+#include "proto/handshake.h"
+#include "proto/ticker.h"
+#include "tls/tls.h"
+
+/* Where a connection is in its life. */
+typedef enum en_phase {
+    EN_PH_EPMD,      /* initiator: asking the peer's EPMD for its port */
+    EN_PH_CONNECT,   /* initiator: TCP connect under way */
+    EN_PH_TLS,       /* TLS handshake */
+    EN_PH_HANDSHAKE, /* distribution handshake */
+    EN_PH_UP,        /* connected */
+    EN_PH_WAIT_PEER, /* lost a simultaneous connect ("nok"): the peer's own
+                        attempt will come in and take our queued messages */
+    EN_PH_DEAD,      /* closed; freed at the end of the loop step */
+} en_phase_t;
+
+struct en_conn {
+    struct en_conn *next;
+    en_net_t *net;
+    en_phase_t phase;
+    int initiator;
+    int fd;
+    WOLFSSL *ssl;
+    uint32_t events;                   /* epoll interest registered */
+    int tls_wants_write;               /* a TLS read needs the fd writable */
+    int tls_started;                   /* acceptor: first byte looked at */
+    int drained;                       /* the last read emptied the socket */
+    int corked;                        /* has packets waiting for a flush */
+    int bursting;                      /* wrote since the loop's last turn */
+    char peer[EN_HS_NAME_MAX];   /* "" until an acceptor learns it */
+    char peer_host[EN_HS_NAME_MAX];
+    en_addr_t addr;
+    en_buf_t in;          /* bytes read and not yet used */
+    en_buf_t out;         /* bytes to write (plaintext under TLS) */
+    size_t out_sent;      /* of which the first out_sent are written */
+    size_t out_checked;   /* packets before this are split if need be */
+    en_frag_table_t frags; /* fragmented messages being received */
+    uint64_t frag_seq;    /* the last sequence id we sent fragments with */
+    size_t tls_inflight;  /* length of a TLS write to repeat, or 0 */
+    en_buf_t pending;     /* packets queued before the connection is up */
+    en_hs_t *hs;          /* during EN_PH_HANDSHAKE */
+    uint64_t deadline_ms; /* set-up time limit, before EN_PH_UP */
+    en_ticker_t ticker;
+    uint64_t flags;       /* negotiated distribution flags */
+    uint32_t peer_creation;
+    int fail_code;        /* ENODE_E* once it failed */
+};
+
+/* ---- conn.c ---- */
+en_conn_t *en_conn_new(en_net_t *net, int initiator);
+void en_conn_free(en_conn_t *c);
+const char *en_phase_name(en_phase_t p);
+void en_conn_accept(en_net_t *net);
+void en_conn_on_event(en_conn_t *c, uint32_t events);
+/* After driving c's TLS session outside en_conn_on_event. */
+void en_conn_end_turn(en_conn_t *c);
+void en_conn_on_timer(en_conn_t *c, uint64_t now);
+uint64_t en_conn_deadline(const en_conn_t *c);
+/* The buffer a packet for c goes into: out when up, pending before. */
+en_buf_t *en_conn_sendbuf(en_conn_t *c);
+/* Have what was appended to c's queue written: at once if the
+ * connection is not up yet, if a TLS record's worth is queued, or if it is
+ * the first packet since the loop's last turn; else at the loop's next
+ * turn, so that a burst of small packets goes out in a few large writes. */
+void en_conn_kick(en_conn_t *c);
+/* Write what waits for the loop's turn, on every connection. */
+void en_conns_flush_corked(en_net_t *net);
+/* Bytes in c->out not written yet. */
+static inline size_t en_conn_unsent(const en_conn_t *c)
+{
+    return c->out.len - c->out_sent;
+}
+void en_conn_update_watch(en_conn_t *c);
+void en_conn_close_transport(en_conn_t *c);
+enum en_io en_conn_read(en_conn_t *c, char *err, size_t errlen);
+int en_conn_flush(en_conn_t *c);
+/* The handshake is done: switch c to carrying packets. */
+void en_conn_up(en_conn_t *c);
+/* Log through c's node. */
+#define en_conn_log(c, level, ...) en_core_log((c)->net->core, level, __VA_ARGS__)
+
+/* ---- dial.c: getting a connection up ---- */
+/* Start dialling c->peer (initiator). -1 if it failed at once (c dead). */
+int en_dial_start(en_conn_t *c);
+/* Drive a connection that is not up yet on a socket event. */
+void en_setup_on_event(en_conn_t *c, uint32_t events);
+/* Start the distribution handshake once the transport is ready. */
+void en_setup_start_handshake(en_conn_t *c);
+/* Feed c->in to the handshake. */
+void en_setup_feed_handshake(en_conn_t *c);
+
+/* ---- wire.c: how c frames its packets ---- */
+/* EN_WIRE_DISTHDR once FRAGMENTS is negotiated, else EN_WIRE_PASSTHROUGH. */
+int en_conn_wire(const en_conn_t *c);
+/* A packet from the peer: fragments are collected, the rest go up. */
+void en_wire_receive(en_conn_t *c, const uint8_t *data, size_t len);
+/* Move what was queued before the handshake to out, in c's form. */
+int en_wire_adopt_pending(en_conn_t *c);
+/* Split the packets queued since the last call that are too big. */
+int en_wire_split_new(en_conn_t *c);
+
+/* ---- epmd_client.c ---- */
+int en_epmd_register(en_net_t *net, char *err, size_t errlen);
+
+#endif

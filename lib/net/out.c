@@ -1,0 +1,89 @@
+/* out.c - what the layers above see of a connection, and the one way
+ * they send to a peer: begin a packet on the connection (dialling it if
+ * need be), append it to the queue in the connection's form, end it.
+ */
+#include "net/conn.h"
+
+#include <stdio.h>
+
+#include "proto/ctrl.h"
+
+int en_conn_is_up(const en_conn_t *c)
+{
+    return c->phase == EN_PH_UP;
+}
+
+const char *en_conn_peer(const en_conn_t *c)
+{
+    return c->peer;
+}
+
+uint64_t en_conn_flags(const en_conn_t *c)
+{
+    return c->phase == EN_PH_UP ? c->flags : 0;
+}
+
+void en_net_out_on(en_conn_t *c, en_out_t *o)
+{
+    o->conn = c;
+    o->buf = en_conn_sendbuf(c);
+    o->wire = en_conn_wire(c);
+    o->flags = en_conn_flags(c);
+}
+
+int en_net_out_begin(en_net_t *net, const char *peer, int dial, en_out_t *o)
+{
+    en_conn_t *c = dial ? en_net_get(net, peer) : en_net_find(net, peer);
+
+    o->conn = NULL;
+    /* A dial that failed at once leaves a dead connection until the
+     * loop's turn ends: what goes to it is dropped with it, like a
+     * message sent to a node that cannot be reached. */
+    if (!c)
+        return ENODE_ECONN;
+    en_net_out_on(c, o);
+    return 0;
+}
+
+void en_net_out_end(en_out_t *o, int rc)
+{
+    if (o->conn && rc == 0)
+        en_conn_kick(o->conn);
+    o->conn = NULL;
+}
+
+int en_net_disconnect(en_net_t *net, const char *peer)
+{
+    en_conn_t *c = en_net_find(net, peer);
+
+    if (!c)
+        return ENODE_ENOTFOUND;
+    en_conns_flush_corked(net); /* what was sent before goes first */
+    en_conn_fail(c, ENODE_ECLOSED, "disconnected by the application");
+    en_net_wake(net);
+    return 0;
+}
+
+int en_net_connect_wait(en_net_t *net, const char *peer)
+{
+    uint64_t until = en_now_ms() + net->setup_ms + 500;
+    en_conn_t *c;
+
+    net->last_conn_code = 0;
+    c = en_net_get(net, peer);
+    while (c && en_now_ms() < until) {
+        c = en_net_find(net, peer);
+        if (!c || c->phase == EN_PH_UP)
+            break;
+        en_net_wait_locked(net, until);
+    }
+    c = en_net_find(net, peer);
+    if (c && c->phase == EN_PH_UP)
+        return 0;
+    if (net->last_conn_code < 0)
+        return net->last_conn_code;
+    if (c)
+        en_core_error(net->core, "%s: connection not up after %u ms", peer,
+                      net->setup_ms);
+    return ENODE_ECONN;
+}

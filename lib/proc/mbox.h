@@ -1,0 +1,126 @@
+/* mbox.h - a mailbox and what it holds (private to proc/).
+ *
+ * mbox.c owns the queue, the name and the aliases; links.c the links and
+ * exit signals; monitors.c the monitors both ways and node monitors;
+ * dispatch.c turns a peer's packets into calls to those.
+ */
+#ifndef ENODE_PROC_MBOX_H
+#define ENODE_PROC_MBOX_H
+
+#include <stdlib.h>
+
+#include "proc/proc.h"
+
+/* A message waiting in a mailbox. It lives at the end of the allocation
+ * that holds the term, which the receiver gets as msg.buff and frees, so
+ * a queued message costs one malloc and little more than its own size
+ * (an enode_msg_t, with its two atom-sized arrays, is over 2 KiB). */
+typedef struct en_qmsg {
+    struct en_qmsg *next;
+    char *term;      /* the allocation: version byte 131, then the term */
+    int len;         /* bytes at term */
+    int has_from;
+    unsigned from_num, from_serial, from_creation;
+    size_t from_node_len, to_name_len;
+    char names[];    /* the sender's node, then to_name, each ending in NUL */
+} en_qmsg_t;
+
+/* Drop a queued message (the allocation holds q itself). */
+static inline void en_qmsg_free(en_qmsg_t *q)
+{
+    free(q->term);
+}
+
+/* A link of a mailbox to a process, here or on another node. */
+typedef struct en_link {
+    struct en_link *next;
+    erlang_pid pid;
+} en_link_t;
+
+/* A monitor a mailbox holds on a process (by pid, or by name on a node). */
+typedef struct en_mon {
+    struct en_mon *next;
+    erlang_ref ref;
+    int by_name;
+    erlang_pid pid;             /* when !by_name */
+    char name[MAXATOMLEN_UTF8]; /* when by_name */
+    char node[EN_HS_NAME_MAX];  /* the target's node */
+} en_mon_t;
+
+/* An alias of a mailbox: a reference that messages can be sent to. */
+typedef struct en_alias {
+    struct en_alias *next;
+    erlang_ref ref;
+} en_alias_t;
+
+/* A monitor some process holds on a mailbox. */
+typedef struct en_watcher {
+    struct en_watcher *next;
+    erlang_ref ref;
+    erlang_pid watcher;
+    int by_name; /* the monitor named us: DOWN says {Name, Node} */
+} en_watcher_t;
+
+struct enode_mbox {
+    struct enode_mbox *next;
+    en_proc_t *proc;
+    erlang_pid pid;
+    char name[MAXATOMLEN_UTF8]; /* registered name or "" */
+    en_qmsg_t *head, *tail;
+    en_link_t *links;
+    en_mon_t *mons;
+    en_watcher_t *watchers;
+    en_alias_t *aliases;
+    int trap_exit;
+    int monitor_nodes;     /* gets {nodeup, N} and {nodedown, N} */
+    int dead;              /* exited: receive says ENODE_ECLOSED */
+    ei_x_buff exit_reason; /* why, once dead (version byte first) */
+    en_handler_fn handler; /* a service: messages go here, not the queue */
+    void *handler_ud;
+};
+
+/* The node's lock, from a mailbox. */
+#define en_mbox_lock(mb) (&(mb)->proc->core->lock)
+
+/* ---- mbox.c ---- */
+en_mbox_t *en_mbox_by_alias(en_proc_t *p, const erlang_ref *alias);
+/* Put a message in mb's queue, or hand it to its service. The term is
+ * with or without its version byte. */
+int en_mbox_deliver(en_mbox_t *mb, const erlang_pid *from,
+                    const char *to_name, const char *msg, size_t len);
+void en_mbox_free_locked(en_mbox_t *mb);
+/* Selective receive: wait for the first message match() accepts; the
+ * others stay queued in order. Takes the lock itself. */
+typedef int (*en_match_fn)(const char *term, int len, void *ud);
+int en_receive_match(en_mbox_t *mb, en_match_fn match, void *ud,
+                     enode_msg_t *out, int timeout_ms);
+
+/* ---- links.c ---- */
+enum { EN_SIG_LINK, EN_SIG_EXIT2 }; /* a link broke; exit/2 */
+/* An exit signal from `from` arrives at mb (reason bare or versioned). */
+void en_exit_signal(en_mbox_t *mb, const erlang_pid *from,
+                    const char *reason, size_t len, int kind);
+/* The mailbox exits with reason: links, watchers and monitors learn. */
+void en_mbox_exit_locked(en_mbox_t *mb, const char *reason, size_t len);
+/* 1 if m was a link or exit signal, now handled. */
+int en_links_dispatch(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m);
+void en_links_node_down(en_proc_t *p, const char *peer);
+
+/* ---- monitors.c ---- */
+/* 1 if m was a monitor signal, now handled. */
+int en_monitors_dispatch(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m);
+/* mb exits: DOWN to its watchers (named as `name` if they monitored the
+ * name), and its own monitors are dropped. */
+void en_monitors_on_exit(en_mbox_t *mb, const char *name, const char *reason,
+                         size_t len);
+/* Every monitor held on, or by, a process of the lost node fires. */
+void en_monitors_node_down(en_proc_t *p, const char *peer);
+/* {nodeup, Peer} or {nodedown, Peer} to the mailboxes that monitor nodes. */
+void en_monitors_tell_nodes(en_proc_t *p, const char *what, const char *peer);
+
+/* ---- dispatch.c ---- */
+/* The network layer's packet hook. */
+void en_dispatch_packet(void *ud, en_conn_t *c, const uint8_t *data,
+                        size_t len);
+
+#endif
