@@ -22,13 +22,9 @@
 
 /* Room to leave for each read: a whole TLS record's plaintext. */
 #define EN_READ_CHUNK (17 * 1024)
-/* Bytes to gather before decoding them. */
-#define EN_READ_BATCH (48 * 1024)
 /* An idle connection keeps buffers up to this size; a large message's
  * buffer is given back once it is through, so idle nodes stay small. */
 #define EN_IDLE_BUF_MAX (256 * 1024)
-/* TLS records carry at most 16 KiB: hand TLS one record's worth a time. */
-#define EN_TLS_WRITE_CHUNK 16384
 
 const char *en_phase_name(en_phase_t p)
 {
@@ -177,8 +173,8 @@ en_buf_t *en_conn_sendbuf(en_conn_t *c)
 
 /* Read what is there into b, as much as fits in its spare room (at least
  * EN_READ_CHUNK). EN_IO_WANT_READ when drained. */
-static enum en_io read_into(en_conn_t *c, en_buf_t *b, char *err,
-                            size_t errlen)
+enum en_io en_conn_read_into(en_conn_t *c, en_buf_t *b, char *err,
+                             size_t errlen)
 {
     size_t got = 0;
 
@@ -217,7 +213,7 @@ static enum en_io read_into(en_conn_t *c, en_buf_t *b, char *err,
 
 enum en_io en_conn_read(en_conn_t *c, char *err, size_t errlen)
 {
-    return read_into(c, &c->in, err, errlen);
+    return en_conn_read_into(c, &c->in, err, errlen);
 }
 
 /* One write from the unsent part of c->out: under TLS at most a record's
@@ -272,10 +268,6 @@ int en_conn_flush(en_conn_t *c)
 {
     char err[256];
 
-    if (c->phase == EN_PH_UP && en_wire_split_new(c) < 0) {
-        en_conn_fail(c, ENODE_ENOMEM, "out of memory splitting a message");
-        return -1;
-    }
     while (en_conn_unsent(c) > 0) {
         size_t n = 0;
         enum en_io io = write_some(c, &n, err, sizeof err);
@@ -293,319 +285,10 @@ int en_conn_flush(en_conn_t *c)
     return 0;
 }
 
-/* Corking. A packet for a connection that is up goes out at once when it
- * is the first since the loop's last turn: a lone request or reply loses
- * no time. The ones that follow it wait for the loop's next turn (woken
- * if need be, once per burst), or for a TLS record's worth, so that a
- * burst of small messages shares a few records and system calls. */
-static void cork(en_conn_t *c)
+void en_net_wake(en_net_t *net)
 {
-    en_net_t *net = c->net;
-
-    if (c->corked)
-        return;
-    c->corked = 1;
-    if (!net->corked) {
-        net->corked = 1;
-        if (!net->in_loop)
-            en_net_wake(net);
-    }
-}
-
-void en_conns_flush_corked(en_net_t *net)
-{
-    if (!net->corked && !net->bursting)
-        return;
-    net->corked = 0;
-    net->bursting = 0;
-    for (en_conn_t *c = net->conns; c; c = c->next) {
-        c->bursting = 0;
-        if (!c->corked)
-            continue;
-        c->corked = 0;
-        if (c->phase == EN_PH_UP && en_conn_flush(c) == 0)
-            en_conn_update_watch(c);
-    }
-}
-
-void en_conn_kick(en_conn_t *c)
-{
-    en_net_t *net = c->net;
-
-    if (c->phase == EN_PH_DEAD || c->fd < 0)
-        return;
-    if (c->phase == EN_PH_UP && en_conn_unsent(c) < EN_TLS_WRITE_CHUNK) {
-        if (c->bursting || c->corked || net->in_loop) {
-            cork(c);
-            return;
-        }
-        c->bursting = 1;
-        net->bursting = 1;
-    }
-    if (c->phase != EN_PH_CONNECT && c->phase != EN_PH_TLS &&
-        en_conn_flush(c) < 0)
-        return;
-    en_conn_update_watch(c);
-}
-
-
-/* ---- connections that are up -------------------------------------------- */
-
-/* Hand every whole packet at the front of b to the dispatcher, and drop
- * them from b. */
-static void take_packets(en_conn_t *c, en_buf_t *b)
-{
-    size_t used = 0;
-
-    if (b->len == 0)
-        return; /* and b->data may be NULL */
-
-    while (c->phase == EN_PH_UP) {
-        /* A message may come whole or in fragments; either way its
-         * packets are bounded by the node's maximum message size. */
-        size_t limit = c->net->max_message + 64;
-        long plen = en_frame_next(b->data + used, b->len - used, limit);
-        if (plen == 0)
-            break;
-        if (plen < 0) {
-            en_conn_fail(c, ENODE_ECONN,
-                         "the peer sent a message over the %zu-byte limit "
-                         "(max_message_size)", c->net->max_message);
-            return;
-        }
-        if (plen > 4)
-            en_wire_receive(c, b->data + used + 4, (size_t)plen - 4);
-        used += (size_t)plen;
-    }
-    en_buf_consume(b, used);
-}
-
-/* Read until the socket is drained, or about EN_READ_BATCH is in b. */
-static enum en_io read_batch(en_conn_t *c, en_buf_t *b, char *err,
-                             size_t errlen)
-{
-    size_t start = b->len;
-    enum en_io io;
-
-    do
-        io = read_into(c, b, err, errlen);
-    while (io == EN_IO_DONE && !c->drained && b->len - start < EN_READ_BATCH);
-    return io;
-}
-
-/* Read and dispatch all there is. Reads go to c->in while it holds part
- * of a packet, else to the node's buffer, where most packets are decoded
- * right where TLS decrypted them; what is left of a packet there moves to
- * c->in. So an idle connection keeps no input buffer. Reading goes on
- * until the socket is drained, because TLS may hold decrypted records
- * that a level-triggered epoll would never report again. -1 if c failed. */
-static int read_all(en_conn_t *c)
-{
-    en_buf_t *shared = &c->net->rx;
-    char err[256];
-
-    for (;;) {
-        en_buf_t *b = c->in.len ? &c->in : shared;
-        enum en_io io = read_batch(c, b, err, sizeof err);
-        take_packets(c, b);
-        if (b == shared) {
-            if (c->phase == EN_PH_UP &&
-                en_buf_append(&c->in, shared->data, shared->len) < 0)
-                en_conn_fail(c, ENODE_ENOMEM, "out of memory");
-            en_buf_reset(shared);
-        }
-        if (c->phase != EN_PH_UP)
-            return -1;
-        if (io == EN_IO_EOF || io == EN_IO_ERROR) {
-            en_conn_fail(c, ENODE_ECONN, "%s", err);
-            return -1;
-        }
-        if (io != EN_IO_DONE || c->drained)
-            break;
-    }
-    if (c->in.len == 0)
-        en_buf_free(&c->in);
-    return 0;
-}
-
-/* Readable or writable while up: read all there is, then write. */
-static void up_on_event(en_conn_t *c, uint32_t events)
-{
-    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR) || c->tls_wants_write) &&
-        read_all(c) < 0)
-        return;
-    if (en_conn_flush(c) == 0)
-        en_conn_update_watch(c);
-}
-
-void en_conn_up(en_conn_t *c)
-{
-    en_net_t *net = c->net;
-    char tls[128] = "plain TCP";
-
-    c->flags = c->hs->flags;
-    c->peer_creation = c->hs->peer_creation;
-    snprintf(c->peer, sizeof c->peer, "%s", c->hs->peer_name);
-    free(c->hs);
-    c->hs = NULL;
-    c->phase = EN_PH_UP;
-    en_ticker_init(&c->ticker, net->ticktime_ms, en_now_ms());
-    if (c->ssl)
-        en_tls_describe(c->ssl, tls, sizeof tls);
-    en_core_log(net->core, ENODE_LOG_INFO, "connected %s %s (%s, %s)",
-           c->initiator ? "to" : "from", c->peer, tls,
-           (c->flags & EN_DFLAG_PUBLISHED) ? "visible" : "hidden");
-    /* Messages sent while connecting go first, in order, and in the
-     * form the peer now expects. */
-    c->out_checked = c->out.len; /* handshake bytes are not packets */
-    if (en_wire_adopt_pending(c) < 0) {
-        en_conn_fail(c, ENODE_ENOMEM, "cannot queue the pending messages");
-        return;
-    }
-    en_core_broadcast(net->core);
-    net->hooks.node_up(net->hooks.ud, c->peer);
-    take_packets(c, &c->in); /* what came right behind the handshake */
-    if (c->in.len == 0)
-        en_buf_free(&c->in);
-    en_conn_kick(c);
-}
-
-static void on_event(en_conn_t *c, uint32_t events)
-{
-    if (c->phase == EN_PH_UP)
-        up_on_event(c, events);
-    else
-        en_setup_on_event(c, events);
-}
-
-/* The event is handled. Bytes TLS read ahead are invisible to epoll: when
- * a phase ended with some unread (the peer's first packets right behind
- * its last handshake record), the next phase reads them now. Then the
- * node's TLS receive buffer goes back. */
-void en_conn_end_turn(en_conn_t *c)
-{
-    for (int turns = 0; c->ssl && turns < 4 && en_tls_rx_unread(c->ssl);
-         turns++) {
-        en_phase_t phase = c->phase;
-        on_event(c, EPOLLIN);
-        if (c->phase == phase || c->phase == EN_PH_DEAD)
-            break; /* read all it would, or cannot read in this phase */
-    }
-    if (c->ssl && en_tls_rx_yield(c->ssl) < 0)
-        en_conn_fail(c, ENODE_ENOMEM, "out of memory keeping TLS input");
-}
-
-void en_conn_on_event(en_conn_t *c, uint32_t events)
-{
-    if (c->phase == EN_PH_DEAD)
-        return;
-    on_event(c, events);
-    en_conn_end_turn(c);
-}
-
-uint64_t en_conn_deadline(const en_conn_t *c)
-{
-    if (c->phase == EN_PH_DEAD)
-        return UINT64_MAX;
-    if (c->phase == EN_PH_UP)
-        return en_ticker_next_deadline(&c->ticker);
-    return c->deadline_ms;
-}
-
-void en_conn_on_timer(en_conn_t *c, uint64_t now)
-{
-    if (c->phase == EN_PH_DEAD)
-        return;
-    if (c->phase != EN_PH_UP) {
-        if (now < c->deadline_ms)
-            return;
-        if (c->phase == EN_PH_WAIT_PEER)
-            en_conn_fail(c, ENODE_ECONN,
-                         "the peer won a simultaneous connect but never "
-                         "connected back");
-        else if (c->phase == EN_PH_HANDSHAKE) {
-            en_hs_timed_out(c->hs, c->net->setup_ms);
-            en_conn_fail(c, ENODE_ETIMEOUT, "%s", c->hs->errmsg);
-        } else
-            en_conn_fail(c, ENODE_ETIMEOUT,
-                         "%s took longer than %u ms (net_setuptime)",
-                         en_phase_name(c->phase), c->net->setup_ms);
-        return;
-    }
-    switch (en_ticker_check(&c->ticker, now)) {
-    case EN_TICK_SEND:
-        if (en_conn_unsent(c) == 0 && en_frame_put_tick(&c->out) == 0)
-            en_conn_kick(c);
-        break;
-    case EN_TICK_TIMEOUT:
-        en_conn_fail(c, ENODE_ETIMEOUT,
-                     "nothing received for %u s (net_ticktime)",
-                     c->net->ticktime_ms / 1000);
-        break;
-    default:
-        break;
-    }
-}
-
-/* ---- new connections ------------------------------------------------------- */
-
-en_conn_t *en_net_get(en_net_t *net, const char *peer)
-{
-    char alive[EN_NODE_NAME_MAX + 1], host[EN_NODE_NAME_MAX + 1];
-    en_conn_t *c = en_net_find(net, peer);
-
-    if (c)
-        return c;
-    if (en_node_split(peer, alive, sizeof alive, host, sizeof host) < 0) {
-        en_core_error(net->core, "'%s' is not a node name (alive@host)", peer);
-        return NULL;
-    }
-    c = en_conn_new(net, 1);
-    if (!c) {
-        en_core_error(net->core, "out of memory");
-        return NULL;
-    }
-    snprintf(c->peer, sizeof c->peer, "%s", peer);
-    snprintf(c->peer_host, sizeof c->peer_host, "%s", host);
-    en_dial_start(c);
-    en_net_wake(net); /* the loop must learn the new deadline */
-    return c;
-}
-
-void en_conn_accept(en_net_t *net)
-{
-    for (;;) {
-        en_addr_t peer;
-        char a[80];
-        int fd = en_sock_accept(net->lfd, &peer);
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EINTR)
-                en_core_log(net->core, ENODE_LOG_WARNING, "accept: %s", strerror(errno));
-            return;
-        }
-        en_conn_t *c = en_conn_new(net, 0);
-        if (!c) {
-            en_core_log(net->core, ENODE_LOG_ERROR, "out of memory: refused a connection");
-            close(fd);
-            continue;
-        }
-        c->fd = fd;
-        c->addr = peer;
-        en_core_log(net->core, ENODE_LOG_DEBUG, "connection from %s",
-               en_addr_str(&peer, a, sizeof a));
-        if (net->proto == ENODE_PROTO_TLS) {
-            char err[256];
-            c->ssl = en_tls_session(net->tls_server, fd, 0, NULL, NULL,
-                                    &net->tls_rx, err, sizeof err);
-            if (!c->ssl) {
-                en_conn_fail(c, ENODE_ETLS, "%s", err);
-                continue;
-            }
-            c->phase = EN_PH_TLS;
-            en_setup_on_event(c, EPOLLIN);
-            en_conn_end_turn(c);
-        } else {
-            en_setup_start_handshake(c);
-        }
-    }
+    uint64_t one = 1;
+    if (write(net->wakefd, &one, sizeof one) < 0 && errno != EAGAIN)
+        en_core_log(net->core, ENODE_LOG_WARNING,
+                    "cannot wake the loop: %s", strerror(errno));
 }

@@ -19,6 +19,10 @@
 #include "proto/ticker.h"
 #include "tls/tls.h"
 
+/* TLS records carry at most 16 KiB: writes hand TLS a record's worth at
+ * a time, and a queue that holds that much is written at once. */
+#define EN_TLS_WRITE_CHUNK 16384
+
 /* Where a connection is in its life. */
 typedef enum en_phase {
     EN_PH_EPMD,      /* initiator: asking the peer's EPMD for its port */
@@ -63,25 +67,17 @@ struct en_conn {
     int fail_code;        /* ENODE_E* once it failed */
 };
 
-/* ---- conn.c ---- */
+/* The modules of a connection, each using only those listed before it:
+ * conn.c (the object and its I/O), wire.c (framing), up.c (a connection
+ * that is up), dial.c (getting one up), event.c (events and timers, by
+ * phase). */
+
+/* ---- conn.c: the object, its socket and its queues ---- */
 en_conn_t *en_conn_new(en_net_t *net, int initiator);
 void en_conn_free(en_conn_t *c);
 const char *en_phase_name(en_phase_t p);
-void en_conn_accept(en_net_t *net);
-void en_conn_on_event(en_conn_t *c, uint32_t events);
-/* After driving c's TLS session outside en_conn_on_event. */
-void en_conn_end_turn(en_conn_t *c);
-void en_conn_on_timer(en_conn_t *c, uint64_t now);
-uint64_t en_conn_deadline(const en_conn_t *c);
 /* The buffer a packet for c goes into: out when up, pending before. */
 en_buf_t *en_conn_sendbuf(en_conn_t *c);
-/* Have what was appended to c's queue written: at once if the
- * connection is not up yet, if a TLS record's worth is queued, or if it is
- * the first packet since the loop's last turn; else at the loop's next
- * turn, so that a burst of small packets goes out in a few large writes. */
-void en_conn_kick(en_conn_t *c);
-/* Write what waits for the loop's turn, on every connection. */
-void en_conns_flush_corked(en_net_t *net);
 /* Bytes in c->out not written yet. */
 static inline size_t en_conn_unsent(const en_conn_t *c)
 {
@@ -89,22 +85,16 @@ static inline size_t en_conn_unsent(const en_conn_t *c)
 }
 void en_conn_update_watch(en_conn_t *c);
 void en_conn_close_transport(en_conn_t *c);
+/* Read what is there into b (c->in for en_conn_read), as much as fits in
+ * its spare room; EN_IO_WANT_READ when drained. */
+enum en_io en_conn_read_into(en_conn_t *c, en_buf_t *b, char *err,
+                             size_t errlen);
 enum en_io en_conn_read(en_conn_t *c, char *err, size_t errlen);
+/* Write as much of c->out as the socket takes, as it is. -1 if the
+ * connection failed (c is then dead). */
 int en_conn_flush(en_conn_t *c);
-/* The handshake is done: switch c to carrying packets. */
-void en_conn_up(en_conn_t *c);
 /* Log through c's node. */
 #define en_conn_log(c, level, ...) en_core_log((c)->net->core, level, __VA_ARGS__)
-
-/* ---- dial.c: getting a connection up ---- */
-/* Start dialling c->peer (initiator). -1 if it failed at once (c dead). */
-int en_dial_start(en_conn_t *c);
-/* Drive a connection that is not up yet on a socket event. */
-void en_setup_on_event(en_conn_t *c, uint32_t events);
-/* Start the distribution handshake once the transport is ready. */
-void en_setup_start_handshake(en_conn_t *c);
-/* Feed c->in to the handshake. */
-void en_setup_feed_handshake(en_conn_t *c);
 
 /* ---- wire.c: how c frames its packets ---- */
 /* EN_WIRE_DISTHDR once FRAGMENTS is negotiated, else EN_WIRE_PASSTHROUGH. */
@@ -115,6 +105,46 @@ void en_wire_receive(en_conn_t *c, const uint8_t *data, size_t len);
 int en_wire_adopt_pending(en_conn_t *c);
 /* Split the packets queued since the last call that are too big. */
 int en_wire_split_new(en_conn_t *c);
+
+/* ---- up.c: a connection that is up ---- */
+/* The handshake is done: switch c to carrying packets. */
+void en_conn_up(en_conn_t *c);
+/* Readable or writable while up: read and dispatch all there is, then
+ * write. */
+void en_up_on_event(en_conn_t *c, uint32_t events);
+/* Ticks, and the tick timeout. */
+void en_up_on_timer(en_conn_t *c, uint64_t now);
+/* Split what is too big, then write as much as the socket takes. -1 if
+ * c failed. */
+int en_up_flush(en_conn_t *c);
+/* Have what was appended to c's queue written: at once if the
+ * connection is not up yet, if a TLS record's worth is queued, or if it is
+ * the first packet since the loop's last turn; else at the loop's next
+ * turn, so that a burst of small packets goes out in a few large writes. */
+void en_conn_kick(en_conn_t *c);
+/* Write what waits for the loop's turn, on every connection. */
+void en_conns_flush_corked(en_net_t *net);
+
+/* ---- dial.c: getting a connection up ---- */
+/* Start dialling c->peer (initiator). -1 if it failed at once (c dead). */
+int en_dial_start(en_conn_t *c);
+/* Drive a connection that is not up yet on a socket event. */
+void en_setup_on_event(en_conn_t *c, uint32_t events);
+/* Start the distribution handshake once the transport is ready. */
+void en_setup_start_handshake(en_conn_t *c);
+/* Feed c->in to the handshake. */
+void en_setup_feed_handshake(en_conn_t *c);
+/* Free the list of peers reached without EPMD. */
+void en_dial_free_peer_ports(en_net_t *net);
+
+/* ---- event.c: events and timers, whatever the phase ---- */
+void en_conn_on_event(en_conn_t *c, uint32_t events);
+/* After driving c's TLS session outside en_conn_on_event. */
+void en_conn_end_turn(en_conn_t *c);
+void en_conn_on_timer(en_conn_t *c, uint64_t now);
+uint64_t en_conn_deadline(const en_conn_t *c);
+/* Take the connections waiting on the listening socket. */
+void en_conn_accept(en_net_t *net);
 
 /* ---- epmd_client.c ---- */
 int en_epmd_register(en_net_t *net, char *err, size_t errlen);

@@ -39,8 +39,9 @@ static void start_tls(en_conn_t *c)
         return;
     }
     c->phase = EN_PH_TLS;
+    /* Within the connect event: its end of turn reads what TLS read
+     * ahead. */
     en_setup_on_event(c, 0);
-    en_conn_end_turn(c);
 }
 
 static void connect_to(en_conn_t *c, uint16_t port)
@@ -409,5 +410,66 @@ void en_setup_on_event(en_conn_t *c, uint32_t events)
         break;
     default:
         break;
+    }
+}
+
+/* ---- dialling, and peers without EPMD ------------------------------------ */
+
+en_conn_t *en_net_get(en_net_t *net, const char *peer)
+{
+    char alive[EN_NODE_NAME_MAX + 1], host[EN_NODE_NAME_MAX + 1];
+    en_conn_t *c = en_net_find(net, peer);
+
+    if (c)
+        return c;
+    if (en_node_split(peer, alive, sizeof alive, host, sizeof host) < 0) {
+        en_core_error(net->core, "'%s' is not a node name (alive@host)", peer);
+        return NULL;
+    }
+    c = en_conn_new(net, 1);
+    if (!c) {
+        en_core_error(net->core, "out of memory");
+        return NULL;
+    }
+    snprintf(c->peer, sizeof c->peer, "%s", peer);
+    snprintf(c->peer_host, sizeof c->peer_host, "%s", host);
+    en_dial_start(c);
+    en_net_wake(net); /* the loop must learn the new deadline */
+    return c;
+}
+
+int en_net_set_peer_port(en_net_t *net, const char *peer, int port)
+{
+    struct en_peer_port *p;
+
+    if (!peer || strlen(peer) >= sizeof p->peer || port <= 0 || port > 65535)
+        return ENODE_EINVAL;
+    for (p = net->peer_ports; p; p = p->next)
+        if (strcmp(p->peer, peer) == 0)
+            break;
+    if (!p && (p = calloc(1, sizeof *p)) != NULL) {
+        strcpy(p->peer, peer);
+        p->next = net->peer_ports;
+        net->peer_ports = p;
+    }
+    if (p)
+        p->port = (uint16_t)port;
+    return p ? 0 : ENODE_ENOMEM;
+}
+
+int en_net_peer_port(const en_net_t *net, const char *peer)
+{
+    for (const struct en_peer_port *p = net->peer_ports; p; p = p->next)
+        if (strcmp(p->peer, peer) == 0)
+            return p->port;
+    return net->dist_port > 0 ? net->dist_port : 0;
+}
+
+void en_dial_free_peer_ports(en_net_t *net)
+{
+    while (net->peer_ports) {
+        struct en_peer_port *p = net->peer_ports;
+        net->peer_ports = p->next;
+        free(p);
     }
 }

@@ -5,6 +5,7 @@
  * wait itself happens without it, so other threads can send meanwhile.
  */
 #include "net/conn.h"
+#include "base/list.h"
 
 #include <errno.h>
 #include <string.h>
@@ -13,14 +14,6 @@
 #include <unistd.h>
 
 #include <wolfssl/wolfcrypt/ecc.h>
-
-void en_net_wake(en_net_t *net)
-{
-    uint64_t one = 1;
-    if (write(net->wakefd, &one, sizeof one) < 0 && errno != EAGAIN)
-        en_core_log(net->core, ENODE_LOG_WARNING,
-                    "cannot wake the loop: %s", strerror(errno));
-}
 
 static uint64_t next_deadline(en_net_t *net)
 {
@@ -51,16 +44,9 @@ int en_net_timeout(en_net_t *net)
 
 static void reap_dead(en_net_t *net)
 {
-    en_conn_t **pp = &net->conns;
-    while (*pp) {
-        en_conn_t *c = *pp;
-        if (c->phase == EN_PH_DEAD) {
-            *pp = c->next;
-            en_conn_free(c);
-        } else {
-            pp = &c->next;
-        }
-    }
+    en_conn_t *c;
+    EN_LIST_UNLINK_EACH(&net->conns, c, c->phase == EN_PH_DEAD)
+        en_conn_free(c);
 }
 
 static void on_epmd_event(en_net_t *net)

@@ -185,11 +185,7 @@ static void close_fd(int *fd)
 
 void en_net_close(en_net_t *net)
 {
-    while (net->peer_ports) {
-        struct en_peer_port *p = net->peer_ports;
-        net->peer_ports = p->next;
-        free(p);
-    }
+    en_dial_free_peer_ports(net);
     /* What was sent last goes out as far as the sockets take it. */
     en_conns_flush_corked(net);
     while (net->conns) {
@@ -209,33 +205,4 @@ void en_net_close(en_net_t *net)
     close_fd(&net->lfd);
     close_fd(&net->wakefd);
     close_fd(&net->epfd);
-}
-
-/* ---- peers without EPMD ------------------------------------------------------ */
-
-int en_net_set_peer_port(en_net_t *net, const char *peer, int port)
-{
-    struct en_peer_port *p;
-
-    if (!peer || strlen(peer) >= sizeof p->peer || port <= 0 || port > 65535)
-        return ENODE_EINVAL;
-    for (p = net->peer_ports; p; p = p->next)
-        if (strcmp(p->peer, peer) == 0)
-            break;
-    if (!p && (p = calloc(1, sizeof *p)) != NULL) {
-        strcpy(p->peer, peer);
-        p->next = net->peer_ports;
-        net->peer_ports = p;
-    }
-    if (p)
-        p->port = (uint16_t)port;
-    return p ? 0 : ENODE_ENOMEM;
-}
-
-int en_net_peer_port(const en_net_t *net, const char *peer)
-{
-    for (const struct en_peer_port *p = net->peer_ports; p; p = p->next)
-        if (strcmp(p->peer, peer) == 0)
-            return p->port;
-    return net->dist_port > 0 ? net->dist_port : 0;
 }

@@ -58,6 +58,7 @@ static int start_services(enode_t *n, char *err, size_t errlen)
 
     if ((rc = en_net_kernel_start(&n->proc)) < 0 ||
         (rc = en_rpc_start(&n->rpc, &n->proc)) < 0 ||
+        (rc = en_rex_start(&n->rpc)) < 0 ||
         (rc = en_global_start(&n->global, &n->proc)) < 0) {
         snprintf(err, errlen, "cannot start the built-in services: %s",
                  enode_strerror(rc));

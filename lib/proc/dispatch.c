@@ -6,7 +6,10 @@
  * leaders) is logged and dropped. Only a malformed packet costs the peer
  * its connection, as it would with an OTP node.
  */
-#include "proc/mbox.h"
+#include "proc/dispatch.h"
+#include "proc/exit.h"
+#include "proc/links.h"
+#include "proc/monitors.h"
 
 #include <string.h>
 
@@ -118,7 +121,8 @@ void en_dispatch_packet(void *ud, en_conn_t *c, const uint8_t *data,
             spawn_notsup(p, c, &m);
         break;
     default:
-        if (en_links_dispatch(p, c, &m) || en_monitors_dispatch(p, c, &m))
+        if (en_links_dispatch(p, c, &m) || en_exit_dispatch(p, &m) ||
+            en_monitors_dispatch(p, c, &m))
             break;
         en_core_log(p->core, ENODE_LOG_DEBUG,
                     "from %s: control message %d not handled yet; dropped",

@@ -2,6 +2,7 @@
  * and message queues, and the services that are mailboxes with a handler.
  */
 #include "proc/mbox.h"
+#include "base/list.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,14 @@ int en_pid_alive(en_proc_t *p, const erlang_pid *pid)
 {
     en_mbox_t *mb = en_mbox_by_pid(p, pid);
     return mb && !mb->dead;
+}
+
+en_mbox_t *en_mbox_live(en_proc_t *p, const erlang_pid *pid)
+{
+    en_mbox_t *mb = en_core_is_local(p->core, pid->node)
+                        ? en_mbox_by_pid(p, pid)
+                        : NULL;
+    return mb && !mb->dead ? mb : NULL;
 }
 
 en_mbox_t *en_mbox_by_name(en_proc_t *p, const char *name)
@@ -55,20 +64,13 @@ int enode_alias(enode_mbox_t *mb, erlang_ref *alias)
 
 int enode_unalias(enode_mbox_t *mb, const erlang_ref *alias)
 {
-    int rc = ENODE_ENOTFOUND;
+    en_alias_t *a;
 
     pthread_mutex_lock(en_mbox_lock(mb));
-    for (en_alias_t **pp = &mb->aliases; *pp; pp = &(*pp)->next) {
-        if (en_ref_eq(&(*pp)->ref, alias)) {
-            en_alias_t *a = *pp;
-            *pp = a->next;
-            free(a);
-            rc = 0;
-            break;
-        }
-    }
+    EN_LIST_UNLINK(&mb->aliases, a, en_ref_eq(&a->ref, alias));
     pthread_mutex_unlock(en_mbox_lock(mb));
-    return rc;
+    free(a);
+    return a ? 0 : ENODE_ENOTFOUND;
 }
 
 /* Where the queue entry goes behind a term of len bytes. */
@@ -184,51 +186,6 @@ int en_service_new(en_proc_t *p, const char *name, en_handler_fn fn,
 const erlang_pid *en_mbox_self(const en_mbox_t *mb)
 {
     return &mb->pid;
-}
-
-/* A mailbox that goes without having exited exits with `normal`. */
-static void exit_normally(en_mbox_t *mb)
-{
-    ei_x_buff normal;
-    if (!mb->dead && en_atom_term(&normal, "normal") == 0) {
-        en_mbox_exit_locked(mb, normal.buff, (size_t)normal.index);
-        ei_x_free(&normal);
-    }
-}
-
-void en_mbox_free_locked(en_mbox_t *mb)
-{
-    en_mbox_t **pp = &mb->proc->mboxes;
-
-    exit_normally(mb);
-
-    while (*pp && *pp != mb)
-        pp = &(*pp)->next;
-    if (*pp)
-        *pp = mb->next;
-    while (mb->head) {
-        en_qmsg_t *q = mb->head;
-        mb->head = q->next;
-        en_qmsg_free(q);
-    }
-    if (mb->exit_reason.buff)
-        ei_x_free(&mb->exit_reason);
-    while (mb->aliases) {
-        en_alias_t *a = mb->aliases;
-        mb->aliases = a->next;
-        free(a);
-    }
-    free(mb);
-}
-
-void enode_mbox_free(enode_mbox_t *mb)
-{
-    if (!mb)
-        return;
-    pthread_mutex_t *lock = en_mbox_lock(mb); /* mb goes */
-    pthread_mutex_lock(lock);
-    en_mbox_free_locked(mb);
-    pthread_mutex_unlock(lock);
 }
 
 const erlang_pid *enode_mbox_pid(const enode_mbox_t *mb)

@@ -1,8 +1,16 @@
 /* mbox.h - a mailbox and what it holds (private to proc/).
  *
- * mbox.c owns the queue, the name and the aliases; links.c the links and
- * exit signals; monitors.c the monitors both ways and node monitors;
- * dispatch.c turns a peer's packets into calls to those.
+ * The modules of proc/, each using only those listed before it:
+ *   ids.c       fresh pids and references
+ *   remote.c    the one way a signal leaves for another node
+ *   mbox.c      the mailbox: its queue, name, aliases; services
+ *   send.c      messages from a mailbox
+ *   links.c     the link set, LINK and UNLINK_ID (links.h)
+ *   monitors.c  monitors both ways, node monitors (monitors.h)
+ *   exit.c      exit signals, a mailbox's exit and end (exit.h)
+ *   call.c      gen:call both ways
+ *   dispatch.c  a peer's packets to the modules above
+ *   proc.c      the layer: its hooks into the network layer
  */
 #ifndef ENODE_PROC_MBOX_H
 #define ENODE_PROC_MBOX_H
@@ -84,43 +92,16 @@ struct enode_mbox {
 
 /* ---- mbox.c ---- */
 en_mbox_t *en_mbox_by_alias(en_proc_t *p, const erlang_ref *alias);
+/* The mailbox of this node that pid names, if it has not exited. */
+en_mbox_t *en_mbox_live(en_proc_t *p, const erlang_pid *pid);
 /* Put a message in mb's queue, or hand it to its service. The term is
  * with or without its version byte. */
 int en_mbox_deliver(en_mbox_t *mb, const erlang_pid *from,
                     const char *to_name, const char *msg, size_t len);
-void en_mbox_free_locked(en_mbox_t *mb);
 /* Selective receive: wait for the first message match() accepts; the
  * others stay queued in order. Takes the lock itself. */
 typedef int (*en_match_fn)(const char *term, int len, void *ud);
 int en_receive_match(en_mbox_t *mb, en_match_fn match, void *ud,
                      enode_msg_t *out, int timeout_ms);
-
-/* ---- links.c ---- */
-enum { EN_SIG_LINK, EN_SIG_EXIT2 }; /* a link broke; exit/2 */
-/* An exit signal from `from` arrives at mb (reason bare or versioned). */
-void en_exit_signal(en_mbox_t *mb, const erlang_pid *from,
-                    const char *reason, size_t len, int kind);
-/* The mailbox exits with reason: links, watchers and monitors learn. */
-void en_mbox_exit_locked(en_mbox_t *mb, const char *reason, size_t len);
-/* 1 if m was a link or exit signal, now handled. */
-int en_links_dispatch(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m);
-void en_links_node_down(en_proc_t *p, const char *peer);
-
-/* ---- monitors.c ---- */
-/* 1 if m was a monitor signal, now handled. */
-int en_monitors_dispatch(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m);
-/* mb exits: DOWN to its watchers (named as `name` if they monitored the
- * name), and its own monitors are dropped. */
-void en_monitors_on_exit(en_mbox_t *mb, const char *name, const char *reason,
-                         size_t len);
-/* Every monitor held on, or by, a process of the lost node fires. */
-void en_monitors_node_down(en_proc_t *p, const char *peer);
-/* {nodeup, Peer} or {nodedown, Peer} to the mailboxes that monitor nodes. */
-void en_monitors_tell_nodes(en_proc_t *p, const char *what, const char *peer);
-
-/* ---- dispatch.c ---- */
-/* The network layer's packet hook. */
-void en_dispatch_packet(void *ud, en_conn_t *c, const uint8_t *data,
-                        size_t len);
 
 #endif

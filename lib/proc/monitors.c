@@ -7,7 +7,8 @@
  * something that does not exist fires at once with `noproc`, and every
  * monitor across a lost connection fires with `noconnection`.
  */
-#include "proc/mbox.h"
+#include "proc/monitors.h"
+#include "base/list.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,14 +40,9 @@ static void deliver_down(en_mbox_t *mb, const en_mon_t *mon,
 
 static en_mon_t *take_mon(en_mbox_t *mb, const erlang_ref *ref)
 {
-    for (en_mon_t **pp = &mb->mons; *pp; pp = &(*pp)->next) {
-        if (en_ref_eq(&(*pp)->ref, ref)) {
-            en_mon_t *m = *pp;
-            *pp = m->next;
-            return m;
-        }
-    }
-    return NULL;
+    en_mon_t *m;
+    EN_LIST_UNLINK(&mb->mons, m, en_ref_eq(&m->ref, ref));
+    return m;
 }
 
 static void fire(en_mbox_t *mb, const erlang_ref *ref,
@@ -75,14 +71,9 @@ static int add_watcher(en_mbox_t *mb, const erlang_ref *ref,
 
 static void remove_watcher(en_mbox_t *mb, const erlang_ref *ref)
 {
-    for (en_watcher_t **pp = &mb->watchers; *pp; pp = &(*pp)->next) {
-        if (en_ref_eq(&(*pp)->ref, ref)) {
-            en_watcher_t *w = *pp;
-            *pp = w->next;
-            free(w);
-            return;
-        }
-    }
+    en_watcher_t *w;
+    EN_LIST_UNLINK(&mb->watchers, w, en_ref_eq(&w->ref, ref));
+    free(w);
 }
 
 /* The mailbox a monitor names, by pid or by name, if it lives. */
@@ -211,15 +202,10 @@ void en_monitors_node_down(en_proc_t *p, const char *peer)
     if (en_atom_term(&noconn, "noconnection") < 0)
         return;
     for (en_mbox_t *mb = p->mboxes; mb; mb = mb->next) {
-        for (en_watcher_t **pp = &mb->watchers; *pp;) {
-            en_watcher_t *w = *pp;
-            if (strcmp(w->watcher.node, peer) == 0) {
-                *pp = w->next;
-                free(w);
-            } else {
-                pp = &w->next;
-            }
-        }
+        en_watcher_t *w;
+        EN_LIST_UNLINK_EACH(&mb->watchers, w,
+                            strcmp(w->watcher.node, peer) == 0)
+            free(w);
         en_mon_t *m = mb->mons;
         while (m) {
             en_mon_t *next = m->next;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/errmsg.h"
 #include "proto/ctrl_int.h"
 #include "proto/framing.h"
 
@@ -24,19 +25,6 @@ const char *en_ctrl_strerror(int code)
     case EN_CTRL_ETOOBIG: return "message too large for one packet";
     default: return "unknown error";
     }
-}
-
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    if (!errbuf || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /* ------------------------------------------------------------------ */
@@ -291,15 +279,15 @@ static int decode_op(const struct packet_parts *pp, int *idx, int *arity,
     int type = 0, size;
     ei_get_type(pp->ctrl, idx, &type, &size);
     if (type != ERL_SMALL_TUPLE_EXT && type != ERL_LARGE_TUPLE_EXT) {
-        set_error(errbuf, errlen, "control message is not a tuple");
+        en_errf(errbuf, errlen, "control message is not a tuple");
         return EN_CTRL_EMALFORMED;
     }
     if (ei_decode_tuple_header(pp->ctrl, idx, arity) < 0 || *arity < 1) {
-        set_error(errbuf, errlen, "control message is an empty tuple");
+        en_errf(errbuf, errlen, "control message is an empty tuple");
         return EN_CTRL_EMALFORMED;
     }
     if (ei_decode_long(pp->ctrl, idx, op) < 0) {
-        set_error(errbuf, errlen,
+        en_errf(errbuf, errlen,
                   "control message op (first element) is not an integer");
         return EN_CTRL_EMALFORMED;
     }
@@ -320,13 +308,13 @@ static int decode_tuple(const struct packet_parts *pp, en_dmsg_t *m,
     m->op = op >= INT_MIN && op <= INT_MAX ? (int)op : -1;
     const struct layout *lay = find_layout(op);
     if (!lay) {
-        set_error(errbuf, errlen,
+        en_errf(errbuf, errlen,
                   "unknown control message op %ld (a tuple of %d elements)",
                   op, arity);
         return EN_CTRL_EUNKNOWN;
     }
     if (arity != 1 + lay->nfields) {
-        set_error(errbuf, errlen,
+        en_errf(errbuf, errlen,
                   "%s control message has %d elements; expected %d",
                   lay->name, arity, 1 + lay->nfields);
         return EN_CTRL_EMALFORMED;
@@ -334,7 +322,7 @@ static int decode_tuple(const struct packet_parts *pp, en_dmsg_t *m,
     for (int i = 0; i < lay->nfields; i++) {
         enum field_kind kind = (enum field_kind)lay->fields[i];
         if (decode_field(pp->ctrl, pp->ctrl_len, &idx, kind, m) < 0) {
-            set_error(errbuf, errlen,
+            en_errf(errbuf, errlen,
                       "%s control message: element %d is not %s", lay->name,
                       i + 2, field_name(kind));
             return EN_CTRL_EMALFORMED;
@@ -343,7 +331,7 @@ static int decode_tuple(const struct packet_parts *pp, en_dmsg_t *m,
     /* ei and en_term_size() must agree on where the tuple ends; if they
      * ever did not, the pointers we hand out could not be trusted. */
     if ((size_t)idx != pp->ctrl_len) {
-        set_error(errbuf, errlen, "%s control message: elements end at byte "
+        en_errf(errbuf, errlen, "%s control message: elements end at byte "
                                   "%d of %zu",
                   lay->name, idx, pp->ctrl_len);
         return EN_CTRL_EMALFORMED;
@@ -359,7 +347,7 @@ static int attach_payload(const struct packet_parts *pp,
 {
     if (lay->payload == P_NONE) {
         if (pp->msg) {
-            set_error(errbuf, errlen,
+            en_errf(errbuf, errlen,
                       "%s control message is followed by a term; it takes "
                       "none",
                       lay->name);
@@ -368,7 +356,7 @@ static int attach_payload(const struct packet_parts *pp,
         return 0;
     }
     if (!pp->msg) {
-        set_error(errbuf, errlen, "%s control message without its %s",
+        en_errf(errbuf, errlen, "%s control message without its %s",
                   lay->name, lay->payload == P_REASON ? "reason" : "message");
         return EN_CTRL_EMALFORMED;
     }
@@ -388,7 +376,7 @@ static int find_control(const uint8_t *data, size_t len, size_t *start,
 {
     if (data[0] == PASS_THROUGH) {
         if (len < 2 || data[1] != VERSION_MAGIC) {
-            set_error(errbuf, errlen, "pass-through packet: control message "
+            en_errf(errbuf, errlen, "pass-through packet: control message "
                                       "does not start with 131");
             return EN_CTRL_EMALFORMED;
         }
@@ -397,33 +385,33 @@ static int find_control(const uint8_t *data, size_t len, size_t *start,
         return 0;
     }
     if (data[0] != VERSION_MAGIC) {
-        set_error(errbuf, errlen,
+        en_errf(errbuf, errlen,
                   "packet starts with byte %u; expected 112 (pass-through) "
                   "or 131 (distribution header)",
                   data[0]);
         return EN_CTRL_EMALFORMED;
     }
     if (len < 2) {
-        set_error(errbuf, errlen, "distribution header is truncated");
+        en_errf(errbuf, errlen, "distribution header is truncated");
         return EN_CTRL_EMALFORMED;
     }
     if (data[1] == DIST_FRAG_HEADER || data[1] == DIST_FRAG_CONT) {
-        set_error(errbuf, errlen,
+        en_errf(errbuf, errlen,
                   "fragmented message (131 %u): fragments are not supported",
                   data[1]);
         return EN_CTRL_EFRAG;
     }
     if (data[1] != DIST_HEADER) {
-        set_error(errbuf, errlen, "unknown distribution header 131 %u",
+        en_errf(errbuf, errlen, "unknown distribution header 131 %u",
                   data[1]);
         return EN_CTRL_EMALFORMED;
     }
     if (len < 3) {
-        set_error(errbuf, errlen, "distribution header is truncated");
+        en_errf(errbuf, errlen, "distribution header is truncated");
         return EN_CTRL_EMALFORMED;
     }
     if (data[2] != 0) {
-        set_error(errbuf, errlen,
+        en_errf(errbuf, errlen,
                   "distribution header uses %u atom cache references; this "
                   "node never negotiates the atom cache",
                   data[2]);
@@ -444,11 +432,11 @@ static int split_packet(const uint8_t *data, size_t len,
     const char *why = NULL;
 
     if (len == 0) {
-        set_error(errbuf, errlen, "empty packet (a tick is not a message)");
+        en_errf(errbuf, errlen, "empty packet (a tick is not a message)");
         return EN_CTRL_EMALFORMED;
     }
     if (len > INT_MAX) { /* ei indexes with int */
-        set_error(errbuf, errlen, "packet of %zu bytes is too large", len);
+        en_errf(errbuf, errlen, "packet of %zu bytes is too large", len);
         return EN_CTRL_EMALFORMED;
     }
     int rc = find_control(data, len, &pos, &with_magic, errbuf, errlen);
@@ -457,7 +445,7 @@ static int split_packet(const uint8_t *data, size_t len,
 
     const char *text = (const char *)data;
     if (en_term_size(text + pos, len - pos, &n, &why) < 0) {
-        set_error(errbuf, errlen, "control message: %s", why);
+        en_errf(errbuf, errlen, "control message: %s", why);
         return EN_CTRL_EMALFORMED;
     }
     pp->ctrl = text + pos;
@@ -469,16 +457,16 @@ static int split_packet(const uint8_t *data, size_t len,
         return 0;
 
     if (with_magic && data[pos++] != VERSION_MAGIC) {
-        set_error(errbuf, errlen,
+        en_errf(errbuf, errlen,
                   "pass-through packet: message does not start with 131");
         return EN_CTRL_EMALFORMED;
     }
     if (en_term_size(text + pos, len - pos, &n, &why) < 0) {
-        set_error(errbuf, errlen, "message: %s", why);
+        en_errf(errbuf, errlen, "message: %s", why);
         return EN_CTRL_EMALFORMED;
     }
     if (pos + n != len) {
-        set_error(errbuf, errlen, "%zu stray bytes after the message",
+        en_errf(errbuf, errlen, "%zu stray bytes after the message",
                   len - pos - n);
         return EN_CTRL_EMALFORMED;
     }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/errmsg.h"
 #include "proto/ctrl.h"
 #include "proto/framing.h"
 
@@ -34,19 +35,6 @@ struct en_frag_seq {
     uint64_t next_frag; /* FragId the next 131 70 must carry; 0: slot free */
     en_buf_t msg;       /* 131 68 0, then the data received so far */
 };
-
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ------------------------------------------------------------------ */
 /* The table of live sequences                                          */
@@ -152,7 +140,7 @@ static int seq_append(en_frag_table_t *t, struct en_frag_seq *s,
                       const uint8_t *data, size_t len, char *err, size_t errlen)
 {
     if (len > t->max_message - s->msg.len) {
-        set_error(err, errlen,
+        en_errf(err, errlen,
                   "fragmented message %#" PRIx64 " would grow to %zu bytes, "
                   "over the limit of %zu bytes",
                   s->seq_id, s->msg.len + len, t->max_message);
@@ -160,7 +148,7 @@ static int seq_append(en_frag_table_t *t, struct en_frag_seq *s,
     }
     size_t old_cap = s->msg.cap;
     if (en_buf_append(&s->msg, data, len) < 0) {
-        set_error(err, errlen,
+        en_errf(err, errlen,
                   "out of memory growing fragmented message %#" PRIx64
                   " to %zu bytes",
                   s->seq_id, s->msg.len + len);
@@ -215,7 +203,7 @@ static int feed_first(en_frag_table_t *t, uint64_t seq_id, uint64_t frag_id,
 {
     uint8_t atoms = data[EN_FRAG_FIRST_HDR_LEN - 1];
     if (atoms != 0) {
-        set_error(err, errlen,
+        en_errf(err, errlen,
                   "first fragment of message %#" PRIx64 " uses %u atom "
                   "cache references; this node never negotiates the atom "
                   "cache",
@@ -225,14 +213,14 @@ static int feed_first(en_frag_table_t *t, uint64_t seq_id, uint64_t frag_id,
     struct en_frag_seq *live = seq_find(t, seq_id);
     if (live) {
         seq_discard(t, live);
-        set_error(err, errlen,
+        en_errf(err, errlen,
                   "first fragment of message %#" PRIx64 " arrived while "
                   "that message was still being received",
                   seq_id);
         return EN_FRAG_EPROTO;
     }
     if (table_make_room(t) < 0) {
-        set_error(err, errlen,
+        en_errf(err, errlen,
                   "out of memory starting fragmented message "
                   "%#" PRIx64,
                   seq_id);
@@ -264,14 +252,14 @@ static int feed_next(en_frag_table_t *t, uint64_t seq_id, uint64_t frag_id,
 {
     struct en_frag_seq *s = seq_find(t, seq_id);
     if (!s) {
-        set_error(err, errlen,
+        en_errf(err, errlen,
                   "fragment %" PRIu64 " of message %#" PRIx64 " arrived "
                   "without a first fragment",
                   frag_id, seq_id);
         return EN_FRAG_EPROTO;
     }
     if (frag_id != s->next_frag) {
-        set_error(err, errlen,
+        en_errf(err, errlen,
                   "fragment %" PRIu64 " of message %#" PRIx64 " arrived "
                   "when fragment %" PRIu64 " was due",
                   frag_id, seq_id, s->next_frag);
@@ -295,7 +283,7 @@ static int check_header(const uint8_t *data, size_t len, int *first, char *err,
 {
     if (len < 2 || data[0] != VERSION_MAGIC ||
         (data[1] != DIST_FRAG_HEADER && data[1] != DIST_FRAG_CONT)) {
-        set_error(err, errlen,
+        en_errf(err, errlen,
                   "packet of %zu bytes is not a fragment: a "
                   "fragment starts with 131 69 or 131 70",
                   len);
@@ -304,13 +292,13 @@ static int check_header(const uint8_t *data, size_t len, int *first, char *err,
     *first = data[1] == DIST_FRAG_HEADER;
     size_t need = *first ? EN_FRAG_FIRST_HDR_LEN : EN_FRAG_CONT_HDR_LEN;
     if (len < need) {
-        set_error(err, errlen,
+        en_errf(err, errlen,
                   "fragment header is truncated: %zu of %zu bytes (131 %u)",
                   len, need, data[1]);
         return EN_FRAG_EPROTO;
     }
     if (en_get64(data + 10) == 0) {
-        set_error(err, errlen,
+        en_errf(err, errlen,
                   "fragment of message %#" PRIx64 " has FragId 0; FragIds "
                   "count down to 1",
                   en_get64(data + 2));

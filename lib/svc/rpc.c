@@ -262,5 +262,5 @@ int en_rpc_start(en_rpc_t *r, en_proc_t *p)
 {
     r->proc = p;
     en_proc_on_spawn(p, spawn_request, r);
-    return en_rex_start(r);
+    return 0;
 }

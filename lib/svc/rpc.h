@@ -18,7 +18,7 @@ typedef struct en_rpc {
     en_mbox_t *rex; /* the rex service */
 } en_rpc_t;
 
-/* Take erpc's spawn requests and start the rex service. */
+/* Take erpc's spawn requests. */
 int en_rpc_start(en_rpc_t *r, en_proc_t *p);
 void en_rpc_free(en_rpc_t *r);
 
@@ -32,7 +32,7 @@ enum { EN_RPC_RETURN, EN_RPC_ERROR, EN_RPC_UNDEF };
 int en_rpc_apply(en_rpc_t *r, const char *m, const char *f, const char *args,
                  int args_len, ei_x_buff *out);
 
-/* The rex service (rex.c). */
+/* Start the rex service (rex.c), which answers from r's table. */
 int en_rex_start(en_rpc_t *r);
 
 #endif

@@ -14,10 +14,14 @@
 #
 # A file may include headers of its own layer and of the layers below it,
 # never of one above; it names them "layer/file.h". Within a layer the
-# headers must not include each other in a circle. Exit status 1, with one
-# line per breach, when a rule is broken.
+# headers must not include each other in a circle, and (from the built
+# objects, when there are some) the modules must not call each other in a
+# circle: a module is one .c file, or the files x.c and x_*.c that share
+# a private header x_int.h. Exit status 1, with one line per breach, when
+# a rule is broken.
 set -u
 top=${1:-${srcdir:-$(dirname "$0")/../..}}
+objdir=$(pwd)/${2:-.}
 cd "$top/lib" || { echo "check_layers: no lib/ in $top" >&2; exit 2; }
 layers="base proto tls net proc svc node"
 rank() {
@@ -75,7 +79,52 @@ for l in $layers; do
     fi
     rm -f /tmp/check_layers.$$
 done
+# Calls between the modules of one layer, read from the objects: an edge
+# A -> B when A uses a symbol B defines. tsort names any circle.
+module_of() { # layer file.o -> module name
+    m=${2%.o}
+    for h in "$1"/*_int.h; do
+        [ -f "$h" ] || continue
+        p=$(basename "$h" _int.h)
+        case "$m" in "$p"|"$p"_*) echo "$p"; return ;; esac
+    done
+    echo "$m"
+}
+modules_checked=0
+for l in $layers; do
+    objs=$(ls "$objdir/lib/$l"/*.o 2>/dev/null) || continue
+    [ -n "$objs" ] || continue
+    tmp=$(mktemp -d)
+    for o in $objs; do
+        m=$(module_of "$l" "$(basename "$o")")
+        nm -g --defined-only "$o" | awk '$2 ~ /^[TDBR]$/ {print $3}' >>"$tmp/def.$m"
+        nm -u "$o" | awk '{print $2}' >>"$tmp/use.$m"
+    done
+    pairs=$(for d in "$tmp"/def.*; do
+        b=${d##*/def.}
+        echo "$b $b"
+        for u in "$tmp"/use.*; do
+            a=${u##*/use.}
+            [ "$a" = "$b" ] && continue
+            if sort -u "$u" | grep -qxFf "$d"; then
+                echo "$b $a" # a uses b: b comes first
+            fi
+        done
+    done)
+    modules_checked=$((modules_checked + $(ls "$tmp"/def.* | wc -l)))
+    if ! echo "$pairs" | tsort >/dev/null 2>"$tmp/loop"; then
+        echo "lib/$l: modules call each other in a circle:"
+        sed 's/^/  /' "$tmp/loop"
+        fail=1
+    fi
+    rm -rf "$tmp"
+done
 if [ "$fail" = 0 ]; then
     echo "check_layers: $checked files in $(echo $layers | wc -w) layers, every include points down"
+    if [ "$modules_checked" -gt 0 ]; then
+        echo "check_layers: $modules_checked modules, no circle of calls within a layer"
+    else
+        echo "check_layers: no objects in $objdir/lib: calls not checked"
+    fi
 fi
 exit $fail
