@@ -13,6 +13,8 @@ struct en_tls_rx {
     size_t left;
     uint8_t *own;        /* a buffer of the session's own holding them */
     int drained;         /* the last recv() came back short */
+    en_tls_rx_tap_fn *tap;
+    void *tap_arg;
 };
 
 void en_tls_rx_pool_free(en_tls_rx_pool_t *pool)
@@ -85,6 +87,8 @@ static int rx_callback(WOLFSSL *ssl, char *out, int want, void *ctx)
     }
     size_t n = rx->left < (size_t)want ? rx->left : (size_t)want;
     memcpy(out, rx->next, n);
+    if (rx->tap)
+        rx->tap(rx->tap_arg, rx->next, n);
     rx->next += n;
     rx->left -= n;
     if (rx->left == 0 && rx->own) {
@@ -105,6 +109,14 @@ int en_tls_rx_attach(WOLFSSL *ssl, int fd, en_tls_rx_pool_t *pool)
     wolfSSL_SSLSetIORecv(ssl, rx_callback);
     wolfSSL_SetIOReadCtx(ssl, rx);
     return 0;
+}
+
+void en_tls_rx_tap(WOLFSSL *ssl, en_tls_rx_tap_fn *tap, void *arg)
+{
+    struct en_tls_rx *rx = wolfSSL_GetIOReadCtx(ssl);
+
+    rx->tap = tap;
+    rx->tap_arg = arg;
 }
 
 void en_tls_rx_detach(WOLFSSL *ssl)

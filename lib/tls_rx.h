@@ -38,6 +38,10 @@ void en_tls_rx_pool_free(en_tls_rx_pool_t *pool);
 int en_tls_rx_attach(WOLFSSL *ssl, int fd, en_tls_rx_pool_t *pool);
 void en_tls_rx_detach(WOLFSSL *ssl);
 
+/* Show every byte handed to wolfSSL to tap(arg, bytes, n) as well. */
+typedef void en_tls_rx_tap_fn(void *arg, const uint8_t *p, size_t n);
+void en_tls_rx_tap(WOLFSSL *ssl, en_tls_rx_tap_fn *tap, void *arg);
+
 /* The session's turn is over: give the node's buffer back, keeping any
  * unread bytes aside. -1 if they could not be kept (out of memory); the
  * connection is then broken. */
