@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "epmd_codec.h"
+#include "tls_rx.h"
 
 /* ---- TCP and TLS ------------------------------------------------------- */
 
@@ -77,26 +78,21 @@ static void on_connected(en_conn_t *c)
         en_setup_start_handshake(c);
 }
 
-/* Acceptor: a TLS connection starts with a handshake record (22). A peer
- * that sends anything else is told apart from a TLS failure, because the
- * usual cause is a node using plain TCP distribution. 0 if all is well
- * or nothing has arrived yet; -1 if c failed. */
-static int check_first_byte(en_conn_t *c)
+/* Acceptor: a TLS connection starts with a handshake record (22), and
+ * tls_rx refuses anything else before wolfSSL parses it. Such a peer is
+ * told apart from a TLS failure, because the usual cause is a node using
+ * plain TCP distribution. 1 if c failed so. */
+static int refuse_not_tls(en_conn_t *c)
 {
-    uint8_t first;
+    int first = en_tls_rx_first_byte(c->ssl);
 
-    if (c->initiator || c->tls_started)
-        return 0;
-    if (recv(c->fd, &first, 1, MSG_PEEK) != 1)
-        return 0;
-    c->tls_started = 1;
-    if (first == 0x16)
+    if (c->initiator || first < 0 || first == 0x16)
         return 0;
     en_conn_fail(c, ENODE_ETLS,
                  "the peer does not speak TLS (its first byte is 0x%02x, not "
                  "a TLS handshake): a node using plain TCP distribution on "
                  "this TLS port?", first);
-    return -1;
+    return 1;
 }
 
 /* The application's verify callback, once the handshake is through.
@@ -142,8 +138,6 @@ static void tls_step(en_conn_t *c)
 {
     char err[256];
 
-    if (check_first_byte(c) < 0)
-        return;
     enum en_io io = en_tls_handshake(c->ssl, err, sizeof err);
 
     c->tls_wants_write = io == EN_IO_WANT_WRITE;
@@ -152,7 +146,7 @@ static void tls_step(en_conn_t *c)
             en_setup_start_handshake(c);
     } else if (io == EN_IO_WANT_READ || io == EN_IO_WANT_WRITE)
         en_conn_update_watch(c);
-    else
+    else if (!refuse_not_tls(c))
         en_conn_fail(c, ENODE_ETLS, "%s", err);
 }
 

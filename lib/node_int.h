@@ -45,7 +45,6 @@ typedef struct en_conn {
     WOLFSSL *ssl;
     uint32_t events;                   /* epoll interest registered */
     int tls_wants_write;               /* a TLS read needs the fd writable */
-    int tls_started;                   /* acceptor: first byte looked at */
     int drained;                       /* the last read emptied the socket */
     int corked;                        /* has packets waiting for a flush */
     int bursting;                      /* wrote since the loop's last turn */
