@@ -343,8 +343,11 @@ void en_conn_kick(en_conn_t *c)
         c->bursting = 1;
         n->bursting = 1;
     }
-    if (c->phase != EN_PH_CONNECT && c->phase != EN_PH_TLS &&
-        en_conn_flush(c) < 0)
+    /* Before the distribution handshake the connection's own bytes go
+     * out as its steps decide: the EPMD request once the connect is
+     * through, TLS records from wolfSSL. */
+    if (c->phase != EN_PH_EPMD && c->phase != EN_PH_CONNECT &&
+        c->phase != EN_PH_TLS && en_conn_flush(c) < 0)
         return;
     en_conn_update_watch(c);
 }

@@ -97,7 +97,50 @@ Test(node, no_epmd_is_a_clear_error, .init = up, .fini = down,
 
     setenv("ERL_EPMD_PORT", "1", 1); /* nothing listens on port 1 */
     cr_assert_eq(make_node(&n, "lonely", NULL, err, sizeof err), ENODE_EEPMD);
-    cr_assert(strstr(err, "cannot reach EPMD"), "%s", err);
+    /* what happened over IPv4, not that 127.0.0.1 has no IPv6 address */
+    cr_assert(strstr(err, "cannot reach EPMD on 127.0.0.1 port 1 (connect "
+                          "to 127.0.0.1:1: Connection refused)"),
+              "%s", err);
+    cr_assert(!strstr(err, "IPv6") && !strstr(err, "resolve"), "%s", err);
+}
+
+/* A message to a node whose host has no EPMD: the lookup's failure, in
+ * words about EPMD, whether the send or the loop meets it first. */
+Test(node, a_refused_epmd_lookup_says_so, .init = up, .fini = down,
+     .timeout = 30)
+{
+    enode_t *n;
+    enode_mbox_t *mb;
+    char err[512];
+    ei_x_buff x;
+
+    cr_assert_eq(make_node(&n, "asker", NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(enode_start_thread(n), 0);
+    cr_assert_eq(enode_mbox_new(n, &mb), 0);
+    /* the cluster's EPMD, which this test started, goes */
+    cr_assert_eq(kill(h_cluster_epmd_pid(cluster), SIGKILL), 0);
+    struct seen s;
+    for (int i = 0; i < 100 && enode_epmd_names("localhost", 0, collect, &s,
+                                                err, sizeof err) == 0;
+         i++)
+        usleep(20000);
+    ei_x_new_with_version(&x);
+    ei_x_encode_atom(&x, "hello");
+    for (int round = 0; round < 2; round++) {
+        cr_assert_eq(enode_reg_send(mb, "nobody@localhost", "p", &x), 0);
+        for (int i = 0; i < 100 && !strstr(enode_last_error(n), "nobody");
+             i++)
+            usleep(20000);
+        const char *e = enode_last_error(n);
+        cr_assert(strstr(e, "nobody@localhost: cannot reach EPMD on "
+                            "localhost: Connection refused"), "%s", e);
+        cr_assert(!strstr(e, "write:"), "%s", e);
+        cr_assert_neq(enode_connect(n, "nobody@localhost"), 0);
+        cr_assert(strstr(enode_last_error(n), "cannot reach EPMD"), "%s",
+                  enode_last_error(n));
+    }
+    ei_x_free(&x);
+    enode_free(n);
 }
 
 static void no_certificate(enode_config_t *c)
@@ -526,3 +569,4 @@ Test(node, a_vanished_tcp_peer_raises_no_sigpipe, .init = up, .fini = down,
 {
     vanishing_peer(1);
 }
+
