@@ -101,20 +101,15 @@ void en_conn_close_transport(en_conn_t *c)
     c->tls_inflight = 0;
 }
 
-void en_conn_fail(en_conn_t *c, int code, const char *fmt, ...)
+/* The end of c, for the reason `why`; a connection that was up is
+ * logged at `up_level`. */
+static void conn_end(en_conn_t *c, int code, int up_level, const char *why)
 {
     enode_t *n = c->node;
-    char why[512];
-    va_list ap;
 
-    if (c->phase == EN_PH_DEAD)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
-    va_end(ap);
     if (c->phase == EN_PH_UP) {
-        en_log(n, ENODE_LOG_WARNING, "connection to %s lost: %s", c->peer,
-               why);
+        en_log(n, up_level, "connection to %s %s: %s", c->peer,
+               up_level == ENODE_LOG_INFO ? "closed" : "lost", why);
     } else {
         char who[EN_HS_NAME_MAX + 80];
         if (c->peer[0])
@@ -140,6 +135,27 @@ void en_conn_fail(en_conn_t *c, int code, const char *fmt, ...)
     if (c->peer[0] && !en_conn_find(n, c->peer) && (was_up || c->initiator))
         en_signal_node_down(n, c->peer, was_up);
     pthread_cond_broadcast(&n->cond);
+}
+
+void en_conn_fail(en_conn_t *c, int code, const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+
+    if (c->phase == EN_PH_DEAD)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    conn_end(c, code, ENODE_LOG_WARNING, why);
+}
+
+/* The peer closed a connection that was up, as nodes do when they
+ * disconnect or stop: news, not trouble (info, not a warning). */
+static void closed_by_peer(en_conn_t *c, const char *why)
+{
+    if (c->phase != EN_PH_DEAD)
+        conn_end(c, ENODE_ECONN, ENODE_LOG_INFO, why);
 }
 
 void en_conn_free(en_conn_t *c)
@@ -420,7 +436,11 @@ static int read_all(en_conn_t *c)
         }
         if (c->phase != EN_PH_UP)
             return -1;
-        if (io == EN_IO_EOF || io == EN_IO_ERROR) {
+        if (io == EN_IO_EOF) {
+            closed_by_peer(c, err);
+            return -1;
+        }
+        if (io == EN_IO_ERROR) {
             en_conn_fail(c, ENODE_ECONN, "%s", err);
             return -1;
         }
@@ -516,6 +536,14 @@ uint64_t en_conn_deadline(const en_conn_t *c)
     return c->deadline_ms;
 }
 
+/* A TLS client that has heard nothing from the server: a plain TCP
+ * acceptor waits for the rest of what it takes for a name message. */
+static int unanswered_hello(en_conn_t *c)
+{
+    return c->phase == EN_PH_TLS && c->initiator && c->ssl &&
+           en_tls_rx_first_byte(c->ssl) < 0;
+}
+
 void en_conn_on_timer(en_conn_t *c, uint64_t now)
 {
     if (c->phase == EN_PH_DEAD)
@@ -532,8 +560,13 @@ void en_conn_on_timer(en_conn_t *c, uint64_t now)
             en_conn_fail(c, ENODE_ETIMEOUT, "%s", c->hs->errmsg);
         } else
             en_conn_fail(c, ENODE_ETIMEOUT,
-                         "%s took longer than %u ms (net_setuptime)",
-                         en_phase_name(c->phase), c->node->setup_ms);
+                         "%s took longer than %u ms (net_setuptime)%s",
+                         en_phase_name(c->phase), c->node->setup_ms,
+                         unanswered_hello(c)
+                             ? ": no answer at all to our ClientHello; does "
+                               "the peer speak plain TCP distribution "
+                               "(inet_tcp_dist)?"
+                             : "");
         return;
     }
     switch (en_ticker_check(&c->ticker, now)) {
@@ -558,8 +591,20 @@ en_conn_t *en_conn_get(enode_t *n, const char *peer)
     char alive[EN_NODE_NAME_MAX + 1], host[EN_NODE_NAME_MAX + 1];
     en_conn_t *c = en_conn_find(n, peer);
 
+    char why[200];
+
     if (c)
         return c;
+    if (en_name_too_long("node name", peer, why, sizeof why)) {
+        en_set_error(n, "%s", why);
+        return NULL;
+    }
+    if (strlen(peer) > EN_NODE_NAME_MAX) {
+        en_set_error(n, "node name '%.40s...' is too long: %zu bytes of "
+                     "UTF-8, and enode keeps at most %d", peer, strlen(peer),
+                     EN_NODE_NAME_MAX);
+        return NULL;
+    }
     if (en_node_split(peer, alive, sizeof alive, host, sizeof host) < 0) {
         en_set_error(n, "'%s' is not a node name (alive@host)", peer);
         return NULL;

@@ -224,8 +224,17 @@ int enode_register(enode_mbox_t *mb, const char *name)
     enode_t *n = mb->node;
     int rc = 0;
 
-    if (!name || !*name || strlen(name) >= sizeof mb->name)
+    char why[200];
+
+    if (!name || !*name)
         return ENODE_EINVAL;
+    if (en_name_too_long("registered name", name, why, sizeof why) ||
+        strlen(name) >= sizeof mb->name) {
+        pthread_mutex_lock(&n->lock);
+        en_set_error(n, "%s", why);
+        pthread_mutex_unlock(&n->lock);
+        return ENODE_EINVAL;
+    }
     pthread_mutex_lock(&n->lock);
     if (mb->name[0])
         rc = ENODE_EINVAL;

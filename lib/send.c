@@ -44,7 +44,13 @@ int en_reg_send_locked(enode_t *n, const erlang_pid *from,
 {
     en_conn_t *c;
     int rc;
+    char why[200];
 
+    /* before dialling: no node could take it */
+    if (en_name_too_long("registered name", name, why, sizeof why)) {
+        en_set_error(n, "cannot send: %s", why);
+        return ENODE_EINVAL;
+    }
     if (en_is_local_node(n, node_name)) {
         struct enode_mbox *mb = en_mbox_by_name(n, name);
         return mb ? en_mbox_deliver(mb, from, name, msg, len) : 0;

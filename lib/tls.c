@@ -302,8 +302,17 @@ enum en_io en_tls_handshake(WOLFSSL *ssl, char *err, size_t errlen)
     if (ret == WOLFSSL_SUCCESS)
         return en_tls_check_session(ssl, err, errlen) < 0 ? EN_IO_ERROR
                                                            : EN_IO_DONE;
+    int code = wolfSSL_get_error(ssl, ret);
     enum en_io io = classify(ssl, ret, err, errlen);
-    if (io == EN_IO_EOF)
+    /* closed or reset before the server said a word */
+    if ((io == EN_IO_EOF || code == SOCKET_ERROR_E) &&
+        !wolfSSL_is_server(ssl) && en_tls_rx_first_byte(ssl) < 0)
+        snprintf(err, errlen,
+                 "TLS client: the peer closed the connection without "
+                 "answering our ClientHello: it may speak plain TCP "
+                 "distribution (inet_tcp_dist), or not take connections "
+                 "from us");
+    else if (io == EN_IO_EOF)
         snprintf(err, errlen,
                  "%s: the peer closed the connection during the handshake "
                  "without saying why (it may have refused our certificate, "

@@ -270,3 +270,82 @@ Test(first_byte, client_hello_arriving_after_a_look_at_an_empty_socket,
     close(fd);
     enode_free(n);
 }
+
+/* ---- TLS and plain TCP meeting ------------------------------------------------ */
+
+static void tcp_config(enode_config_t *cfg)
+{
+    cfg->proto = ENODE_PROTO_TCP;
+    cfg->ssl_dist_optfile = NULL;
+}
+
+static enode_t *c_node_proto(const char *name, int tcp)
+{
+    enode_t *n;
+    enode_config_t cfg;
+    char err[512];
+    h_enode_config(cluster, &cfg, name);
+    if (tcp)
+        tcp_config(&cfg);
+    cfg.setup_time_ms = 2000;
+    cfg.log = keep_log;
+    cr_assert_eq(enode_new(&n, &cfg, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(enode_start_thread(n), 0);
+    return n;
+}
+
+static void dial_fails_with(enode_t *n, const char *peer, const char *why)
+{
+    cr_assert_neq(enode_connect(n, peer), 0, "%s reached %s", enode_name(n),
+                  peer);
+    cr_assert(strstr(enode_last_error(n), why), "expected \"%s\" in: %s",
+              why, enode_last_error(n));
+}
+
+Test(first_byte, a_tcp_node_dialling_a_tls_node_hears_it_may_speak_tls,
+     .init = up, .fini = down, .timeout = 60)
+{
+    h_node_t *otp = h_node_launch(cluster, "otls", NULL);
+    enode_t *tcp = c_node_proto("plain", 1);
+    enode_t *tls = c_node_proto("secure", 0);
+    cr_assert_eq(h_node_wait_ready(otp, 30000), 0);
+    /* OTP answers with an alert, a C node closes without a word */
+    dial_fails_with(tcp, h_node_name(otp),
+                    "answered with a TLS record: it speaks TLS distribution "
+                    "(inet_tls_dist), not plain TCP");
+    dial_fails_with(tcp, enode_name(tls),
+                    "closed the connection while we waited for a status "
+                    "reply to our name; it may speak TLS distribution "
+                    "(inet_tls_dist)");
+    /* and the TLS node said why it closed */
+    cr_assert(logged("does not speak TLS (its first byte is 0x00"), "%s",
+              log_text);
+    enode_free(tcp);
+    enode_free(tls);
+}
+
+Test(first_byte, a_tls_node_dialling_a_tcp_node_hears_it_may_speak_tcp,
+     .init = up, .fini = down, .timeout = 60)
+{
+    h_node_opts_t o = H_NODE_OPTS_INIT;
+    o.tcp = true;
+    h_node_t *otp = h_node_launch(cluster, "otcp", &o);
+    enode_t *tls = c_node_proto("secure", 0);
+    enode_t *tcp = c_node_proto("plain", 1);
+    cr_assert_eq(h_node_wait_ready(otp, 30000), 0);
+    /* a C node refuses the ClientHello at once, and says why */
+    dial_fails_with(tls, enode_name(tcp),
+                    "closed the connection without answering our "
+                    "ClientHello: it may speak plain TCP distribution "
+                    "(inet_tcp_dist)");
+    cr_assert(logged("speaks TLS (its first bytes are a TLS record): a node "
+                     "using TLS distribution (inet_tls_dist) on this plain "
+                     "TCP port?"),
+              "%s", log_text);
+    /* OTP waits for the rest of a name message that long */
+    dial_fails_with(tls, h_node_name(otp),
+                    "no answer at all to our ClientHello; does the peer "
+                    "speak plain TCP distribution (inet_tcp_dist)?");
+    enode_free(tls);
+    enode_free(tcp);
+}
