@@ -253,8 +253,6 @@ WOLFSSL *en_tls_session(WOLFSSL_CTX *ctx, int fd, int client, const char *sni,
         en_tls_rx_detach(ssl);
         goto fail;
     }
-    if (!client)
-        en_tls_rx_tap(ssl, en_certreq_rx, wolfSSL_GetIOWriteCtx(ssl));
     return ssl;
 fail:
     wolfSSL_free(ssl);

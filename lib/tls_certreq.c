@@ -2,7 +2,7 @@
  * transcript of that handshake as the client has it (see tls_certreq.h).
  *
  * The transcript is the handshake messages in the order they crossed the
- * wire: the client's as wolfSSL reads them (en_certreq_rx), the server's
+ * wire: the client's as wolfSSL reads them (a tap on tls_rx), the server's
  * as they go out (the send filter), up to each side's ChangeCipherSpec;
  * after it the client's Finished joins from the callbacks. In a TLS 1.2
  * handshake the two sides take turns, so appending in the order seen is
@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "buf.h"
+#include "tls_rx.h"
 
 #define REC_HANDSHAKE 0x16
 #define REC_CCS 0x14
@@ -293,7 +294,8 @@ static int certreq_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 
 /* ---- what the client sends ------------------------------------------------------ */
 
-void en_certreq_rx(void *certreq, const uint8_t *p, size_t n)
+/* The bytes p[0..n) the client sent, as wolfSSL reads them. */
+static void client_bytes(void *certreq, const uint8_t *p, size_t n)
 {
     struct en_certreq *cr = certreq;
 
@@ -343,6 +345,7 @@ int en_certreq_attach(WOLFSSL *ssl, int fd, CallbackIOSend lower)
     en_buf_init(&cr->held);
     wolfSSL_SSLSetIOSend(ssl, certreq_send);
     wolfSSL_SetIOWriteCtx(ssl, cr);
+    en_tls_rx_tap(ssl, client_bytes, cr);
 #if EN_CERTREQ
     wolfSSL_SetEccVerifyCtx(ssl, cr);
     wolfSSL_SetRsaVerifyCtx(ssl, cr);
@@ -361,6 +364,7 @@ void en_certreq_detach(WOLFSSL *ssl)
     if (!cr)
         return;
     wolfSSL_SetIOWriteCtx(ssl, cr->lower_ctx);
+    en_tls_rx_tap(ssl, NULL, NULL);
 #if EN_CERTREQ
     wolfSSL_SetEccVerifyCtx(ssl, NULL);
     wolfSSL_SetRsaVerifyCtx(ssl, NULL);

@@ -62,15 +62,13 @@ int en_certreq_widen(const uint8_t *msg, size_t len, uint8_t *out,
 
 /* Watch a server session's TLS 1.2 handshakes: its sends go through
  * here, then through `lower` with the write context the session has now
- * (NULL: straight to fd). Call after every other send filter is in place,
- * and give en_certreq_rx() every byte wolfSSL reads. 0, or -1 when out of
- * memory. en_certreq_detach() puts the write context back and frees the
- * state; call it before the lower filters go. */
+ * (NULL: straight to fd), and it sees what the session reads (a tap on
+ * tls_rx). Call after en_tls_rx_attach() and every other send
+ * filter. 0, or -1 when out of memory. en_certreq_detach() puts the write
+ * context back and frees the state; call it before the lower filters and
+ * tls_rx go. */
 int en_certreq_attach(WOLFSSL *ssl, int fd, CallbackIOSend lower);
 void en_certreq_detach(WOLFSSL *ssl);
-
-/* The bytes p[0..n) the client sent, as wolfSSL reads them. */
-void en_certreq_rx(void *certreq, const uint8_t *p, size_t n);
 
 /* Put the callbacks of tls_certreq_cb.c on a server context. */
 void en_certreq_ctx_init(WOLFSSL_CTX *ctx);
