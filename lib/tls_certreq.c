@@ -41,31 +41,30 @@ struct en_certreq {
     CallbackIOSend lower; /* the filter below, or NULL: send() on fd */
     void *lower_ctx;
     enum cr_state state;
-    int broken;       /* lost track after widening: the Finished fail */
+    int broken; /* lost track after widening: the Finished fail */
     en_buf_t transcript;
     size_t walked;    /* offset of the first message not looked at */
     size_t cr_off;    /* where the widened request sits in the transcript */
     uint8_t *cr_orig; /* the request as wolfSSL wrote it */
     size_t cr_orig_len;
-    size_t cv_off;    /* where the client's CertificateVerify starts, or 0 */
+    size_t cv_off; /* where the client's CertificateVerify starts, or 0 */
     /* sends: wolfSSL hands whole records */
-    int tx_watch;     /* the server's records are still plaintext */
-    size_t tx_left;   /* bytes of the record being passed on */
-    en_buf_t held;    /* the rewritten record going out */
+    int tx_watch;   /* the server's records are still plaintext */
+    size_t tx_left; /* bytes of the record being passed on */
+    en_buf_t held;  /* the rewritten record going out */
     size_t held_sent, held_for;
     /* reads: the client's records, cut anywhere */
     int rx_watch;
-    int rx_records;   /* records seen */
+    int rx_records; /* records seen */
     uint8_t rx_hdr[5];
     size_t rx_hdr_len, rx_left;
     int rx_type;
-    int client_ccs;   /* the client's ChangeCipherSpec came */
+    int client_ccs; /* the client's ChangeCipherSpec came */
 };
 
-/* ---- the request ------------------------------------------------------------ */
+/* ---- the request --------------------------------------------------------- */
 
-int en_certreq_widen(const uint8_t *msg, size_t len, uint8_t *out,
-                     size_t cap)
+int en_certreq_widen(const uint8_t *msg, size_t len, uint8_t *out, size_t cap)
 {
     /* type(1) length(3) certificate_types<1..255> ... */
     if (len < 6 || msg[0] != HS_CERT_REQUEST || cap < len + 1)
@@ -86,7 +85,7 @@ int en_certreq_widen(const uint8_t *msg, size_t len, uint8_t *out,
     return (int)len + 1;
 }
 
-/* ---- the state ---------------------------------------------------------------- */
+/* ---- the state ----------------------------------------------------------- */
 
 static void pass(struct en_certreq *cr)
 {
@@ -177,7 +176,7 @@ static void append(struct en_certreq *cr, const uint8_t *p, size_t n)
     walk(cr);
 }
 
-/* ---- what the server sends ------------------------------------------------------ */
+/* ---- what the server sends ----------------------------------------------- */
 
 /* The request in payload[0..len) of the record starting at rec goes out
  * widened: the record, rewritten, waits in cr->held. 0, or -1 if it is
@@ -292,7 +291,7 @@ static int certreq_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
     return sent;
 }
 
-/* ---- what the client sends ------------------------------------------------------ */
+/* ---- what the client sends ----------------------------------------------- */
 
 /* The bytes p[0..n) the client sent, as wolfSSL reads them. */
 static void client_bytes(void *certreq, const uint8_t *p, size_t n)
@@ -329,7 +328,7 @@ static void client_bytes(void *certreq, const uint8_t *p, size_t n)
     }
 }
 
-/* ---- the session ------------------------------------------------------------------ */
+/* ---- the session --------------------------------------------------------- */
 
 int en_certreq_attach(WOLFSSL *ssl, int fd, CallbackIOSend lower)
 {
@@ -377,7 +376,7 @@ void en_certreq_detach(WOLFSSL *ssl)
     free(cr);
 }
 
-/* ---- for the callbacks ------------------------------------------------------------- */
+/* ---- for the callbacks --------------------------------------------------- */
 
 int en_certreq_widened(const struct en_certreq *cr)
 {
@@ -454,4 +453,3 @@ void en_certreq_finish(struct en_certreq *cr)
 {
     pass(cr);
 }
-

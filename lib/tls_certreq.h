@@ -42,8 +42,8 @@
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/hash.h>
 
-#if defined(HAVE_PK_CALLBACKS) && !defined(WOLFSSL_NO_TLS12) &&           \
-    defined(WOLFSSL_HAVE_PRF) &&                                           \
+#if defined(HAVE_PK_CALLBACKS) && !defined(WOLFSSL_NO_TLS12) &&                \
+    defined(WOLFSSL_HAVE_PRF) &&                                               \
     (defined(OPENSSL_EXTRA) || defined(WOLFSSL_EXTRA))
 #define EN_CERTREQ 1
 #else
@@ -57,8 +57,7 @@ struct en_certreq;
  * write into out[0..cap) the same message listing that type and then the
  * other. Its length (len + 1), or -1 if msg is not such a message or out
  * is too small. */
-int en_certreq_widen(const uint8_t *msg, size_t len, uint8_t *out,
-                     size_t cap);
+int en_certreq_widen(const uint8_t *msg, size_t len, uint8_t *out, size_t cap);
 
 /* Watch a server session's TLS 1.2 handshakes: its sends go through
  * here, then through `lower` with the write context the session has now
@@ -73,7 +72,7 @@ void en_certreq_detach(WOLFSSL *ssl);
 /* Put the callbacks of tls_certreq_cb.c on a server context. */
 void en_certreq_ctx_init(WOLFSSL_CTX *ctx);
 
-/* ---- for the callbacks ---------------------------------------------------- */
+/* ---- for the callbacks --------------------------------------------------- */
 
 /* 1 while a widened request is out and the handshake not finished. */
 int en_certreq_widened(const struct en_certreq *cr);

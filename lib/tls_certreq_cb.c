@@ -65,13 +65,13 @@ static enum wc_HashType cv_hash(const struct en_certreq *cr, int *scheme,
                                 int *size)
 {
     *scheme = en_certreq_cv_scheme(cr);
-    enum wc_HashType type = *scheme < 0 ? WC_HASH_TYPE_NONE
-                                        : scheme_hash(*scheme);
+    enum wc_HashType type =
+        *scheme < 0 ? WC_HASH_TYPE_NONE : scheme_hash(*scheme);
     *size = type == WC_HASH_TYPE_NONE ? 0 : wc_HashGetDigestSize(type);
     return *size > 0 ? type : WC_HASH_TYPE_NONE;
 }
 
-/* ---- ECDSA ---------------------------------------------------------------- */
+/* ---- ECDSA --------------------------------------------------------------- */
 
 #ifdef HAVE_ECC
 /* wolfSSL checks the client's CertificateVerify with the hash of its own
@@ -113,13 +113,12 @@ static int ecc_verify(WOLFSSL *ssl, const unsigned char *sig,
 }
 #endif
 
-/* ---- RSA ------------------------------------------------------------------- */
+/* ---- RSA ----------------------------------------------------------------- */
 
 #ifndef NO_RSA
 /* PKCS #1 v1.5: out[0..len) is the DigestInfo the signature holds. If it
  * is that of the client's transcript, make it that of wolfSSL's. */
-static void retarget_pkcs1(const struct en_certreq *cr, uint8_t *out,
-                           int len)
+static void retarget_pkcs1(const struct en_certreq *cr, uint8_t *out, int len)
 {
     uint8_t hash[WC_MAX_DIGEST_SIZE], info[MAX_ENCODED_SIG_SZ];
     int scheme, size;
@@ -174,8 +173,8 @@ static void retarget_pss(const struct en_certreq *cr, uint8_t *out, int len,
     uint8_t hash[WC_MAX_DIGEST_SIZE];
     uint8_t m[8 + 2 * WC_MAX_DIGEST_SIZE];
     int scheme, size;
-    if (cv_hash(cr, &scheme, &size) != type || !is_pss(scheme) ||
-        len < size || len - size > WC_MAX_DIGEST_SIZE)
+    if (cv_hash(cr, &scheme, &size) != type || !is_pss(scheme) || len < size ||
+        len - size > WC_MAX_DIGEST_SIZE)
         return;
     if (en_certreq_hash_to_cv(cr, EN_CR_CLIENT, type, hash) < 0 ||
         wc_RsaPSS_CheckPadding_ex(hash, (word32)size, out, (word32)len, type,
@@ -211,11 +210,10 @@ static int rsa_pss_verify(WOLFSSL *ssl, unsigned char *sig,
 #endif
 #endif
 
-/* ---- Finished ---------------------------------------------------------------- */
+/* ---- Finished ------------------------------------------------------------ */
 
-static int finished(WOLFSSL *ssl, const byte *side,
-                    const byte *handshake_hash, word32 hash_len,
-                    byte *verify_data, void *ctx)
+static int finished(WOLFSSL *ssl, const byte *side, const byte *handshake_hash,
+                    word32 hash_len, byte *verify_data, void *ctx)
 {
     struct en_certreq *cr = ctx;
     uint8_t hash[WC_MAX_DIGEST_SIZE];
@@ -226,8 +224,8 @@ static int finished(WOLFSSL *ssl, const byte *side,
     if (!en_certreq_widened(cr))
         return PROTOCOLCB_UNAVAILABLE;
     int client = memcmp(side, "client finished", 15) == 0;
-    enum wc_HashType type = hash_len == 48 ? WC_HASH_TYPE_SHA384
-                                           : WC_HASH_TYPE_SHA256;
+    enum wc_HashType type =
+        hash_len == 48 ? WC_HASH_TYPE_SHA384 : WC_HASH_TYPE_SHA256;
     if ((client && !en_certreq_client_done(cr)) ||
         (hash_len != 32 && hash_len != 48) ||
         en_certreq_hash_all(cr, type, hash) < 0 ||
@@ -238,9 +236,8 @@ static int finished(WOLFSSL *ssl, const byte *side,
                    INVALID_DEVID) != 0)
         return BUILD_MSG_ERROR;
     if (client)
-        return en_certreq_add_client_finished(cr, verify_data) < 0
-                   ? MEMORY_E
-                   : 0;
+        return en_certreq_add_client_finished(cr, verify_data) < 0 ? MEMORY_E
+                                                                   : 0;
     en_certreq_finish(cr);
     return 0;
 }

@@ -44,7 +44,7 @@ static void down(void)
     wolfSSL_Cleanup();
 }
 
-/* ---- the C node, its log kept ---------------------------------------------- */
+/* ---- the C node, its log kept -------------------------------------------- */
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static char log_text[16384];
@@ -81,8 +81,7 @@ static const char *tls13_optfile(void)
                 "{cacertfile,\"%s/ca.pem\"},{verify,verify_peer},%s"
                 "{versions,['tlsv1.3']}]}%s\n",
                 side ? " " : "[", side ? "client" : "server", pki, pki, pki,
-                side ? "" : "{fail_if_no_peer_cert,true},",
-                side ? "]." : ",");
+                side ? "" : "{fail_if_no_peer_cert,true},", side ? "]." : ",");
     fclose(f);
     return path;
 }
@@ -109,7 +108,7 @@ static void dial(int fd, int port)
                  strerror(errno));
 }
 
-/* ---- recv(), with the ClientHello delivered at the worst moment -------------- */
+/* ---- recv(), with the ClientHello delivered at the worst moment ---------- */
 
 static int hello_fd = -1;
 static uint8_t hello[8192];
@@ -119,8 +118,8 @@ static atomic_int armed;
 static void send_hello(void)
 {
     for (size_t sent = 0; sent < hello_len;) {
-        ssize_t n = send(hello_fd, hello + sent, hello_len - sent,
-                         MSG_NOSIGNAL);
+        ssize_t n =
+            send(hello_fd, hello + sent, hello_len - sent, MSG_NOSIGNAL);
         if (n <= 0)
             return;
         sent += (size_t)n;
@@ -166,8 +165,8 @@ static int client_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
     (void)ssl;
     if (capturing)
         return WOLFSSL_CBIO_ERR_WANT_READ;
-    ssize_t n = recvfrom(*(int *)ctx, buf, (size_t)sz, MSG_DONTWAIT, NULL,
-                         NULL);
+    ssize_t n =
+        recvfrom(*(int *)ctx, buf, (size_t)sz, MSG_DONTWAIT, NULL, NULL);
     if (n == 0)
         return WOLFSSL_CBIO_ERR_CONN_CLOSE;
     return n < 0 ? (errno == EAGAIN ? WOLFSSL_CBIO_ERR_WANT_READ
@@ -184,10 +183,10 @@ static WOLFSSL_CTX *client_ctx(void)
     snprintf(cert, sizeof cert, "%s/node.pem", pki);
     snprintf(key, sizeof key, "%s/node.key", pki);
     snprintf(ca, sizeof ca, "%s/ca.pem", pki);
-    cr_assert_eq(wolfSSL_CTX_use_certificate_file(ctx, cert,
-                                                  WOLFSSL_FILETYPE_PEM), 1);
-    cr_assert_eq(wolfSSL_CTX_use_PrivateKey_file(ctx, key,
-                                                 WOLFSSL_FILETYPE_PEM), 1);
+    cr_assert_eq(
+        wolfSSL_CTX_use_certificate_file(ctx, cert, WOLFSSL_FILETYPE_PEM), 1);
+    cr_assert_eq(
+        wolfSSL_CTX_use_PrivateKey_file(ctx, key, WOLFSSL_FILETYPE_PEM), 1);
     cr_assert_eq(wolfSSL_CTX_load_verify_locations(ctx, ca, NULL), 1);
     wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, NULL);
     wolfSSL_CTX_SetIOSend(ctx, client_send);
@@ -262,8 +261,10 @@ Test(first_byte, client_hello_arriving_after_a_look_at_an_empty_socket,
 
     cr_assert(client_handshake(ssl, fd), "TLS handshake failed; log:\n%s",
               log_text);
-    cr_assert(answers_name(ssl, fd), "the node dropped a good TLS 1.3 "
-                                     "peer; log:\n%s", log_text);
+    cr_assert(answers_name(ssl, fd),
+              "the node dropped a good TLS 1.3 "
+              "peer; log:\n%s",
+              log_text);
     cr_assert(!logged("does not speak TLS"), "%s", log_text);
     wolfSSL_free(ssl);
     wolfSSL_CTX_free(ctx);
@@ -271,7 +272,7 @@ Test(first_byte, client_hello_arriving_after_a_look_at_an_empty_socket,
     enode_free(n);
 }
 
-/* ---- TLS and plain TCP meeting ------------------------------------------------ */
+/* ---- TLS and plain TCP meeting ------------------------------------------- */
 
 static void tcp_config(enode_config_t *cfg)
 {
@@ -298,8 +299,8 @@ static void dial_fails_with(enode_t *n, const char *peer, const char *why)
 {
     cr_assert_neq(enode_connect(n, peer), 0, "%s reached %s", enode_name(n),
                   peer);
-    cr_assert(strstr(enode_last_error(n), why), "expected \"%s\" in: %s",
-              why, enode_last_error(n));
+    cr_assert(strstr(enode_last_error(n), why), "expected \"%s\" in: %s", why,
+              enode_last_error(n));
 }
 
 Test(first_byte, a_tcp_node_dialling_a_tls_node_hears_it_may_speak_tls,

@@ -571,7 +571,7 @@ Test(node, a_vanished_tcp_peer_raises_no_sigpipe, .init = up, .fini = down,
 }
 
 
-/* ---- a peer that closes normally is news, not trouble -------------------- */
+/* ---- a peer that closes normally is news, not trouble ------------------ */
 
 static pthread_mutex_t levels_mu = PTHREAD_MUTEX_INITIALIZER;
 static char levels_text[8192];

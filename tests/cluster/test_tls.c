@@ -1016,7 +1016,7 @@ Test(tls, restricted_signature_algorithms, .init = up, .fini = down,
     failure_case(&f);
 }
 
-/* ---- certificates of every key type under one CA --------------------------- */
+/* ---- certificates of every key type under one CA ------------------------ */
 
 static const char *const key_types[] = {"rsa2048", "rsa4096", "p256", "p384",
                                         NULL};

@@ -25,7 +25,7 @@
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/random.h>
 
-/* ---- the message ------------------------------------------------------------ */
+/* ---- the message --------------------------------------------------------- */
 
 /* A CertificateRequest listing `types`, two signature algorithms, no CAs. */
 static size_t request(uint8_t *m, const uint8_t *types, size_t n_types)
@@ -74,7 +74,7 @@ Test(tls_certreq, widen_leaves_other_requests_alone)
     cr_assert_eq(en_certreq_widen(m, len, out, sizeof out), -1);
 }
 
-/* ---- handshakes in memory -------------------------------------------------------- */
+/* ---- handshakes in memory ------------------------------------------------ */
 
 static char pki[64];
 
@@ -179,17 +179,21 @@ static WOLFSSL_CTX *server_ctx(en_tls_conf_t *conf, const run_t *r)
         char name[32];
         snprintf(name, sizeof name, opt[i][1], r->server_key);
         snprintf(path, sizeof path, "%s/%s", pki, name);
-        cr_assert_eq(en_tls_conf_set_opt(conf, opt[i][0], path, err,
-                                         sizeof err), 0, "%s", err);
+        cr_assert_eq(
+            en_tls_conf_set_opt(conf, opt[i][0], path, err, sizeof err), 0,
+            "%s", err);
     }
-    cr_assert_eq(en_tls_conf_set_opt(conf, "server_verify", "verify_peer",
-                                     err, sizeof err), 0);
+    cr_assert_eq(en_tls_conf_set_opt(conf, "server_verify", "verify_peer", err,
+                                     sizeof err),
+                 0);
     cr_assert_eq(en_tls_conf_set_opt(conf, "server_fail_if_no_peer_cert",
-                                     "true", err, sizeof err), 0);
-    cr_assert_eq(en_tls_conf_set_opt(conf, "server_versions", r->versions,
-                                     err, sizeof err), 0, "%s", err);
-    WOLFSSL_CTX *ctx = en_tls_ctx_new(&conf->server, EN_TLS_SERVER, err,
-                                      sizeof err);
+                                     "true", err, sizeof err),
+                 0);
+    cr_assert_eq(en_tls_conf_set_opt(conf, "server_versions", r->versions, err,
+                                     sizeof err),
+                 0, "%s", err);
+    WOLFSSL_CTX *ctx =
+        en_tls_ctx_new(&conf->server, EN_TLS_SERVER, err, sizeof err);
     cr_assert_not_null(ctx, "%s", err);
     return ctx;
 }
@@ -202,15 +206,14 @@ static WOLFSSL_CTX *client_ctx(const run_t *r)
     snprintf(cert, sizeof cert, "%s/node_%s.pem", pki, r->client_key);
     snprintf(key, sizeof key, "%s/node_%s.key", pki, r->client_key);
     snprintf(ca, sizeof ca, "%s/ca.pem", pki);
-    cr_assert_eq(wolfSSL_CTX_use_certificate_file(ctx, cert,
-                                                  WOLFSSL_FILETYPE_PEM), 1);
-    cr_assert_eq(wolfSSL_CTX_use_PrivateKey_file(ctx, key,
-                                                 WOLFSSL_FILETYPE_PEM), 1);
+    cr_assert_eq(
+        wolfSSL_CTX_use_certificate_file(ctx, cert, WOLFSSL_FILETYPE_PEM), 1);
+    cr_assert_eq(
+        wolfSSL_CTX_use_PrivateKey_file(ctx, key, WOLFSSL_FILETYPE_PEM), 1);
     cr_assert_eq(wolfSSL_CTX_load_verify_locations(ctx, ca, NULL), 1);
     wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, NULL);
     if (r->client_sigalgs)
-        cr_assert_eq(wolfSSL_CTX_set1_sigalgs_list(ctx, r->client_sigalgs),
-                     1);
+        cr_assert_eq(wolfSSL_CTX_set1_sigalgs_list(ctx, r->client_sigalgs), 1);
     if (r->wrong_signature)
         wolfSSL_CTX_SetEccSignCb(ctx, wrong_ecc_sign);
     if (!r->ems)
@@ -224,11 +227,10 @@ static void handshake(run_t *r)
     int fds[2];
     en_tls_conf_t conf;
     en_tls_rx_pool_t pool = {0};
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds),
-                 0);
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
     WOLFSSL_CTX *sctx = server_ctx(&conf, r), *cctx = client_ctx(r);
-    WOLFSSL *server = en_tls_session(sctx, fds[0], 0, NULL, NULL, &pool,
-                                     r->err, sizeof r->err);
+    WOLFSSL *server = en_tls_session(sctx, fds[0], 0, NULL, NULL, &pool, r->err,
+                                     sizeof r->err);
     cr_assert_not_null(server, "%s", r->err);
     WOLFSSL *client = wolfSSL_new(cctx);
     cr_assert_not_null(client);
@@ -246,11 +248,11 @@ static void handshake(run_t *r)
         if (!r->client_done) {
             int rc = wolfSSL_connect(client);
             int e = wolfSSL_get_error(client, rc);
-            r->client_done = rc == WOLFSSL_SUCCESS ? 1
-                             : e == WOLFSSL_ERROR_WANT_READ ||
-                                     e == WOLFSSL_ERROR_WANT_WRITE
-                                 ? 0
-                                 : -1;
+            r->client_done =
+                rc == WOLFSSL_SUCCESS ? 1
+                : e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE
+                    ? 0
+                    : -1;
         }
         if (r->server != EN_IO_WANT_READ && r->server != EN_IO_WANT_WRITE &&
             r->client_done != 0)
@@ -284,7 +286,11 @@ static void accepted(run_t *r, const char *types)
 Test(tls_certreq, rsa_server_takes_an_ecdsa_client, .init = make_pki,
      .fini = drop_pki)
 {
-    run_t r = {.server_key = "rsa2048", .client_key = "p256", .versions = "tlsv1.2", .client_sigalgs = NULL, .wrong_signature = 0};
+    run_t r = {.server_key = "rsa2048",
+               .client_key = "p256",
+               .versions = "tlsv1.2",
+               .client_sigalgs = NULL,
+               .wrong_signature = 0};
     accepted(&r, "01 40");
     cr_assert_str_eq(r.version, "TLSv1.2");
 }
@@ -292,38 +298,66 @@ Test(tls_certreq, rsa_server_takes_an_ecdsa_client, .init = make_pki,
 Test(tls_certreq, ecdsa_server_takes_an_rsa_client_pss_or_pkcs1,
      .init = make_pki, .fini = drop_pki)
 {
-    run_t pss = {.server_key = "p256", .client_key = "rsa2048", .versions = "tlsv1.2", .client_sigalgs = "RSA-PSS+SHA256:ECDSA+SHA256", .wrong_signature = 0};
+    run_t pss = {.server_key = "p256",
+                 .client_key = "rsa2048",
+                 .versions = "tlsv1.2",
+                 .client_sigalgs = "RSA-PSS+SHA256:ECDSA+SHA256",
+                 .wrong_signature = 0};
     accepted(&pss, "40 01");
-    run_t pkcs1 = {.server_key = "p256", .client_key = "rsa2048", .versions = "tlsv1.2", .client_sigalgs = "RSA+SHA384:ECDSA+SHA256", .wrong_signature = 0};
+    run_t pkcs1 = {.server_key = "p256",
+                   .client_key = "rsa2048",
+                   .versions = "tlsv1.2",
+                   .client_sigalgs = "RSA+SHA384:ECDSA+SHA256",
+                   .wrong_signature = 0};
     accepted(&pkcs1, "40 01");
 }
 
-Test(tls_certreq, same_key_types_still_work, .init = make_pki,
-     .fini = drop_pki)
+Test(tls_certreq, same_key_types_still_work, .init = make_pki, .fini = drop_pki)
 {
-    run_t ec = {.server_key = "p256", .client_key = "p256", .versions = "tlsv1.2", .client_sigalgs = NULL, .wrong_signature = 0};
+    run_t ec = {.server_key = "p256",
+                .client_key = "p256",
+                .versions = "tlsv1.2",
+                .client_sigalgs = NULL,
+                .wrong_signature = 0};
     accepted(&ec, "40 01");
-    run_t rsa = {.server_key = "rsa2048", .client_key = "rsa2048", .versions = "tlsv1.2", .client_sigalgs = NULL, .wrong_signature = 0};
+    run_t rsa = {.server_key = "rsa2048",
+                 .client_key = "rsa2048",
+                 .versions = "tlsv1.2",
+                 .client_sigalgs = NULL,
+                 .wrong_signature = 0};
     accepted(&rsa, "01 40");
 }
 
 Test(tls_certreq, a_signature_over_another_transcript_is_refused,
      .init = make_pki, .fini = drop_pki)
 {
-    run_t r = {.server_key = "rsa2048", .client_key = "p256", .versions = "tlsv1.2", .client_sigalgs = NULL, .wrong_signature = 1};
+    run_t r = {.server_key = "rsa2048",
+               .client_key = "p256",
+               .versions = "tlsv1.2",
+               .client_sigalgs = NULL,
+               .wrong_signature = 1};
     handshake(&r);
     cr_assert_neq(r.server, EN_IO_DONE, "a wrong CertificateVerify passed");
     cr_assert(strstr(r.err, "TLS server: we refused the peer: its handshake "
-                            "signature does not verify"), "%s", r.err);
+                            "signature does not verify"),
+              "%s", r.err);
     cr_assert_neq(r.client_done, 1);
 }
 
 Test(tls_certreq, tls13_is_left_alone, .init = make_pki, .fini = drop_pki)
 {
-    run_t r = {.server_key = "rsa2048", .client_key = "p256", .versions = "tlsv1.3", .client_sigalgs = NULL, .wrong_signature = 0};
+    run_t r = {.server_key = "rsa2048",
+               .client_key = "p256",
+               .versions = "tlsv1.3",
+               .client_sigalgs = NULL,
+               .wrong_signature = 0};
     accepted(&r, ""); /* TLS 1.3's request is encrypted */
     cr_assert_str_eq(r.version, "TLSv1.3");
-    run_t wrong = {.server_key = "rsa2048", .client_key = "p256", .versions = "tlsv1.3", .client_sigalgs = NULL, .wrong_signature = 1};
+    run_t wrong = {.server_key = "rsa2048",
+                   .client_key = "p256",
+                   .versions = "tlsv1.3",
+                   .client_sigalgs = NULL,
+                   .wrong_signature = 1};
     handshake(&wrong);
     cr_assert_neq(wrong.server, EN_IO_DONE, "a wrong CertificateVerify passed");
 }
@@ -333,7 +367,9 @@ Test(tls_certreq, a_handshake_with_the_extended_master_secret_is_left_alone,
 {
     /* OTP never offers it; a wolfSSL client does, and sends its
      * certificate whatever the request lists */
-    run_t r = {.server_key = "rsa2048", .client_key = "p256",
-               .versions = "tlsv1.2", .ems = 1};
+    run_t r = {.server_key = "rsa2048",
+               .client_key = "p256",
+               .versions = "tlsv1.2",
+               .ems = 1};
     accepted(&r, "01");
 }
