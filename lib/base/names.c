@@ -26,6 +26,23 @@ int en_node_split(const char *node, char *alive, size_t alivelen, char *host,
     return 0;
 }
 
+int en_name_too_long(const char *what, const char *s, char *err,
+                     size_t errlen)
+{
+    size_t chars = 0, bytes = strlen(s);
+    for (const char *p = s; *p; p++)
+        chars += ((unsigned char)*p & 0xC0) != 0x80; /* not a continuation */
+    /* 4 bytes a character at most: what ei's atom buffers take */
+    if (chars <= EN_ATOM_CHARS_MAX && bytes < 4 * EN_ATOM_CHARS_MAX + 1)
+        return 0;
+    if (err)
+        snprintf(err, errlen,
+                 "%s '%.40s...' is too long: %zu characters, and an atom "
+                 "holds at most %d",
+                 what, s, chars, EN_ATOM_CHARS_MAX);
+    return 1;
+}
+
 /* An alive part is what erl allows: letters, digits, '_' and '-'. */
 static int valid_alive(const char *s, size_t n)
 {
@@ -111,9 +128,13 @@ int en_node_full_name(const char *name, int long_names, char *full,
     } else if (this_host(long_names, host, sizeof host, err, errlen) < 0) {
         return -1;
     }
-    if (alen + 1 + strlen(host) > EN_NODE_NAME_MAX ||
-        alen + 1 + strlen(host) >= fulllen) {
-        snprintf(err, errlen, "node name '%s' is too long", name);
+    /* the alive part is ASCII: bytes are characters */
+    size_t len = alen + 1 + strlen(host);
+    if (len > EN_NODE_NAME_MAX || len >= fulllen) {
+        snprintf(err, errlen,
+                 "node name '%.40s...' is too long: %zu characters, and a "
+                 "node name is an atom, which holds at most %d",
+                 name, len, EN_ATOM_CHARS_MAX);
         return -1;
     }
     snprintf(full, fulllen, "%.*s@%s", (int)alen, name, host);

@@ -17,6 +17,17 @@
 int en_node_full_name(const char *name, int long_names, char *full,
                       size_t fulllen, char *err, size_t errlen);
 
+/* An atom holds at most 255 characters, and node and registered names
+ * are atoms. */
+#define EN_ATOM_CHARS_MAX 255
+
+/* 1 if s (UTF-8) is too long for an atom: more than 255 characters, or
+ * more bytes than enode keeps for one. Then err (if not NULL) gets
+ * "WHAT 's...' is too long: N characters, and an atom holds at most
+ * 255". */
+int en_name_too_long(const char *what, const char *s, char *err,
+                     size_t errlen);
+
 /* Split "alive@host" at the '@'. 0, or -1 if it is not a node name. */
 int en_node_split(const char *node, char *alive, size_t alivelen, char *host,
                   size_t hostlen);

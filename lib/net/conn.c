@@ -96,37 +96,34 @@ void en_conn_close_transport(en_conn_t *c)
     c->tls_inflight = 0;
 }
 
-void en_conn_fail(en_conn_t *c, int code, const char *fmt, ...)
+/* The end of c, for the reason `why`; a connection that was up is
+ * logged at `up_level`. */
+static void conn_end(en_conn_t *c, int code, int up_level, const char *why)
 {
     en_net_t *net = c->net;
-    char why[512];
-    va_list ap;
 
-    if (c->phase == EN_PH_DEAD)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
-    va_end(ap);
     if (c->phase == EN_PH_UP) {
-        en_core_log(net->core, ENODE_LOG_WARNING, "connection to %s lost: %s", c->peer,
-               why);
+        en_core_log(net->core, up_level, "connection to %s %s: %s", c->peer,
+                    up_level == ENODE_LOG_INFO ? "closed" : "lost", why);
     } else {
         char who[EN_HS_NAME_MAX + 80];
         if (c->peer[0])
             snprintf(who, sizeof who, "%s", c->peer);
         else
             en_addr_str(&c->addr, who, sizeof who);
-        en_core_log(net->core, ENODE_LOG_WARNING, "connection %s %s failed in %s: %s",
-               c->initiator ? "to" : "from", who, en_phase_name(c->phase),
-               why);
+        en_core_log(net->core, ENODE_LOG_WARNING,
+                    "connection %s %s failed in %s: %s",
+                    c->initiator ? "to" : "from", who,
+                    en_phase_name(c->phase), why);
     }
-    en_core_error(net->core, "%s%s%s", c->peer[0] ? c->peer : "", c->peer[0] ? ": " : "",
-                 why);
+    en_core_error(net->core, "%s%s%s", c->peer[0] ? c->peer : "",
+                  c->peer[0] ? ": " : "", why);
     net->last_conn_code = code;
     c->fail_code = code;
     if (c->pending.len > 0)
-        en_core_log(net->core, ENODE_LOG_WARNING, "dropped %zu bytes of messages queued for %s",
-               c->pending.len, c->peer);
+        en_core_log(net->core, ENODE_LOG_WARNING,
+                    "dropped %zu bytes of messages queued for %s",
+                    c->pending.len, c->peer);
     int was_up = c->phase == EN_PH_UP;
     en_conn_close_transport(c);
     c->phase = EN_PH_DEAD;
@@ -135,6 +132,25 @@ void en_conn_fail(en_conn_t *c, int code, const char *fmt, ...)
     if (c->peer[0] && !en_net_find(net, c->peer) && (was_up || c->initiator))
         net->hooks.node_down(net->hooks.ud, c->peer, was_up);
     en_core_broadcast(net->core);
+}
+
+void en_conn_fail(en_conn_t *c, int code, const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+
+    if (c->phase == EN_PH_DEAD)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    conn_end(c, code, ENODE_LOG_WARNING, why);
+}
+
+void en_conn_closed_by_peer(en_conn_t *c, const char *why)
+{
+    if (c->phase != EN_PH_DEAD)
+        conn_end(c, ENODE_ECONN, ENODE_LOG_INFO, why);
 }
 
 void en_conn_free(en_conn_t *c)

@@ -44,7 +44,6 @@ struct en_conn {
     WOLFSSL *ssl;
     uint32_t events;                   /* epoll interest registered */
     int tls_wants_write;               /* a TLS read needs the fd writable */
-    int tls_started;                   /* acceptor: first byte looked at */
     int drained;                       /* the last read emptied the socket */
     int corked;                        /* has packets waiting for a flush */
     int bursting;                      /* wrote since the loop's last turn */
@@ -90,6 +89,9 @@ void en_conn_close_transport(en_conn_t *c);
 enum en_io en_conn_read_into(en_conn_t *c, en_buf_t *b, char *err,
                              size_t errlen);
 enum en_io en_conn_read(en_conn_t *c, char *err, size_t errlen);
+/* The peer closed a connection that was up, as nodes do when they
+ * disconnect or stop: news, not trouble (logged at info level). */
+void en_conn_closed_by_peer(en_conn_t *c, const char *why);
 /* Write as much of c->out as the socket takes, as it is. -1 if the
  * connection failed (c is then dead). */
 int en_conn_flush(en_conn_t *c);

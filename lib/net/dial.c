@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "proto/epmd_codec.h"
+#include "tls/tls_rx.h"
 
 /* ---- TCP and TLS ------------------------------------------------------- */
 
@@ -78,26 +79,21 @@ static void on_connected(en_conn_t *c)
         en_setup_start_handshake(c);
 }
 
-/* Acceptor: a TLS connection starts with a handshake record (22). A peer
- * that sends anything else is told apart from a TLS failure, because the
- * usual cause is a node using plain TCP distribution. 0 if all is well
- * or nothing has arrived yet; -1 if c failed. */
-static int check_first_byte(en_conn_t *c)
+/* Acceptor: a TLS connection starts with a handshake record (22), and
+ * tls_rx refuses anything else before wolfSSL parses it. Such a peer is
+ * told apart from a TLS failure, because the usual cause is a node using
+ * plain TCP distribution. 1 if c failed so. */
+static int refuse_not_tls(en_conn_t *c)
 {
-    uint8_t first;
+    int first = en_tls_rx_first_byte(c->ssl);
 
-    if (c->initiator || c->tls_started)
-        return 0;
-    if (recv(c->fd, &first, 1, MSG_PEEK) != 1)
-        return 0;
-    c->tls_started = 1;
-    if (first == 0x16)
+    if (c->initiator || first < 0 || first == 0x16)
         return 0;
     en_conn_fail(c, ENODE_ETLS,
                  "the peer does not speak TLS (its first byte is 0x%02x, not "
                  "a TLS handshake): a node using plain TCP distribution on "
                  "this TLS port?", first);
-    return -1;
+    return 1;
 }
 
 /* The application's verify callback, once the handshake is through.
@@ -143,8 +139,6 @@ static void tls_step(en_conn_t *c)
 {
     char err[256];
 
-    if (check_first_byte(c) < 0)
-        return;
     enum en_io io = en_tls_handshake(c->ssl, err, sizeof err);
 
     c->tls_wants_write = io == EN_IO_WANT_WRITE;
@@ -153,7 +147,7 @@ static void tls_step(en_conn_t *c)
             en_setup_start_handshake(c);
     } else if (io == EN_IO_WANT_READ || io == EN_IO_WANT_WRITE)
         en_conn_update_watch(c);
-    else
+    else if (!refuse_not_tls(c))
         en_conn_fail(c, ENODE_ETLS, "%s", err);
 }
 
@@ -417,11 +411,22 @@ void en_setup_on_event(en_conn_t *c, uint32_t events)
 
 en_conn_t *en_net_get(en_net_t *net, const char *peer)
 {
-    char alive[EN_NODE_NAME_MAX + 1], host[EN_NODE_NAME_MAX + 1];
+    char alive[EN_NODE_NAME_MAX + 1], host[EN_NODE_NAME_MAX + 1], why[200];
     en_conn_t *c = en_net_find(net, peer);
 
     if (c)
         return c;
+    if (en_name_too_long("node name", peer, why, sizeof why)) {
+        en_core_error(net->core, "%s", why);
+        return NULL;
+    }
+    if (strlen(peer) > EN_NODE_NAME_MAX) {
+        en_core_error(net->core,
+                      "node name '%.40s...' is too long: %zu bytes of "
+                      "UTF-8, and enode keeps at most %d",
+                      peer, strlen(peer), EN_NODE_NAME_MAX);
+        return NULL;
+    }
     if (en_node_split(peer, alive, sizeof alive, host, sizeof host) < 0) {
         en_core_error(net->core, "'%s' is not a node name (alive@host)", peer);
         return NULL;

@@ -20,23 +20,29 @@
 
 #define EPMD_REPLY_MS 10000
 
-/* Connect to the EPMD on host: over IPv4, else over IPv6. */
+/* Connect to the EPMD on host: over IPv4, else over IPv6. The reason
+ * given is that of the first address tried: a host with no IPv6 address
+ * (127.0.0.1) does not hide why IPv4 failed. */
 static int connect_epmd(const char *host, int port, char *err, size_t errlen)
 {
     en_addr_t a;
-    char why[256] = "";
+    char why[256] = "", unresolved[256] = "";
 
     for (int v6 = 0; v6 < 2; v6++) {
-        if (en_sock_resolve(host, (uint16_t)port, v6, &a, why,
-                            sizeof why) < 0)
+        if (en_sock_resolve(host, (uint16_t)port, v6, &a, unresolved,
+                            sizeof unresolved) < 0)
             continue;
-        int fd = en_sock_connect_wait(&a, 3000, why, sizeof why);
+        char failed[256];
+        int fd = en_sock_connect_wait(&a, 3000, failed, sizeof failed);
         if (fd >= 0)
             return fd;
+        if (!why[0])
+            snprintf(why, sizeof why, "%s", failed);
     }
     snprintf(err, errlen,
              "cannot reach EPMD on %s port %d (%s): start it with `epmd "
-             "-daemon`, or set ERL_EPMD_PORT", host, port, why);
+             "-daemon`, or set ERL_EPMD_PORT", host, port,
+             why[0] ? why : unresolved);
     return -1;
 }
 

@@ -51,6 +51,14 @@ uint64_t en_conn_deadline(const en_conn_t *c)
     return c->deadline_ms;
 }
 
+/* A TLS client that has heard nothing from the server: a plain TCP
+ * acceptor waits for the rest of what it takes for a name message. */
+static int unanswered_hello(en_conn_t *c)
+{
+    return c->phase == EN_PH_TLS && c->initiator && c->ssl &&
+           en_tls_rx_first_byte(c->ssl) < 0;
+}
+
 void en_conn_on_timer(en_conn_t *c, uint64_t now)
 {
     if (c->phase == EN_PH_DEAD)
@@ -67,8 +75,13 @@ void en_conn_on_timer(en_conn_t *c, uint64_t now)
             en_conn_fail(c, ENODE_ETIMEOUT, "%s", c->hs->errmsg);
         } else
             en_conn_fail(c, ENODE_ETIMEOUT,
-                         "%s took longer than %u ms (net_setuptime)",
-                         en_phase_name(c->phase), c->net->setup_ms);
+                         "%s took longer than %u ms (net_setuptime)%s",
+                         en_phase_name(c->phase), c->net->setup_ms,
+                         unanswered_hello(c)
+                             ? ": no answer at all to our ClientHello; does "
+                               "the peer speak plain TCP distribution "
+                               "(inet_tcp_dist)?"
+                             : "");
         return;
     }
     en_up_on_timer(c, now);

@@ -88,7 +88,11 @@ static int read_all(en_conn_t *c)
         }
         if (c->phase != EN_PH_UP)
             return -1;
-        if (io == EN_IO_EOF || io == EN_IO_ERROR) {
+        if (io == EN_IO_EOF) {
+            en_conn_closed_by_peer(c, err);
+            return -1;
+        }
+        if (io == EN_IO_ERROR) {
             en_conn_fail(c, ENODE_ECONN, "%s", err);
             return -1;
         }
@@ -191,8 +195,12 @@ void en_conn_kick(en_conn_t *c)
         c->bursting = 1;
         net->bursting = 1;
     }
+    /* Before the distribution handshake the connection's own bytes go
+     * out as its steps decide: the EPMD request once the connect is
+     * through, TLS records from wolfSSL. */
     if (c->phase == EN_PH_UP ? en_up_flush(c) < 0
-                             : c->phase != EN_PH_CONNECT &&
+                             : c->phase != EN_PH_EPMD &&
+                                   c->phase != EN_PH_CONNECT &&
                                    c->phase != EN_PH_TLS &&
                                    en_conn_flush(c) < 0)
         return;

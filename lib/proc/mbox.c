@@ -196,9 +196,15 @@ const erlang_pid *enode_mbox_pid(const enode_mbox_t *mb)
 int enode_register(enode_mbox_t *mb, const char *name)
 {
     int rc = 0;
+    char why[200];
 
-    if (!name || !*name || strlen(name) >= sizeof mb->name)
+    if (!name || !*name)
         return ENODE_EINVAL;
+    if (en_name_too_long("registered name", name, why, sizeof why) ||
+        strlen(name) >= sizeof mb->name) {
+        en_core_error(mb->proc->core, "%s", why);
+        return ENODE_EINVAL;
+    }
     pthread_mutex_lock(en_mbox_lock(mb));
     if (mb->name[0])
         rc = ENODE_EINVAL;

@@ -21,6 +21,13 @@ int en_reg_send_locked(en_proc_t *p, const erlang_pid *from,
                        const char *node_name, const char *name,
                        const char *msg, size_t len)
 {
+    char why[200];
+
+    /* before dialling: no node could take it */
+    if (en_name_too_long("registered name", name, why, sizeof why)) {
+        en_core_error(p->core, "cannot send: %s", why);
+        return ENODE_EINVAL;
+    }
     if (en_core_is_local(p->core, node_name)) {
         en_mbox_t *mb = en_mbox_by_name(p, name);
         return mb ? en_mbox_deliver(mb, from, name, msg, len) : 0;

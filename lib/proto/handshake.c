@@ -718,8 +718,12 @@ static const char *awaited(int step)
     }
 }
 
-static const char *close_hint(int step)
+static const char *close_hint(const en_hs_t *hs, int step)
 {
+    /* a TLS acceptor closes on a plain name message without a word */
+    if (step == STEP_I_STATUS && hs->lenbytes == 2)
+        return "; it may speak TLS distribution (inet_tls_dist), which "
+               "takes no plain TCP";
     switch (step) {
     case STEP_I_ACK:
         /* dist_util closes without a word when the 'r' digest is wrong */
@@ -747,7 +751,7 @@ void en_hs_peer_closed(en_hs_t *hs)
     }
     fail(hs, EN_HS_ERR_CLOSED,
          "%s closed the connection while we waited for %s%s", peer(hs),
-         awaited(step), close_hint(step));
+         awaited(step), close_hint(hs, step));
 }
 
 void en_hs_timed_out(en_hs_t *hs, unsigned timeout_ms)
@@ -795,6 +799,29 @@ static void on_message(en_hs_t *hs, const uint8_t *m, size_t n, en_buf_t *out)
     }
 }
 
+/* Plain TCP, and the peer's first frame starts like a TLS record (a
+ * handshake, 0x16, or an alert, 0x15, of version 3.x): a length no first
+ * handshake message has. Say so at once (1) rather than wait for
+ * thousands of bytes that never come. */
+static int tls_meets_tcp(en_hs_t *hs, const uint8_t *data)
+{
+    if (hs->lenbytes != 2 || (data[0] != 0x16 && data[0] != 0x15) ||
+        data[1] != 0x03)
+        return 0;
+    if (hs->step == STEP_A_NAME)
+        fail(hs, EN_HS_ERR_PROTOCOL,
+             "%s speaks TLS (its first bytes are a TLS record): a node "
+             "using TLS distribution (inet_tls_dist) on this plain TCP "
+             "port?", peer(hs));
+    else if (hs->step == STEP_I_STATUS)
+        fail(hs, EN_HS_ERR_PROTOCOL,
+             "%s answered with a TLS record: it speaks TLS distribution "
+             "(inet_tls_dist), not plain TCP", peer(hs));
+    else
+        return 0;
+    return 1;
+}
+
 /* Find the next whole frame in data, which holds at least the length
  * prefix.  Returns its total size (length
  * prefix included) and sets *msg and *n to its payload, or returns 0 if
@@ -802,6 +829,8 @@ static void on_message(en_hs_t *hs, const uint8_t *m, size_t n, en_buf_t *out)
 static size_t next_frame(en_hs_t *hs, const uint8_t *data, size_t len,
                          const uint8_t **msg, size_t *n)
 {
+    if (tls_meets_tcp(hs, data))
+        return 0;
     size_t body = hs->lenbytes == 2 ? en_get16(data) : en_get32(data);
     if (body == 0 || body > EN_HS_MSG_MAX) {
         fail(hs, EN_HS_ERR_PROTOCOL,

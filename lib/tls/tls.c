@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "tls/tls_ccs.h"
+#include "tls/tls_certreq.h"
 #include "tls/tlsconf.h"
 
 #include <wolfssl/openssl/evp.h>
@@ -144,6 +145,11 @@ static const char *local_reason(int code)
     case MATCH_SUITE_ERROR:
         return "no shared cipher suite with the peer (compare `ciphers`, "
                "and `eccs` or `supported_groups`, on both sides)";
+    case SIG_VERIFY_E:
+    case VERIFY_SIGN_ERROR:
+        return "we refused the peer: its handshake signature does not "
+               "verify with the key of its certificate (a forged or "
+               "altered handshake)";
     case SOCKET_ERROR_E:
     case SOCKET_PEER_CLOSED_E:
         return "the peer closed the connection during the TLS handshake";
@@ -238,6 +244,15 @@ WOLFSSL *en_tls_session(WOLFSSL_CTX *ctx, int fd, int client, const char *sni,
         en_tls_rx_detach(ssl);
         goto fail;
     }
+    /* above the CCS shim: it sees the records as they go out */
+    if (!client && en_certreq_attach(ssl, fd, EN_NEED_CCS_SHIM ? en_ccs_send
+                                                               : NULL) < 0) {
+        snprintf(err, errlen, "TLS: out of memory");
+        if (EN_NEED_CCS_SHIM)
+            en_ccs_detach(ssl);
+        en_tls_rx_detach(ssl);
+        goto fail;
+    }
     return ssl;
 fail:
     wolfSSL_free(ssl);
@@ -248,6 +263,8 @@ void en_tls_free(WOLFSSL *ssl)
 {
     if (!ssl)
         return;
+    if (wolfSSL_is_server(ssl))
+        en_certreq_detach(ssl);
     if (EN_NEED_CCS_SHIM && wolfSSL_is_server(ssl))
         en_ccs_detach(ssl);
     en_tls_rx_detach(ssl);
@@ -283,8 +300,17 @@ enum en_io en_tls_handshake(WOLFSSL *ssl, char *err, size_t errlen)
     if (ret == WOLFSSL_SUCCESS)
         return en_tls_check_session(ssl, err, errlen) < 0 ? EN_IO_ERROR
                                                            : EN_IO_DONE;
+    int code = wolfSSL_get_error(ssl, ret);
     enum en_io io = classify(ssl, ret, err, errlen);
-    if (io == EN_IO_EOF)
+    /* closed or reset before the server said a word */
+    if ((io == EN_IO_EOF || code == SOCKET_ERROR_E) &&
+        !wolfSSL_is_server(ssl) && en_tls_rx_first_byte(ssl) < 0)
+        snprintf(err, errlen,
+                 "TLS client: the peer closed the connection without "
+                 "answering our ClientHello: it may speak plain TCP "
+                 "distribution (inet_tcp_dist), or not take connections "
+                 "from us");
+    else if (io == EN_IO_EOF)
         snprintf(err, errlen,
                  "%s: the peer closed the connection during the handshake "
                  "without saying why (it may have refused our certificate, "

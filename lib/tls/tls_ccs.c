@@ -98,7 +98,7 @@ static int send_ccs(struct en_ccs *s)
     return 0;
 }
 
-static int ccs_send_cb(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+int en_ccs_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 {
     struct en_ccs *s = ctx;
     size_t limit = (size_t)sz;
@@ -135,7 +135,7 @@ int en_ccs_attach(WOLFSSL *ssl, int fd)
         return -1;
     s->fd = fd;
     s->state = INSPECT;
-    wolfSSL_SSLSetIOSend(ssl, ccs_send_cb);
+    wolfSSL_SSLSetIOSend(ssl, en_ccs_send);
     wolfSSL_SetIOWriteCtx(ssl, s);
     return 0;
 }

@@ -31,4 +31,7 @@ int en_ccs_needed(const uint8_t *p, size_t len, size_t *record_len);
 int en_ccs_attach(WOLFSSL *ssl, int fd);
 void en_ccs_detach(WOLFSSL *ssl);
 
+/* The send callback en_ccs_attach() installs (for a filter above it). */
+int en_ccs_send(WOLFSSL *ssl, char *buf, int sz, void *ctx);
+
 #endif

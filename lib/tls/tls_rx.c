@@ -13,6 +13,9 @@ struct en_tls_rx {
     size_t left;
     uint8_t *own;        /* a buffer of the session's own holding them */
     int drained;         /* the last recv() came back short */
+    int first;           /* the first byte the peer sent, or -1 */
+    en_tls_rx_tap_fn *tap;
+    void *tap_arg;
 };
 
 void en_tls_rx_pool_free(en_tls_rx_pool_t *pool)
@@ -74,7 +77,6 @@ static int refill(struct en_tls_rx *rx)
 static int rx_callback(WOLFSSL *ssl, char *out, int want, void *ctx)
 {
     struct en_tls_rx *rx = ctx;
-    (void)ssl;
 
     if (want <= 0)
         return 0;
@@ -83,8 +85,14 @@ static int rx_callback(WOLFSSL *ssl, char *out, int want, void *ctx)
         if (rc != 0)
             return rc;
     }
+    if (rx->first < 0)
+        rx->first = rx->next[0];
+    if (rx->first != 0x16 && wolfSSL_is_server(ssl))
+        return WOLFSSL_CBIO_ERR_GENERAL; /* not TLS: en_tls_rx_first_byte */
     size_t n = rx->left < (size_t)want ? rx->left : (size_t)want;
     memcpy(out, rx->next, n);
+    if (rx->tap)
+        rx->tap(rx->tap_arg, rx->next, n);
     rx->next += n;
     rx->left -= n;
     if (rx->left == 0 && rx->own) {
@@ -102,9 +110,18 @@ int en_tls_rx_attach(WOLFSSL *ssl, int fd, en_tls_rx_pool_t *pool)
         return -1;
     rx->fd = fd;
     rx->pool = pool;
+    rx->first = -1;
     wolfSSL_SSLSetIORecv(ssl, rx_callback);
     wolfSSL_SetIOReadCtx(ssl, rx);
     return 0;
+}
+
+void en_tls_rx_tap(WOLFSSL *ssl, en_tls_rx_tap_fn *tap, void *arg)
+{
+    struct en_tls_rx *rx = wolfSSL_GetIOReadCtx(ssl);
+
+    rx->tap = tap;
+    rx->tap_arg = arg;
 }
 
 void en_tls_rx_detach(WOLFSSL *ssl)
@@ -141,6 +158,12 @@ int en_tls_rx_drained(WOLFSSL *ssl)
 {
     const struct en_tls_rx *rx = wolfSSL_GetIOReadCtx(ssl);
     return rx->left == 0 && rx->drained;
+}
+
+int en_tls_rx_first_byte(WOLFSSL *ssl)
+{
+    const struct en_tls_rx *rx = wolfSSL_GetIOReadCtx(ssl);
+    return rx->first;
 }
 
 int en_tls_rx_unread(WOLFSSL *ssl)

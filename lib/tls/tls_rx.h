@@ -38,6 +38,17 @@ void en_tls_rx_pool_free(en_tls_rx_pool_t *pool);
 int en_tls_rx_attach(WOLFSSL *ssl, int fd, en_tls_rx_pool_t *pool);
 void en_tls_rx_detach(WOLFSSL *ssl);
 
+/* The first byte the peer sent, or -1 before any came. A TLS peer's is
+ * 0x16, the type of a handshake record. A server session hands wolfSSL
+ * nothing of a stream that starts otherwise (wolfSSL sees a socket error):
+ * a node using plain TCP distribution has dialled a TLS port. Decided on
+ * the bytes wolfSSL reads, whenever they come. */
+int en_tls_rx_first_byte(WOLFSSL *ssl);
+
+/* Show every byte handed to wolfSSL to tap(arg, bytes, n) as well. */
+typedef void en_tls_rx_tap_fn(void *arg, const uint8_t *p, size_t n);
+void en_tls_rx_tap(WOLFSSL *ssl, en_tls_rx_tap_fn *tap, void *arg);
+
 /* The session's turn is over: give the node's buffer back, keeping any
  * unread bytes aside. -1 if they could not be kept (out of memory); the
  * connection is then broken. */

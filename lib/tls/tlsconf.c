@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "proto/termtext.h"
+#include "tls/tls_certreq.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -2065,5 +2066,7 @@ WOLFSSL_CTX *en_tls_ctx_new(en_tls_side_t *side, int role, char *err,
         wolfSSL_CTX_free(ctx);
         return NULL;
     }
+    if (role == EN_TLS_SERVER)
+        en_certreq_ctx_init(ctx); /* RSA and ECDSA clients alike: TLS 1.2 */
     return ctx;
 }

@@ -650,6 +650,28 @@ int h_pki_make_host(const char *dir, const char *hostname)
     return 0;
 }
 
+int h_pki_make_keys(const char *dir, const char *ca_key,
+                    const char *const *keys)
+{
+    const char *src = h_srcdir();
+    char script[H_PATH], host[H_NAME] = "";
+    char *argv[16] = {"sh", script, (char *)dir, host, (char *)ca_key};
+    size_t argc = 5;
+    if (!src || fmt_into(script, sizeof script, "%s/mkcerts.sh", src) < 0 ||
+        gethostname(host, sizeof host - 1) < 0)
+        return -1;
+    for (; keys && *keys && argc < sizeof argv / sizeof argv[0] - 1; keys++)
+        argv[argc++] = (char *)*keys;
+    argv[argc] = NULL;
+    int rc = run_and_wait("/bin/sh", argv);
+    if (rc != 0) {
+        h_err("mkcerts.sh %s %s %s ... failed (exit %d)", dir, host, ca_key,
+              rc);
+        return -1;
+    }
+    return 0;
+}
+
 int h_pki_make(const char *dir)
 {
     char host[H_NAME] = "";

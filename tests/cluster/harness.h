@@ -70,6 +70,12 @@ enum {
 int h_pki_make(const char *dir);
 /* Same, for another host name (the SANs use it instead of gethostname()). */
 int h_pki_make_host(const char *dir, const char *hostname);
+/* Same, with a CA whose key is of type ca_key, and for each of the
+ * NULL-terminated keys (may be NULL) node_<key>.pem and node_<key>.key, a
+ * node certificate with a key of that type. Types: "rsa2048", "rsa4096",
+ * "p256", "p384". Returns 0 or -1. */
+int h_pki_make_keys(const char *dir, const char *ca_key,
+                    const char *const *keys);
 
 /* Writes an ssl_dist_optfile for mutual TLS with the PKI in pki_dir:
  * both sides present node.pem, verify the peer against ca.pem, and the

@@ -97,7 +97,50 @@ Test(node, no_epmd_is_a_clear_error, .init = up, .fini = down,
 
     setenv("ERL_EPMD_PORT", "1", 1); /* nothing listens on port 1 */
     cr_assert_eq(make_node(&n, "lonely", NULL, err, sizeof err), ENODE_EEPMD);
-    cr_assert(strstr(err, "cannot reach EPMD"), "%s", err);
+    /* what happened over IPv4, not that 127.0.0.1 has no IPv6 address */
+    cr_assert(strstr(err, "cannot reach EPMD on 127.0.0.1 port 1 (connect "
+                          "to 127.0.0.1:1: Connection refused)"),
+              "%s", err);
+    cr_assert(!strstr(err, "IPv6") && !strstr(err, "resolve"), "%s", err);
+}
+
+/* A message to a node whose host has no EPMD: the lookup's failure, in
+ * words about EPMD, whether the send or the loop meets it first. */
+Test(node, a_refused_epmd_lookup_says_so, .init = up, .fini = down,
+     .timeout = 30)
+{
+    enode_t *n;
+    enode_mbox_t *mb;
+    char err[512];
+    ei_x_buff x;
+
+    cr_assert_eq(make_node(&n, "asker", NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(enode_start_thread(n), 0);
+    cr_assert_eq(enode_mbox_new(n, &mb), 0);
+    /* the cluster's EPMD, which this test started, goes */
+    cr_assert_eq(kill(h_cluster_epmd_pid(cluster), SIGKILL), 0);
+    struct seen s;
+    for (int i = 0; i < 100 && enode_epmd_names("localhost", 0, collect, &s,
+                                                err, sizeof err) == 0;
+         i++)
+        usleep(20000);
+    ei_x_new_with_version(&x);
+    ei_x_encode_atom(&x, "hello");
+    for (int round = 0; round < 2; round++) {
+        cr_assert_eq(enode_reg_send(mb, "nobody@localhost", "p", &x), 0);
+        for (int i = 0; i < 100 && !strstr(enode_last_error(n), "nobody");
+             i++)
+            usleep(20000);
+        const char *e = enode_last_error(n);
+        cr_assert(strstr(e, "nobody@localhost: cannot reach EPMD on "
+                            "localhost: Connection refused"), "%s", e);
+        cr_assert(!strstr(e, "write:"), "%s", e);
+        cr_assert_neq(enode_connect(n, "nobody@localhost"), 0);
+        cr_assert(strstr(enode_last_error(n), "cannot reach EPMD"), "%s",
+                  enode_last_error(n));
+    }
+    ei_x_free(&x);
+    enode_free(n);
 }
 
 static void no_certificate(enode_config_t *c)
@@ -525,4 +568,122 @@ Test(node, a_vanished_tcp_peer_raises_no_sigpipe, .init = up, .fini = down,
      .timeout = 60)
 {
     vanishing_peer(1);
+}
+
+
+/* ---- a peer that closes normally is news, not trouble ------------------ */
+
+static pthread_mutex_t levels_mu = PTHREAD_MUTEX_INITIALIZER;
+static char levels_text[8192];
+
+/* Each line as "<level> <message>". */
+static void log_with_level(void *user, int level, const char *msg)
+{
+    (void)user;
+    pthread_mutex_lock(&levels_mu);
+    size_t len = strlen(levels_text);
+    snprintf(levels_text + len, sizeof levels_text - len, "%d %s\n", level,
+             msg);
+    pthread_mutex_unlock(&levels_mu);
+}
+
+static void info_log(enode_config_t *c)
+{
+    c->log = log_with_level;
+    c->log_level = ENODE_LOG_INFO;
+}
+
+static int levels_logged(const char *needle)
+{
+    pthread_mutex_lock(&levels_mu);
+    int found = strstr(levels_text, needle) != NULL;
+    pthread_mutex_unlock(&levels_mu);
+    return found;
+}
+
+Test(node, a_peer_closing_normally_is_logged_as_info, .init = up,
+     .fini = down, .timeout = 60)
+{
+    enode_t *n;
+    char err[512], line[300];
+
+    cr_assert_eq(make_node(&n, "calm", info_log, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(enode_start_thread(n), 0);
+    h_node_t *otp = h_node_start(cluster, "leaver", NULL);
+    cr_assert_not_null(otp);
+    cr_assert(h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
+                             enode_name(n)));
+    cr_assert(h_eval_expect(otp, "global:sync().", "ok"));
+    cr_assert(h_eval_expectf(otp, "true", "erlang:disconnect_node('%s').",
+                             enode_name(n)));
+    snprintf(line, sizeof line, "%d connection to %s closed: ",
+             ENODE_LOG_INFO, h_node_name(otp));
+    for (int i = 0; i < 100 && !levels_logged(line); i++)
+        usleep(50000);
+    cr_assert(levels_logged(line), "expected \"%s\" in:\n%s", line,
+              levels_text);
+    snprintf(line, sizeof line, "%d connection to %s", ENODE_LOG_WARNING,
+             h_node_name(otp));
+    cr_assert(!levels_logged(line), "%s", levels_text);
+    enode_free(n);
+}
+
+/* Node and registered names are atoms: past 255 characters, the error
+ * says that, wherever the name is given. */
+Test(node, a_name_too_long_for_an_atom_is_named_as_such, .init = up,
+     .fini = down, .timeout = 60)
+{
+    enode_t *n;
+    enode_mbox_t *mb;
+    char err[512], name[400], peer[420];
+    ei_x_buff x;
+
+    memset(name, 'a', 300);
+    name[300] = 0;
+    cr_assert_eq(make_node(&n, name, NULL, err, sizeof err), ENODE_EINVAL);
+    cr_assert(strstr(err, "node name 'aaaa"), "%s", err);
+    cr_assert(strstr(err, "is too long: 30"), "%s", err);
+    cr_assert(strstr(err, "an atom, which holds at most 255"), "%s", err);
+
+    cr_assert_eq(make_node(&n, "short", NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(enode_start_thread(n), 0);
+    cr_assert_eq(enode_mbox_new(n, &mb), 0);
+    /* 250 + "@localhost": a node name no node can have */
+    memset(name, 'b', 250);
+    name[250] = 0;
+    snprintf(peer, sizeof peer, "%s@localhost", name);
+    cr_assert_neq(enode_connect(n, peer), 0);
+    cr_assert(strstr(enode_last_error(n),
+                     "is too long: 260 characters, and an atom holds at "
+                     "most 255"),
+              "%s", enode_last_error(n));
+    cr_assert(!strstr(enode_last_error(n), "not a node name"), "%s",
+              enode_last_error(n));
+
+    memset(name, 'c', 300);
+    name[300] = 0;
+    cr_assert_eq(enode_register(mb, name), ENODE_EINVAL);
+    cr_assert(strstr(enode_last_error(n), "registered name 'cccc"), "%s",
+                     enode_last_error(n));
+    cr_assert(strstr(enode_last_error(n), "300 characters"), "%s",
+              enode_last_error(n));
+    /* 255 characters, some of two bytes, is fine */
+    char wide[600] = "";
+    for (int i = 0; i < 255; i++)
+        strcat(wide, i % 2 ? "\xc3\xa9" : "e");
+    cr_assert_eq(enode_register(mb, wide), 0, "%s", enode_last_error(n));
+
+    h_node_t *otp = h_node_start(cluster, "o", NULL);
+    cr_assert_not_null(otp);
+    ei_x_new_with_version(&x);
+    ei_x_encode_atom(&x, "hello");
+    cr_assert_eq(enode_reg_send(mb, h_node_name(otp), name, &x),
+                 ENODE_EINVAL);
+    cr_assert(strstr(enode_last_error(n), "cannot send: registered name "
+                                          "'cccc"),
+              "%s", enode_last_error(n));
+    cr_assert(!enode_is_connected(n, h_node_name(otp)), "dialled for it");
+    ei_x_free(&x);
+    enode_free(n);
 }

@@ -3,7 +3,9 @@
  * right after; CRLs (crl_check with a hashed crl_cache directory); the
  * application's verify callback and the pinning example; the interop
  * matrix (TLS 1.2 and 1.3, ECDSA and RSA, AES-GCM and ChaCha20-Poly1305,
- * an encrypted key). Certificates come from mkcerts.sh and badcerts.sh. */
+ * an encrypted key); RSA-2048, RSA-4096, P-256 and P-384 certificates in
+ * every pairing, under an RSA CA and under an ECDSA CA. Certificates come
+ * from mkcerts.sh and badcerts.sh. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -126,8 +128,9 @@ typedef struct cnode {
     capture_t log;
 } cnode_t;
 
-static cnode_t *c_node_v(const char *name, const char *optfile,
-                         enode_verify_fn verify, void *verify_user)
+static cnode_t *c_node_h(const char *name, const char *optfile,
+                         enode_verify_fn verify, void *verify_user,
+                         int hidden)
 {
     cnode_t *c = calloc(1, sizeof *c);
     char err[512];
@@ -143,10 +146,17 @@ static cnode_t *c_node_v(const char *name, const char *optfile,
     cfg.log_user = &c->log;
     cfg.verify = verify;
     cfg.verify_user = verify_user;
+    cfg.hidden = hidden;
     cr_assert_eq(enode_new(&c->node, &cfg, err, sizeof err), 0,
                  "%s: %s", name, err);
     cr_assert_eq(enode_start_thread(c->node), 0);
     return c;
+}
+
+static cnode_t *c_node_v(const char *name, const char *optfile,
+                         enode_verify_fn verify, void *verify_user)
+{
+    return c_node_h(name, optfile, verify, verify_user, 0);
 }
 
 static cnode_t *c_node(const char *name, const char *optfile)
@@ -1004,4 +1014,178 @@ Test(tls, restricted_signature_algorithms, .init = up, .fini = down,
         "signature algorithm", NULL,
         ecdsa, NULL, NULL, NULL};
     failure_case(&f);
+}
+
+/* ---- certificates of every key type under one CA ------------------------ */
+
+static const char *const key_types[] = {"rsa2048", "rsa4096", "p256", "p384",
+                                        NULL};
+#define N_KEY_TYPES 4
+
+/* An optfile for node_<key>.pem of the PKI in dir: mutual TLS, the server
+ * insisting on a client certificate, at `versions` (an Erlang list's
+ * elements). */
+static const char *key_optfile(const char *dir, const char *tag,
+                               const char *key, const char *versions)
+{
+    static char paths[4 * N_KEY_TYPES][700];
+    static int next;
+    char *path = paths[next++ % (4 * N_KEY_TYPES)];
+    snprintf(path, 700, "%s/%s_%s.conf", h_cluster_dir(cluster), tag, key);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "[");
+    for (int side = 0; side < 2; side++)
+        fprintf(f,
+                "{%s,[{certfile,\"%s/node_%s.pem\"},"
+                "{keyfile,\"%s/node_%s.key\"},{cacertfile,\"%s/ca.pem\"},"
+                "{verify,verify_peer},%s{versions,[%s]}]}%s\n",
+                side == 0 ? "server" : "client", dir, key, dir, key, dir,
+                side == 0 ? "{fail_if_no_peer_cert,true}," : "", versions,
+                side == 0 ? "," : "].");
+    fclose(f);
+    return path;
+}
+
+/* One C node of the matrix: its key type, TLS version and role. */
+typedef struct keyed {
+    cnode_t *c;
+    const char *key, *version;
+} keyed_t;
+
+/* Whether the connection between otp and k->c is up at k->version; if not,
+ * a line for the report. */
+static void check_version(h_node_t *otp, const keyed_t *k, const char *what,
+                          char *report, size_t len)
+{
+    char want[40], expr[300];
+    /* OTP registers the connection just after our side is up */
+    snprintf(expr, sizeof expr, "lists:member('%s', nodes(hidden)).",
+             enode_name(k->c->node));
+    if (!h_wait_until(otp, expr, "true", 5000)) {
+        snprintf(report + strlen(report), len - strlen(report),
+                 "%s: up on our side only\n", what);
+        return;
+    }
+    snprintf(want, sizeof want, "'%s'", k->version);
+    snprintf(expr, sizeof expr,
+             "element(1, harness_agent:dist_tls_info('%s')).",
+             enode_name(k->c->node));
+    char got[200] = "";
+    h_eval(otp, expr, got, sizeof got, 0);
+    if (strcmp(got, want) != 0)
+        snprintf(report + strlen(report), len - strlen(report),
+                 "%s: up, but at %s\n", what, got);
+}
+
+/* The C node dials otp (of key type okey). */
+static void keyed_dials(const keyed_t *k, h_node_t *otp, const char *okey,
+                        char *report, size_t len)
+{
+    char what[160];
+    snprintf(what, sizeof what, "%s %s enode client -> %s OTP server",
+             k->version, k->key, okey);
+    if (enode_connect(k->c->node, h_node_name(otp)) != 0)
+        snprintf(report + strlen(report), len - strlen(report), "%s: %s\n",
+                 what, enode_last_error(k->c->node));
+    else
+        check_version(otp, k, what, report, len);
+}
+
+/* otp (of key type okey) dials the C node. */
+static void otp_dials_keyed(h_node_t *otp, const char *okey, const keyed_t *k,
+                            char *report, size_t len)
+{
+    char what[160], got[64] = "";
+    snprintf(what, sizeof what, "%s %s OTP client -> %s enode server",
+             k->version, okey, k->key);
+    h_evalf(otp, got, sizeof got, 0, "net_adm:ping('%s').",
+            enode_name(k->c->node));
+    if (strcmp(got, "pong") == 0) {
+        check_version(otp, k, what, report, len);
+        return;
+    }
+    /* the C node's last word on it */
+    pthread_mutex_lock(&k->c->log.mu);
+    const char *text = k->c->log.text, *line = text + k->c->log.len;
+    while (line > text && line[-1] == '\n')
+        line--;
+    while (line > text && line[-1] != '\n')
+        line--;
+    snprintf(report + strlen(report), len - strlen(report), "%s: %s; %.300s",
+             what, got, *line ? line : "(nothing logged)\n");
+    pthread_mutex_unlock(&k->c->log.mu);
+}
+
+/* Every pairing of RSA-2048, RSA-4096, P-256 and P-384 certificates from
+ * one CA whose key is ca_key: C node and OTP node each in both roles, at
+ * TLS 1.2 and 1.3. The OTP nodes speak both versions; the C nodes one
+ * each, and are hidden, so that OTP's global does not connect them to
+ * the other OTP nodes behind the test's back (a connection must be the
+ * one the test makes, in the role it means). */
+static void key_matrix(const char *ca_key)
+{
+    static const char *const versions[2] = {"tlsv1.2", "tlsv1.3"};
+    char dir[600], tag[64];
+    h_node_t *otp[N_KEY_TYPES];
+    keyed_t client[2][N_KEY_TYPES], server[2][N_KEY_TYPES];
+
+    snprintf(dir, sizeof dir, "%s/keys_%s", h_cluster_dir(cluster), ca_key);
+    cr_assert_eq(h_pki_make_keys(dir, ca_key, key_types), 0);
+    for (int o = 0; o < N_KEY_TYPES; o++) {
+        snprintf(tag, sizeof tag, "o%s", key_types[o]);
+        otp[o] = otp_launch(tag, key_optfile(dir, tag, key_types[o],
+                                             "'tlsv1.3','tlsv1.2'"));
+    }
+    for (int v = 0; v < 2; v++)
+        for (int k = 0; k < N_KEY_TYPES; k++) {
+            char quoted[20];
+            snprintf(quoted, sizeof quoted, "'%s'", versions[v]);
+            for (int role = 0; role < 2; role++) {
+                keyed_t *e = role ? &server[v][k] : &client[v][k];
+                snprintf(tag, sizeof tag, "%s%d%s", role ? "s" : "c", v,
+                         key_types[k]);
+                e->c = c_node_h(tag, key_optfile(dir, tag, key_types[k],
+                                                 quoted),
+                                NULL, NULL, 1);
+                e->key = key_types[k];
+                e->version = versions[v];
+            }
+        }
+    for (int o = 0; o < N_KEY_TYPES; o++)
+        otp_ready(otp[o]);
+
+    char report[16384] = "";
+    for (int v = 0; v < 2; v++)
+        for (int k = 0; k < N_KEY_TYPES; k++)
+            for (int o = 0; o < N_KEY_TYPES; o++) {
+                keyed_dials(&client[v][k], otp[o], key_types[o], report,
+                            sizeof report);
+                otp_dials_keyed(otp[o], key_types[o], &server[v][k], report,
+                                sizeof report);
+            }
+    for (int v = 0; v < 2; v++)
+        for (int k = 0; k < N_KEY_TYPES; k++) {
+            c_free(client[v][k].c);
+            c_free(server[v][k].c);
+        }
+    cr_assert(report[0] == '\0', "under a %s CA:\n%s", ca_key, report);
+}
+
+static void up_plain(void)
+{
+    cluster = h_cluster_with_epmd();
+    cr_assert_not_null(cluster);
+}
+
+Test(tls, key_types_interoperate_under_an_rsa_ca, .init = up_plain,
+     .fini = down, .timeout = 180)
+{
+    key_matrix("rsa2048");
+}
+
+Test(tls, key_types_interoperate_under_an_ecdsa_ca, .init = up_plain,
+     .fini = down, .timeout = 180)
+{
+    key_matrix("p256");
 }

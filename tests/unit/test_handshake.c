@@ -1089,6 +1089,27 @@ Test(hs_hostile, oversized_length_fails_before_the_body)
     en_buf_free(&in);
 }
 
+/* Plain TCP meeting TLS: a ClientHello at a TCP acceptor, an alert
+ * answering a TCP initiator's name. Said at once, not after waiting for
+ * the thousands of bytes such a length asks for. */
+Test(hs_hostile, plain_tcp_meeting_tls_says_so)
+{
+    static const uint8_t hello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01};
+    static const uint8_t alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
+    en_buf_t in = EN_BUF_INIT;
+    en_buf_append(&in, hello, sizeof hello);
+    expect_protocol_error(EN_HS_ACCEPTOR, 2, &in,
+                          "the connecting peer speaks TLS (its first bytes "
+                          "are a TLS record): a node using TLS distribution "
+                          "(inet_tls_dist) on this plain TCP port?");
+    en_buf_reset(&in);
+    en_buf_append(&in, alert, sizeof alert);
+    expect_protocol_error(EN_HS_INITIATOR, 2, &in,
+                          "b@host answered with a TLS record: it speaks TLS "
+                          "distribution (inet_tls_dist), not plain TCP");
+    en_buf_free(&in);
+}
+
 Test(hs_hostile, empty_message)
 {
     static const uint8_t zero[] = {0, 0};
@@ -1308,6 +1329,17 @@ Test(hs_config, close_and_timeout_explain_the_step)
     cr_assert_eq(hs.err, EN_HS_ERR_TIMEOUT);
     cr_assert_str_eq(hs.errmsg, "timed out after 7000 ms waiting for a name "
                                 "message from the connecting peer");
+
+    /* a TLS acceptor closes on a plain TCP name without a word */
+    c = initiator_cfg(2);
+    cr_assert(en_hs_init(&hs, &c) == 0);
+    en_buf_reset(&out);
+    cr_assert(en_hs_start(&hs, &out) == 0);
+    en_hs_peer_closed(&hs);
+    cr_assert_str_eq(hs.errmsg, "b@host closed the connection while we "
+                                "waited for a status reply to our name; it "
+                                "may speak TLS distribution (inet_tls_dist), "
+                                "which takes no plain TCP");
     en_buf_free(&out);
 }
 
