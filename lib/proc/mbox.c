@@ -186,6 +186,11 @@ const erlang_pid *en_mbox_self(const en_mbox_t *mb)
     return &mb->pid;
 }
 
+en_proc_t *en_mbox_proc(const en_mbox_t *mb)
+{
+    return mb->proc;
+}
+
 /* A mailbox that goes without having exited exits with `normal`. */
 static void exit_normally(en_mbox_t *mb)
 {

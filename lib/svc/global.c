@@ -134,6 +134,8 @@ static void node_down_now(en_global_t *g, const char *node)
                 s->calls_out--;
                 g_lock_step(g, s->id);
             }
+        } else if (k->kind == G_CALL_TRANS) {
+            g_trans_on_reply(g, k, NULL, 0);
         } else {
             g_on_resolve_reply(g, k, NULL, 0);
         }
@@ -143,12 +145,12 @@ static void node_down_now(en_global_t *g, const char *node)
     g_node_resources_gone(g, node);
 }
 
-static void enter(en_global_t *g)
+void g_enter(en_global_t *g)
 {
     g->depth++;
 }
 
-static void leave(en_global_t *g)
+void g_leave(en_global_t *g)
 {
     while (g->depth == 1 && g->events) {
         g_event_t *e = g->events;
@@ -174,8 +176,8 @@ static void queue_event(en_global_t *g, int up, const char *node)
     *g->events_tail = e;
     g->events_tail = &e->next;
     if (g->depth == 0) {
-        enter(g);
-        leave(g);
+        g_enter(g);
+        g_leave(g);
     }
 }
 
@@ -272,7 +274,9 @@ static int call_reply(en_global_t *g, const char *msg)
     if (ei_decode_tuple_header(msg, &i, &arity) < 0 || arity != 2 ||
         ei_decode_ref(msg, &i, &tag) < 0)
         return 0;
-    EN_LIST_UNLINK(&g->calls, k, en_ref_eq(&k->tag, &tag));
+    /* The registrar's calls are answered to the registrar. */
+    EN_LIST_UNLINK(&g->calls, k,
+                   k->kind != G_CALL_TRANS && en_ref_eq(&k->tag, &tag));
     if (!k)
         return 1; /* a late answer: the call was given up */
     if (k->kind == G_CALL_LOCK) {
@@ -319,10 +323,10 @@ static void on_message(void *ud, en_mbox_t *self, const erlang_pid *from,
     (void)self;
     if (len > (size_t)0x7fffffff)
         return;
-    enter(g);
+    g_enter(g);
     if (!call_reply(g, msg) && !watch_down(g, msg))
         from_servers(g, from ? from->node : "an unknown node", msg, len);
-    leave(g);
+    g_leave(g);
 }
 
 int en_global_start(en_global_t **out, en_proc_t *p)
@@ -337,7 +341,10 @@ int en_global_start(en_global_t **out, en_proc_t *p)
     g->hidden = !(p->net->flags & EN_DFLAG_PUBLISHED);
     g->events_tail = &g->events;
     g->next_tag = 1;
+    g->timeout_ms = EN_GLOBAL_TIMEOUT_MS;
     rc = en_service_new(p, "global_name_server", on_message, g, &g->self);
+    if (rc == 0)
+        rc = g_trans_init(g);
     if (rc < 0) {
         free(g);
         return rc;
@@ -367,6 +374,7 @@ void en_global_free(en_global_t *g)
         g->sessions = s->next;
         g_sess_free(s);
     }
+    g_trans_free_all(g);
     while (g->calls) {
         g_call_t *k = g->calls;
         g->calls = k->next;
@@ -392,27 +400,6 @@ void en_global_free(en_global_t *g)
     nl_free(&g->known);
     nl_free(&g->synced);
     free(g);
-}
-
-int en_global_whereis(en_global_t *g, const char *atom, erlang_pid *pid)
-{
-    ei_x_buff x;
-    int found = 0;
-
-    if (ei_x_new(&x) < 0)
-        return 0;
-    if (put_atom(&x, atom) == 0) {
-        pthread_mutex_lock(&g->proc->core->lock);
-        g_purge_local_names(g);
-        g_name_t *e = g_name_find(g, x.buff, x.index);
-        if (e) {
-            *pid = e->pid;
-            found = 1;
-        }
-        pthread_mutex_unlock(&g->proc->core->lock);
-    }
-    ei_x_free(&x);
-    return found;
 }
 
 void en_global_stats(en_global_t *g, en_global_stats_t *st)
