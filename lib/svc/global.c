@@ -5,7 +5,8 @@
  * node that never answers (ergo, enode before this file) keeps OTP's
  * session pending forever: global:sync() on the OTP node waits for it
  * without a time limit, and the OTP node's global never learns of it.
- * enode now takes part in global as a node with no names of its own.
+ * enode takes part in global as an Erlang node does, and its mailboxes
+ * may hold global names.
  *
  * Sources: lib/kernel/src/global.erl of OTP 25.2.3 (kernel 8.5.3), 27.3.4.1
  * (kernel 10.2.7.1) and 29.1.2 (kernel 11.0.4); the three speak protocol
@@ -75,15 +76,36 @@
  *     get_synced, get_protocol_version, get_names_ext, and {sync, _}.
  *   - It keeps the names it learns (register calls, exchange, new_nodes)
  *     and forgets a name or lock when its process dies (it monitors
- *     each, from global's own pid) or its node goes. en_global_whereis()
+ *     each, from global's own pid) or its node goes. enode_global_whereis()
  *     reads that replica.
  *   - It handles new_nodes, in_sync, cancel_connect, init_connect_ack,
  *     lost_connection (passed on once; we forget the lost node and ask
  *     it to disconnect from us) and remove_connection (we disconnect).
+ *   - It registers and unregisters names for its mailboxes as
+ *     global:register_name/2 and unregister_name/1 do (global_trans.c):
+ *     a registrar process of ours takes the lock {global, Registrar} on
+ *     the boss of [us | known] and then on all of them (set_lock calls;
+ *     refused: let go, random_sleep, try again), checks that the name is
+ *     free and the process has no name, sends {register, Name, Pid, fun
+ *     global:random_exit_name/3} or {unregister, Name} to every one, and
+ *     lets go of the lock, the boss last. The API waits for it with a
+ *     time limit; given up, what was done is undone. Other nodes monitor
+ *     the mailbox and drop its name when it exits.
+ *   - It runs global's resolve methods (random_exit_name,
+ *     random_notify_name, notify_all_name) for a clash over one of its
+ *     mailboxes: within its own sessions, and when an OTP node calls
+ *     global:resolve_it/4 here through rpc (global_method.c).
+ *   - With -connect_all false (or hidden) it takes no part in connect
+ *     sessions, as erl's global does then, and registers no names.
  *
  * WHAT ENODE DOES NOT DO
  *
- *   - Register names itself, or offer global:register_name from C.
+ *   - Run a resolve method that is any other Erlang fun: for a clash
+ *     over one of our mailboxes, the other registration wins, as when
+ *     the resolving rpc fails.
+ *   - global_multi_name_action: a mailbox holds one global name.
+ *   - register_name_external, re_register_name, or locks (set_lock,
+ *     trans) for C code.
  *   - Originate lost_connection when it loses a node: the OTP nodes that
  *     lost the same node already do, and a C node's report would only make
  *     them drop more connections (global.erl :1032 "take down more
@@ -93,9 +115,6 @@
  *     peer's locker, which drives the session, tries again later.
  *   - global groups, and the old (< 7) forms of the protocol beyond what
  *     OTP 25-29 send.
- *   - Call a clash resolution method on a process that lives on this C
- *     node (the method is an Erlang fun): the other side's name wins, as
- *     global.erl does when the resolving rpc fails.
  *
  * Everything from the peer is decoded defensively: a message of the wrong
  * shape is logged at debug level and dropped. Handlers never keep pointers
@@ -106,8 +125,9 @@
  * THE FILES
  *
  *   global runs as a service process (proc/proc.h), registered as
- *   global_name_server. This file holds the entry points (global.h) and
- *   its handler: what other nodes' global servers send, the answers to
+ *   global_name_server, and its registrar as a second one with no name.
+ *   This file holds the start and end of global (global.h) and the
+ *   handler of global_name_server: what other nodes' global servers send, the answers to
  *   the calls global makes and the DOWN messages of the processes it
  *   monitors all come to that one process; nodeup and nodedown come
  *   through a node watch and are queued. The rest is split by concept,
