@@ -150,6 +150,18 @@ static void tell(en_global_t *g, const g_trans_t *t, const char *node,
     call_out(g, t, node, &tag, ask);
 }
 
+/* A set_lock call remembers the lock it asked for: a yes that comes
+ * once its transaction is gone is given back. 0, or -1. */
+static int remember_lock_id(en_global_t *g, g_call_t *k)
+{
+    ei_x_buff id;
+    if (ei_x_new(&id) < 0)
+        return -1;
+    int rc = put_lock_id(&id, g) ? -1 : gt_set(&k->req, id.buff, id.index);
+    ei_x_free(&id);
+    return rc;
+}
+
 /* Ask node, which is not us: G_ANS_WAIT if the call went out (its
  * answer comes, or node goes), G_ANS_GONE if node cannot be reached (a
  * bad node of multi_call), G_ANS_NO if out of memory. */
@@ -159,14 +171,7 @@ static int ask_there(en_global_t *g, const g_trans_t *t, const char *node,
     g_call_t *k = g_call_new(g, G_CALL_TRANS, t->id, node);
     if (!k)
         return G_ANS_NO;
-    /* A set_lock remembers what it asked for: a yes that comes once the
-     * transaction is gone is given back. */
-    ei_x_buff id;
-    int rc = ask == ASK_SET_LOCK ? ei_x_new(&id) : 0;
-    if (rc == 0 && ask == ASK_SET_LOCK) {
-        rc = put_lock_id(&id, g) | gt_set(&k->req, id.buff, id.index);
-        ei_x_free(&id);
-    }
+    int rc = ask == ASK_SET_LOCK ? remember_lock_id(g, k) : 0;
     int sent = rc == 0 ? call_out(g, t, node, &k->tag, ask) : -1;
     if (sent != 0) {
         g_call_unlink(g, k);
