@@ -138,6 +138,9 @@ typedef struct enode_config {
     int log_level; /* messages above it are dropped; default WARNING */
     enode_verify_fn verify; /* NULL: enode's own TLS checks only */
     void *verify_user;
+    int connect_all; /* 1 (default): take part in OTP's global; 0: like
+                        -connect_all false, global is off (no connect
+                        sessions, no global names from this node) */
 } enode_config_t;
 
 /* Default values in every field. */
@@ -147,7 +150,8 @@ void enode_config_init(enode_config_t *config);
  * -hidden, -proto_dist inet_tls|inet6_tls|inet_tcp|inet6_tcp,
  * -ssl_dist_optfile F, -ssl_dist_opt K V [K V ...],
  * -kernel net_ticktime S | net_setuptime S | inet_dist_listen_min P |
- * inet_dist_listen_max P, -erl_epmd_port P, -epmd_port P.
+ * inet_dist_listen_max P | connect_all true|false, -erl_epmd_port P,
+ * -epmd_port P, -connect_all true|false.
  * Flags it knows are removed from argv (argc is updated); others stay, in
  * order, for the program. On failure returns ENODE_EINVAL and writes a
  * sentence to err. config keeps pointers into argv. */
@@ -381,6 +385,53 @@ typedef int (*enode_rpc_fn)(void *user, const char *args, int index,
  * registered fails with undef, as it would on an Erlang node. */
 int enode_rpc_register(enode_t *node, const char *module,
                        const char *function, enode_rpc_fn fn, void *user);
+
+/* ---- global names (OTP's global) ---------------------------------------- */
+
+/* A visible node takes part in OTP's `global` name server as an Erlang
+ * node does, unless connect_all is 0 (erl's -connect_all false). These
+ * are global:register_name/2, unregister_name/1, whereis_name/1,
+ * registered_names/0 and send/2, for names that are atoms. */
+
+/* Register `name` for the mailbox on every node of the cluster, like
+ * global:register_name(Name, Pid): the global lock is taken on every
+ * known node, then each registers the name. 0 (yes); ENODE_EEXIST (no:
+ * the name is taken, or the mailbox has a global name already);
+ * ENODE_EINVAL (name is not an atom's text, or global is off here: a
+ * hidden node or connect_all 0); ENODE_ETIMEOUT (the cluster did not
+ * answer within 30 s; nothing stays registered or locked). It waits for
+ * the cluster: in event-loop mode it runs the loop meanwhile. The name
+ * goes when the mailbox exits or is freed and when the node leaves the
+ * cluster. When partitions that both have the name meet, global keeps
+ * one process and kills the other (the mailbox then exits with reason
+ * killed). */
+int enode_global_register(enode_mbox_t *mbox, const char *name);
+
+/* Unregister `name` on every node, like global:unregister_name/1 (the
+ * name of any process). 0, also when no process has the name; codes as
+ * for enode_global_register. */
+int enode_global_unregister(enode_t *node, const char *name);
+
+/* The process registered globally as `name`, like global:whereis_name/1:
+ * read from this node's copy of global's table, without a message. 0
+ * and *pid; ENODE_ENOTFOUND; ENODE_EINVAL if name is not an atom's text. */
+int enode_global_whereis(enode_t *node, const char *name, erlang_pid *pid);
+
+/* Called once per global name. */
+typedef void (*enode_global_names_fn)(void *user, const char *name,
+                                      const erlang_pid *pid);
+
+/* Every global name that is an atom (Erlang allows any term), with its
+ * process, like global:registered_names/0: fn is called for each,
+ * without the node's lock (fn may call the node). Returns how many, or
+ * a code. */
+int enode_global_registered_names(enode_t *node, enode_global_names_fn fn,
+                                  void *user);
+
+/* Send msg from `from` to the process registered globally as `name`,
+ * like global:send/2. ENODE_ENOTFOUND if no process has the name. */
+int enode_global_send(enode_mbox_t *from, const char *name,
+                      const ei_x_buff *msg);
 
 /* ---- calls (gen:call) --------------------------------------------------- */
 

@@ -84,6 +84,12 @@ static void send_exit(en_proc_t *p, const erlang_pid *from,
     en_emit(p, to->node, 1, &sig);
 }
 
+void en_exit_locked(en_proc_t *p, const erlang_pid *from,
+                    const erlang_pid *to, const char *reason, size_t len)
+{
+    send_exit(p, from, to, reason, len, EN_SIG_EXIT2);
+}
+
 
 static void keep_reason(en_mbox_t *mb, const char *reason, size_t len)
 {

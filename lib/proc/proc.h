@@ -83,6 +83,8 @@ int en_mbox_new_locked(en_proc_t *p, en_mbox_t **out);
 int en_service_new(en_proc_t *p, const char *name, en_handler_fn fn,
                    void *ud, en_mbox_t **out);
 const erlang_pid *en_mbox_self(const en_mbox_t *mb);
+/* The process layer a mailbox belongs to. */
+en_proc_t *en_mbox_proc(const en_mbox_t *mb);
 
 en_mbox_t *en_mbox_by_pid(en_proc_t *p, const erlang_pid *pid);
 /* Whether pid is a mailbox of this node that has not exited. */
@@ -98,6 +100,11 @@ int en_send_locked(en_proc_t *p, const erlang_pid *from, const erlang_pid *to,
 int en_reg_send_locked(en_proc_t *p, const erlang_pid *from,
                        const char *node_name, const char *name,
                        const char *msg, size_t len);
+
+/* exit(To, Reason) from `from`, to a process here or on another node,
+ * as enode_exit() sends it. */
+void en_exit_locked(en_proc_t *p, const erlang_pid *from,
+                    const erlang_pid *to, const char *reason, size_t len);
 
 /* The one way a signal leaves for another node: on the connection to
  * node (dialled if `dial`), encoded for what the peer negotiated. 0, or

@@ -86,10 +86,16 @@ g_call_t *g_call_new(en_global_t *g, int kind, uint64_t sess, const char *node)
 
 int g_call_begin(ei_x_buff *x, const en_global_t *g, const erlang_ref *tag)
 {
+    return g_call_begin_as(x, g_self(g), tag);
+}
+
+int g_call_begin_as(ei_x_buff *x, const erlang_pid *from,
+                    const erlang_ref *tag)
+{
     if (ei_x_new_with_version(x) < 0)
         return -1;
     if (ei_x_encode_tuple_header(x, 3) < 0 || put_atom(x, "$gen_call") < 0 ||
-        ei_x_encode_tuple_header(x, 2) < 0 || ei_x_encode_pid(x, g_self(g)) < 0 ||
+        ei_x_encode_tuple_header(x, 2) < 0 || ei_x_encode_pid(x, from) < 0 ||
         ei_x_encode_ref(x, tag) < 0) {
         ei_x_free(x);
         return -1;
