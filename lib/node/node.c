@@ -58,7 +58,8 @@ static int start_services(enode_t *n, char *err, size_t errlen)
 
     if ((rc = en_net_kernel_start(&n->proc)) < 0 ||
         (rc = en_rpc_start(&n->rpc, &n->proc)) < 0 ||
-        (rc = en_global_start(&n->global, &n->proc)) < 0) {
+        (rc = en_global_start(&n->global, &n->proc)) < 0 ||
+        (rc = en_pg_start(&n->pg, &n->proc)) < 0) {
         snprintf(err, errlen, "cannot start the built-in services: %s",
                  enode_strerror(rc));
         return rc;
@@ -118,6 +119,8 @@ void enode_free(enode_t *n)
     en_rpc_free(&n->rpc);
     en_global_free(n->global);
     n->global = NULL;
+    en_pg_free(n->pg);
+    n->pg = NULL;
     en_net_close(&n->net);
     pthread_mutex_unlock(&n->core.lock);
     en_core_destroy(&n->core);
