@@ -115,6 +115,7 @@ void enode_free(enode_t *n)
     pthread_mutex_lock(&n->core.lock);
     /* Mailboxes exit first, so that their exit signals go out with what
      * was queued before them. */
+    en_pg_stop(n->pg);
     en_proc_free(&n->proc);
     en_rpc_free(&n->rpc);
     en_global_free(n->global);

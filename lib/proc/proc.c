@@ -3,6 +3,8 @@
  */
 #include "proc/mbox.h"
 
+#include "base/list.h"
+
 #include <string.h>
 #include <time.h>
 
@@ -55,6 +57,12 @@ void en_proc_watch_nodes(en_proc_t *p, en_node_watch_t *w)
 {
     w->next = p->watches;
     p->watches = w;
+}
+
+void en_proc_unwatch_nodes(en_proc_t *p, en_node_watch_t *w)
+{
+    en_node_watch_t *x;
+    EN_LIST_UNLINK(&p->watches, x, x == w);
 }
 
 void en_proc_on_spawn(en_proc_t *p, en_spawn_fn fn, void *ud)

@@ -69,6 +69,8 @@ void en_proc_init(en_proc_t *p, en_core_t *core, en_net_t *net);
 void en_proc_free(en_proc_t *p);
 
 void en_proc_watch_nodes(en_proc_t *p, en_node_watch_t *w);
+/* w hears of nodes no more (a service that goes before the node). */
+void en_proc_unwatch_nodes(en_proc_t *p, en_node_watch_t *w);
 void en_proc_on_spawn(en_proc_t *p, en_spawn_fn fn, void *ud);
 
 /* A fresh pid and reference on this node. */

@@ -250,14 +250,24 @@ int en_pg_start(en_pg_t **out, en_proc_t *p)
     pg->watch.down = on_node_down;
     pg->watch.ud = pg;
     en_proc_watch_nodes(p, &pg->watch);
+    pg->watching = 1;
     *out = pg;
     return 0;
+}
+
+void en_pg_stop(en_pg_t *pg)
+{
+    if (pg && pg->watching) {
+        en_proc_unwatch_nodes(pg->proc, &pg->watch);
+        pg->watching = 0;
+    }
 }
 
 void en_pg_free(en_pg_t *pg)
 {
     if (!pg)
         return;
+    en_pg_stop(pg);
     while (pg->scopes) {
         pg_scope_t *s = pg->scopes;
         pg->scopes = s->next;
@@ -271,6 +281,7 @@ void en_pg_free(en_pg_t *pg)
         pg->nodes = n->next;
         free(n);
     }
+    pg_names_free(pg);
     free(pg);
 }
 

@@ -17,6 +17,9 @@ typedef struct en_pg en_pg_t;
 
 /* Follow nodes for pg; no scope runs yet. 0, or a code. */
 int en_pg_start(en_pg_t **pg, en_proc_t *p);
+/* The node is going: pg stops following nodes, before the mailboxes go
+ * (a scope's process may go first, and nodes may go down meanwhile). */
+void en_pg_stop(en_pg_t *pg);
 /* Free pg's state once the mailboxes are gone (NULL is allowed). */
 void en_pg_free(en_pg_t *pg);
 

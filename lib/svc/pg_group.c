@@ -9,12 +9,65 @@
  */
 #include "svc/pg_int.h"
 
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- pids ------------------------------------------------------------------- */
+
+int pg_pid_in(en_pg_t *pg, const erlang_pid *pid, pg_pid_t *out)
+{
+    pg_name_t *n;
+
+    for (n = pg->names; n; n = n->next)
+        if (strcmp(n->name, pid->node) == 0)
+            break;
+    if (!n) {
+        size_t len = strnlen(pid->node, sizeof pid->node - 1);
+        if (!(n = malloc(sizeof *n + len + 1)))
+            return ENODE_ENOMEM;
+        memcpy(n->name, pid->node, len);
+        n->name[len] = '\0';
+        n->next = pg->names;
+        pg->names = n;
+    }
+    out->node = n->name;
+    out->num = pid->num;
+    out->serial = pid->serial;
+    out->creation = pid->creation;
+    return 0;
+}
+
+void pg_pid_out(const pg_pid_t *pid, erlang_pid *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->node, sizeof out->node, "%s", pid->node);
+    out->num = pid->num;
+    out->serial = pid->serial;
+    out->creation = pid->creation;
+}
+
+/* Same name, same pointer: the names are kept once. */
+int pg_pid_eq(const pg_pid_t *a, const pg_pid_t *b)
+{
+    return a->node == b->node && a->num == b->num && a->serial == b->serial &&
+           a->creation == b->creation;
+}
+
+void pg_names_free(en_pg_t *pg)
+{
+    while (pg->names) {
+        pg_name_t *n = pg->names;
+        pg->names = n->next;
+        free(n);
+    }
+}
+
+/* An order of pids, for the bags below (not Erlang's order). */
 static int pid_cmp(const void *pa, const void *pb)
 {
-    const erlang_pid *a = pa, *b = pb;
-    int c = strcmp(a->node, b->node);
-    if (c)
-        return c;
+    const pg_pid_t *a = pa, *b = pb;
+    if (a->node != b->node)
+        return (uintptr_t)a->node < (uintptr_t)b->node ? -1 : 1;
     if (a->num != b->num)
         return a->num < b->num ? -1 : 1;
     if (a->serial != b->serial)
@@ -24,15 +77,27 @@ static int pid_cmp(const void *pa, const void *pb)
     return 0;
 }
 
+int pg_put_pids(ei_x_buff *x, const pg_pid_t *pids, size_t n)
+{
+    erlang_pid pid;
+    int rc = n > 0 ? ei_x_encode_list_header(x, (long)n) : 0;
+
+    for (size_t k = 0; k < n; k++) {
+        pg_pid_out(&pids[k], &pid);
+        rc |= ei_x_encode_pid(x, &pid);
+    }
+    return rc | ei_x_encode_empty_list(x);
+}
+
 /* ---- a bag of pids: each distinct pid with how many times it is there -- */
 
 typedef struct pid_bag {
-    erlang_pid *pids; /* sorted, distinct */
+    pg_pid_t *pids; /* sorted, distinct */
     size_t *count;
     size_t n;
 } pid_bag_t;
 
-static int bag_make(pid_bag_t *bag, const erlang_pid *pids, size_t n)
+static int bag_make(pid_bag_t *bag, const pg_pid_t *pids, size_t n)
 {
     bag->n = 0;
     bag->pids = malloc((n ? n : 1) * sizeof *bag->pids);
@@ -56,9 +121,9 @@ static int bag_make(pid_bag_t *bag, const erlang_pid *pids, size_t n)
 }
 
 /* 1 if pid was in the bag (once fewer now). */
-static int bag_take(pid_bag_t *bag, const erlang_pid *pid)
+static int bag_take(pid_bag_t *bag, const pg_pid_t *pid)
 {
-    erlang_pid *at = bsearch(pid, bag->pids, bag->n, sizeof *pid, pid_cmp);
+    pg_pid_t *at = bsearch(pid, bag->pids, bag->n, sizeof *pid, pid_cmp);
     if (!at || bag->count[at - bag->pids] == 0)
         return 0;
     bag->count[at - bag->pids]--;
@@ -96,7 +161,7 @@ static pg_group_t *group_new(pg_group_t **list, const char *term, size_t len)
 }
 
 int pg_group_add(pg_group_t **list, const char *term, size_t len,
-                 const erlang_pid *pids, size_t n)
+                 const pg_pid_t *pids, size_t n)
 {
     pg_group_t *g = pg_group_find(*list, term, len);
     int fresh = !g;
@@ -107,7 +172,7 @@ int pg_group_add(pg_group_t **list, const char *term, size_t len,
         size_t cap = g->cap ? g->cap : 4;
         while (cap < g->n + n)
             cap *= 2;
-        erlang_pid *p = realloc(g->pids, cap * sizeof *p);
+        pg_pid_t *p = realloc(g->pids, cap * sizeof *p);
         if (!p) {
             if (fresh) {
                 *list = g->next;
@@ -124,7 +189,7 @@ int pg_group_add(pg_group_t **list, const char *term, size_t len,
 }
 
 int pg_group_remove(pg_group_t **list, const char *term, size_t len,
-                    const erlang_pid *rm, size_t n, erlang_pid *gone,
+                    const pg_pid_t *rm, size_t n, pg_pid_t *gone,
                     size_t *n_gone)
 {
     pg_group_t *g;
@@ -157,11 +222,11 @@ int pg_group_remove(pg_group_t **list, const char *term, size_t len,
     return 0;
 }
 
-size_t pg_group_count(const pg_group_t *g, const erlang_pid *pid)
+size_t pg_group_count(const pg_group_t *g, const pg_pid_t *pid)
 {
     size_t n = 0;
     for (size_t k = 0; g && k < g->n; k++)
-        n += en_pid_eq(&g->pids[k], pid);
+        n += pg_pid_eq(&g->pids[k], pid);
     return n;
 }
 
@@ -183,8 +248,8 @@ void pg_groups_free(pg_group_t **list)
     }
 }
 
-int pg_pids_minus(const erlang_pid *a, size_t na, const erlang_pid *b,
-                  size_t nb, erlang_pid *out, size_t *n_out)
+int pg_pids_minus(const pg_pid_t *a, size_t na, const pg_pid_t *b,
+                  size_t nb, pg_pid_t *out, size_t *n_out)
 {
     pid_bag_t bag;
 
@@ -200,11 +265,7 @@ int pg_pids_minus(const erlang_pid *a, size_t na, const erlang_pid *b,
 
 int pg_put_group(ei_x_buff *x, const pg_group_t *g)
 {
-    int rc = ei_x_encode_tuple_header(x, 2) |
-             ei_x_append_buf(x, g->term, (int)g->len);
-    if (g->n > 0)
-        rc |= ei_x_encode_list_header(x, (long)g->n);
-    for (size_t k = 0; k < g->n; k++)
-        rc |= ei_x_encode_pid(x, &g->pids[k]);
-    return rc | ei_x_encode_empty_list(x);
+    return ei_x_encode_tuple_header(x, 2) |
+           ei_x_append_buf(x, g->term, (int)g->len) |
+           pg_put_pids(x, g->pids, g->n);
 }

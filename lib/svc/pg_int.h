@@ -21,13 +21,21 @@
 #include "base/term.h"
 #include "svc/pg.h"
 
+/* A member's pid as the tables keep it: an erlang_pid holds a node name
+ * of over a kilobyte, and a replica may hold a whole cluster's members,
+ * so the name is kept once per node (pg_intern) and pointed to. */
+typedef struct pg_pid {
+    const char *node;
+    unsigned num, serial, creation;
+} pg_pid_t;
+
 /* One group's members as one place knows them (this node, or one peer
  * scope): a pid once per join, as pg keeps them. */
 typedef struct pg_group {
     struct pg_group *next;
     char *term; /* the group, a canonical bare term */
     size_t len;
-    erlang_pid *pids;
+    pg_pid_t *pids;
     size_t n, cap;
 } pg_group_t;
 
@@ -75,11 +83,19 @@ typedef struct pg_node {
     char name[EN_HS_NAME_MAX];
 } pg_node_t;
 
+/* A node name that pids point to, kept until pg goes. */
+typedef struct pg_name {
+    struct pg_name *next;
+    char name[];
+} pg_name_t;
+
 struct en_pg {
     en_proc_t *proc;
     pg_scope_t *scopes;
     pg_node_t *nodes;
+    pg_name_t *names;
     en_node_watch_t watch;
+    int watching; /* watch is registered */
 };
 
 /* ---- pg.c ---- */
@@ -99,23 +115,31 @@ void pg_log(const pg_scope_t *s, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* ---- pg_group.c ---- */
+/* pid as the tables keep it (ENODE_ENOMEM if its node's name cannot be
+ * kept), and back. */
+int pg_pid_in(en_pg_t *pg, const erlang_pid *pid, pg_pid_t *out);
+void pg_pid_out(const pg_pid_t *pid, erlang_pid *out);
+int pg_pid_eq(const pg_pid_t *a, const pg_pid_t *b);
+void pg_names_free(en_pg_t *pg);
 pg_group_t *pg_group_find(pg_group_t *list, const char *term, size_t len);
 /* Add n pids to the group in *list (made if new). 0, or ENODE_ENOMEM. */
 int pg_group_add(pg_group_t **list, const char *term, size_t len,
-                 const erlang_pid *pids, size_t n);
+                 const pg_pid_t *pids, size_t n);
 /* Take each of rm[0..n) out of the group once, where it is; what was
  * taken goes to gone (room for n), its count to *n_gone. A group left
  * empty goes. 0, or ENODE_ENOMEM (nothing taken). */
 int pg_group_remove(pg_group_t **list, const char *term, size_t len,
-                    const erlang_pid *rm, size_t n, erlang_pid *gone,
+                    const pg_pid_t *rm, size_t n, pg_pid_t *gone,
                     size_t *n_gone);
-/* How many times pid is in the group g. */
-size_t pg_group_count(const pg_group_t *g, const erlang_pid *pid);
+/* How many times pid is in the group g (NULL: none). */
+size_t pg_group_count(const pg_group_t *g, const pg_pid_t *pid);
 void pg_group_free(pg_group_t *g);
 void pg_groups_free(pg_group_t **list);
 /* The pids of a that b lacks, as multisets, into out (room for na). */
-int pg_pids_minus(const erlang_pid *a, size_t na, const erlang_pid *b,
-                  size_t nb, erlang_pid *out, size_t *n_out);
+int pg_pids_minus(const pg_pid_t *a, size_t na, const pg_pid_t *b,
+                  size_t nb, pg_pid_t *out, size_t *n_out);
+/* [Pid, ...] appended to x. */
+int pg_put_pids(ei_x_buff *x, const pg_pid_t *pids, size_t n);
 /* {Group, [Pid, ...]} appended to x. */
 int pg_put_group(ei_x_buff *x, const pg_group_t *g);
 
@@ -126,8 +150,9 @@ int pg_local_leave(pg_scope_t *s, const erlang_pid *member, const char *group,
                    size_t len);
 /* A DOWN for one of the scope's members: 1 if ref was one (handled). */
 int pg_local_down(pg_scope_t *s, const erlang_ref *ref);
-/* {'$gen_cast', {sync, Self, [{Group, [Pid]}]}} to the peer scope. */
-void pg_local_sync(pg_scope_t *s, const erlang_pid *peer);
+/* {'$gen_cast', {sync, Self, [{Group, [Pid]}]}} to the peer scope. 0,
+ * or ENODE_ENOMEM (nothing sent). */
+int pg_local_sync(pg_scope_t *s, const erlang_pid *peer);
 void pg_local_free(pg_scope_t *s);
 
 /* ---- pg_peer.c ---- */
@@ -148,7 +173,7 @@ void pg_peers_free(pg_scope_t *s);
 /* Tell the scope's monitors that pids joined or left group ("join",
  * "leave"); nothing if n is 0. */
 void pg_notify(pg_scope_t *s, const char *what, const char *group, size_t len,
-               const erlang_pid *pids, size_t n);
+               const pg_pid_t *pids, size_t n);
 /* A DOWN for a monitoring mailbox: 1 if ref was one. */
 int pg_watch_down(pg_scope_t *s, const erlang_ref *ref);
 int pg_watch_add(pg_scope_t *s, const erlang_pid *watcher, const char *group,
@@ -160,7 +185,7 @@ void pg_watch_free(pg_scope_t *s);
 /* ---- pg_query.c ---- */
 /* The members of group into pids (up to max); how many there are. */
 size_t pg_collect(pg_scope_t *s, const char *group, size_t len,
-                  int local_only, erlang_pid *pids, size_t max);
+                  int local_only, pg_pid_t *pids, size_t max);
 /* fn for each group that has members (local ones if local_only), once. */
 typedef int (*pg_group_fn)(pg_scope_t *s, const pg_group_t *g, void *ud);
 int pg_each_group(pg_scope_t *s, int local_only, pg_group_fn fn, void *ud);

@@ -51,44 +51,76 @@ static void member_done(pg_scope_t *s, const erlang_pid *pid)
     free(m);
 }
 
+/* {join, Self, Group, Pid} or {leave, Self, Pid, [Group]} into x, set up
+ * here; built before anything changes, so that what the peers are told
+ * cannot be lost for want of memory. */
+static int change(pg_scope_t *s, int join, const erlang_pid *pid,
+                  const char *group, size_t len, ei_x_buff *x)
+{
+    if (ei_x_new_with_version(x) < 0)
+        return ENODE_ENOMEM;
+    int rc = ei_x_encode_tuple_header(x, 4) |
+             ei_x_encode_atom(x, join ? "join" : "leave") |
+             ei_x_encode_pid(x, pg_self(s));
+    if (join)
+        rc |= ei_x_append_buf(x, group, (int)len) | ei_x_encode_pid(x, pid);
+    else
+        rc |= ei_x_encode_pid(x, pid) | ei_x_encode_list_header(x, 1) |
+              ei_x_append_buf(x, group, (int)len) | ei_x_encode_empty_list(x);
+    if (rc) {
+        ei_x_free(x);
+        return ENODE_ENOMEM;
+    }
+    return 0;
+}
+
+/* The member, watched by the scope from its first join on. */
+static pg_member_t *member_get(pg_scope_t *s, const erlang_pid *pid, int *rc)
+{
+    pg_member_t *m = member_find(s, pid);
+
+    *rc = 0;
+    if (m)
+        return m;
+    if (!(m = calloc(1, sizeof *m))) {
+        *rc = ENODE_ENOMEM;
+        return NULL;
+    }
+    m->pid = *pid;
+    /* It lives (the caller checked): no DOWN comes back from this. */
+    if ((*rc = en_monitor_locked(s->self, pid, NULL, pid->node, &m->mon)) <
+        0) {
+        free(m);
+        return NULL;
+    }
+    m->next = s->members;
+    s->members = m;
+    return m;
+}
+
 int pg_local_join(pg_scope_t *s, const erlang_pid *member, const char *group,
                   size_t len)
 {
-    pg_member_t *m = member_find(s, member);
+    pg_member_t *m;
+    pg_pid_t pid;
+    ei_x_buff x;
     int rc;
 
     if (!en_pid_alive(s->pg->proc, member))
         return ENODE_ECLOSED;
-    if (!m) {
-        if (!(m = calloc(1, sizeof *m)))
-            return ENODE_ENOMEM;
-        m->pid = *member;
-        /* It lives (checked above): no DOWN comes back from this. */
-        if ((rc = en_monitor_locked(s->self, member, NULL, member->node,
-                                    &m->mon)) < 0) {
-            free(m);
-            return rc;
-        }
-        m->next = s->members;
-        s->members = m;
-    }
-    if ((rc = pg_group_add(&s->local, group, len, member, 1)) < 0) {
-        if (m->joins == 0)
+    if ((rc = pg_pid_in(s->pg, member, &pid)) < 0 ||
+        (rc = change(s, 1, member, group, len, &x)) < 0)
+        return rc;
+    if (!(m = member_get(s, member, &rc)) ||
+        (rc = pg_group_add(&s->local, group, len, &pid, 1)) < 0) {
+        if (m && m->joins == 0)
             member_done(s, member);
+        ei_x_free(&x);
         return rc;
     }
     m->joins++;
-    pg_notify(s, "join", group, len, member, 1);
-
-    ei_x_buff x; /* {join, Self, Group, Pid} */
-    if (ei_x_new_with_version(&x) < 0)
-        return 0;
-    if (ei_x_encode_tuple_header(&x, 4) == 0 &&
-        ei_x_encode_atom(&x, "join") == 0 &&
-        ei_x_encode_pid(&x, pg_self(s)) == 0 &&
-        ei_x_append_buf(&x, group, (int)len) == 0 &&
-        ei_x_encode_pid(&x, member) == 0)
-        tell_peers(s, &x);
+    pg_notify(s, "join", group, len, &pid, 1);
+    tell_peers(s, &x);
     ei_x_free(&x);
     return 0;
 }
@@ -97,30 +129,28 @@ int pg_local_leave(pg_scope_t *s, const erlang_pid *member, const char *group,
                    size_t len)
 {
     pg_member_t *m = member_find(s, member);
-    erlang_pid gone;
+    pg_pid_t pid, gone;
     size_t n_gone = 0;
+    ei_x_buff x;
     int rc;
 
     if (!m)
         return ENODE_ENOTFOUND;
-    rc = pg_group_remove(&s->local, group, len, member, 1, &gone, &n_gone);
-    if (rc < 0 || n_gone == 0)
-        return rc < 0 ? rc : ENODE_ENOTFOUND;
+    if ((rc = pg_pid_in(s->pg, member, &pid)) < 0)
+        return rc;
+    if (!pg_group_count(pg_group_find(s->local, group, len), &pid))
+        return ENODE_ENOTFOUND;
+    if ((rc = change(s, 0, member, group, len, &x)) < 0)
+        return rc;
+    if ((rc = pg_group_remove(&s->local, group, len, &pid, 1, &gone,
+                              &n_gone)) < 0) {
+        ei_x_free(&x);
+        return rc;
+    }
     if (--m->joins == 0)
         member_done(s, member);
-    pg_notify(s, "leave", group, len, member, 1);
-
-    ei_x_buff x; /* {leave, Self, Pid, [Group]} */
-    if (ei_x_new_with_version(&x) < 0)
-        return 0;
-    if (ei_x_encode_tuple_header(&x, 4) == 0 &&
-        ei_x_encode_atom(&x, "leave") == 0 &&
-        ei_x_encode_pid(&x, pg_self(s)) == 0 &&
-        ei_x_encode_pid(&x, member) == 0 &&
-        ei_x_encode_list_header(&x, 1) == 0 &&
-        ei_x_append_buf(&x, group, (int)len) == 0 &&
-        ei_x_encode_empty_list(&x) == 0)
-        tell_peers(s, &x);
+    pg_notify(s, "leave", group, len, &pid, 1);
+    tell_peers(s, &x);
     ei_x_free(&x);
     return 0;
 }
@@ -128,15 +158,18 @@ int pg_local_leave(pg_scope_t *s, const erlang_pid *member, const char *group,
 /* pid leaves every group it is in, each as many times as it joined;
  * the leave for the peers names each group that many times, as OTP's
  * scope does for a process that dies. */
-static void leave_all(pg_scope_t *s, const erlang_pid *pid, ei_x_buff *x)
+static void leave_all(pg_scope_t *s, const erlang_pid *member, ei_x_buff *x)
 {
     size_t total = 0;
-    int rc = 0;
+    pg_pid_t pp, *pid = &pp;
+    int rc = pg_pid_in(s->pg, member, &pp);
 
+    if (rc < 0) /* never here: the member's node is ours, kept at its join */
+        return;
     for (pg_group_t *g = s->local; g; g = g->next)
         total += pg_group_count(g, pid);
     rc |= ei_x_encode_tuple_header(x, 4) | ei_x_encode_atom(x, "leave") |
-          ei_x_encode_pid(x, pg_self(s)) | ei_x_encode_pid(x, pid);
+          ei_x_encode_pid(x, pg_self(s)) | ei_x_encode_pid(x, member);
     if (total > 0)
         rc |= ei_x_encode_list_header(x, (long)total);
     for (pg_group_t **link = &s->local, *g; (g = *link);) {
@@ -144,7 +177,7 @@ static void leave_all(pg_scope_t *s, const erlang_pid *pid, ei_x_buff *x)
         for (size_t k = 0; k < n; k++)
             rc |= ei_x_append_buf(x, g->term, (int)g->len);
         for (size_t k = 0; k < g->n; k++)
-            if (!en_pid_eq(&g->pids[k], pid))
+            if (!pg_pid_eq(&g->pids[k], pid))
                 g->pids[keep++] = g->pids[k];
         g->n = keep;
         for (size_t k = 0; k < n; k++) /* one notice per join */
@@ -157,8 +190,11 @@ static void leave_all(pg_scope_t *s, const erlang_pid *pid, ei_x_buff *x)
         }
     }
     rc |= ei_x_encode_empty_list(x);
-    if (rc)
-        x->index = 0; /* out of memory: the peers will not be told */
+    if (rc) {
+        pg_log(s, ENODE_LOG_ERROR, "out of memory: the peers are not told "
+                                   "that a member left");
+        x->index = 0;
+    }
 }
 
 int pg_local_down(pg_scope_t *s, const erlang_ref *ref)
@@ -180,7 +216,7 @@ int pg_local_down(pg_scope_t *s, const erlang_ref *ref)
     return 1;
 }
 
-void pg_local_sync(pg_scope_t *s, const erlang_pid *peer)
+int pg_local_sync(pg_scope_t *s, const erlang_pid *peer)
 {
     size_t n = 0;
     int rc;
@@ -189,7 +225,7 @@ void pg_local_sync(pg_scope_t *s, const erlang_pid *peer)
     for (pg_group_t *g = s->local; g; g = g->next)
         n++;
     if (ei_x_new_with_version(&x) < 0)
-        return;
+        return ENODE_ENOMEM;
     rc = ei_x_encode_tuple_header(&x, 2) | ei_x_encode_atom(&x, "$gen_cast") |
          ei_x_encode_tuple_header(&x, 3) | ei_x_encode_atom(&x, "sync") |
          ei_x_encode_pid(&x, pg_self(s));
@@ -204,6 +240,7 @@ void pg_local_sync(pg_scope_t *s, const erlang_pid *peer)
         pg_log(s, ENODE_LOG_ERROR, "out of memory: no sync for %s",
                peer->node);
     ei_x_free(&x);
+    return rc ? ENODE_ENOMEM : 0;
 }
 
 void pg_local_free(pg_scope_t *s)

@@ -18,8 +18,18 @@
 
 /* ---- decoding ---------------------------------------------------------------- */
 
+/* One pid at msg[*i], as the tables keep it. */
+static int get_pid(en_pg_t *pg, const char *msg, int *i, pg_pid_t *out)
+{
+    erlang_pid pid;
+    return ei_decode_pid(msg, i, &pid) < 0 || pg_pid_in(pg, &pid, out) < 0
+               ? -1
+               : 0;
+}
+
 /* The pids of a Pid or [Pid] at msg[*i], into a new array. */
-static int get_pids(const char *msg, int *i, erlang_pid **out, size_t *n)
+static int get_pids(en_pg_t *pg, const char *msg, int *i, pg_pid_t **out,
+                    size_t *n)
 {
     int type, size;
 
@@ -28,7 +38,7 @@ static int get_pids(const char *msg, int *i, erlang_pid **out, size_t *n)
     if (ei_get_type(msg, i, &type, &size) < 0)
         return -1;
     if (type == ERL_PID_EXT || type == ERL_NEW_PID_EXT) {
-        if (!(*out = malloc(sizeof **out)) || ei_decode_pid(msg, i, *out) < 0)
+        if (!(*out = malloc(sizeof **out)) || get_pid(pg, msg, i, *out) < 0)
             return -1;
         *n = 1;
         return 0;
@@ -39,7 +49,7 @@ static int get_pids(const char *msg, int *i, erlang_pid **out, size_t *n)
         size <= 0 || !(*out = malloc((size_t)size * sizeof **out)))
         return -1;
     for (; *n < (size_t)size; (*n)++)
-        if (ei_decode_pid(msg, i, &(*out)[*n]) < 0)
+        if (get_pid(pg, msg, i, &(*out)[*n]) < 0)
             return -1;
     return ei_decode_list_header(msg, i, &size) == 0 && size == 0 ? 0 : -1;
 }
@@ -57,7 +67,8 @@ static int get_group(const char *msg, size_t len, int *i, ei_x_buff *x,
 }
 
 /* [{Group, [Pid]}] at msg[*i] into a group table. */
-static int get_groups(const char *msg, size_t len, int *i, pg_group_t **out)
+static int get_groups(en_pg_t *pg, const char *msg, size_t len, int *i,
+                      pg_group_t **out)
 {
     int n, arity;
     ei_x_buff x;
@@ -67,12 +78,12 @@ static int get_groups(const char *msg, size_t len, int *i, pg_group_t **out)
         return -1;
     int rc = ei_decode_list_header(msg, i, &n);
     for (int k = 0; rc == 0 && k < n; k++) {
-        erlang_pid *pids = NULL;
+        pg_pid_t *pids = NULL;
         size_t at, n_pids;
         x.index = 0;
         rc = ei_decode_tuple_header(msg, i, &arity) < 0 || arity != 2 ||
                      get_group(msg, len, i, &x, &at) < 0 ||
-                     get_pids(msg, i, &pids, &n_pids) < 0
+                     get_pids(pg, msg, i, &pids, &n_pids) < 0
                  ? -1
                  : n_pids == 0 ? 0
                                : pg_group_add(out, x.buff, (size_t)x.index,
@@ -179,10 +190,12 @@ static void on_discover(pg_scope_t *s, const erlang_pid *scope)
     erlang_pid to = *scope;
     ei_x_buff x;
 
-    if (fresh && !(p = peer_add(s, scope)))
+    if (fresh && !peer_add(s, scope))
         return;
-    p->told = 1; /* from the sync below on, it gets our joins and leaves */
-    pg_local_sync(s, &to);
+    /* From our sync on, the peer gets our joins and leaves. A send that
+     * fails at once takes the peer away: it is looked up again. */
+    if (pg_local_sync(s, &to) == 0 && (p = peer_find(s, &to)))
+        p->told = 1;
     if (fresh && ei_x_new_with_version(&x) == 0) {
         if (ei_x_encode_tuple_header(&x, 2) == 0 &&
             ei_x_encode_atom(&x, "discover") == 0 &&
@@ -199,7 +212,7 @@ static void notify_changes(pg_scope_t *s, pg_group_t *old, pg_group_t *now)
         pg_group_t *from = pass ? now : old, *to = pass ? old : now;
         for (pg_group_t *g = from; g; g = g->next) {
             pg_group_t *o = pg_group_find(to, g->term, g->len);
-            erlang_pid *diff = malloc(g->n * sizeof *diff);
+            pg_pid_t *diff = malloc((g->n ? g->n : 1) * sizeof *diff);
             size_t n = 0;
             if (diff && pg_pids_minus(g->pids, g->n, o ? o->pids : NULL,
                                       o ? o->n : 0, diff, &n) == 0)
@@ -226,7 +239,7 @@ static void on_sync(pg_scope_t *s, const erlang_pid *scope, pg_group_t *now)
 }
 
 static void on_join(pg_scope_t *s, const erlang_pid *scope, const char *group,
-                    size_t len, const erlang_pid *pids, size_t n)
+                    size_t len, const pg_pid_t *pids, size_t n)
 {
     pg_peer_t *p = peer_find(s, scope);
 
@@ -251,10 +264,10 @@ typedef struct pg_names {
 } pg_names_t;
 
 static void on_leave(pg_scope_t *s, const erlang_pid *scope,
-                     const erlang_pid *pids, size_t n, const pg_names_t *groups)
+                     const pg_pid_t *pids, size_t n, const pg_names_t *groups)
 {
     pg_peer_t *p = peer_find(s, scope);
-    erlang_pid *gone;
+    pg_pid_t *gone;
 
     if (!p) {
         pg_log(s, ENODE_LOG_DEBUG, "a leave from a scope on %s that has not "
@@ -314,7 +327,8 @@ static int get_names(const char *msg, size_t len, int *i, pg_names_t *g)
 static int join_or_leave(pg_scope_t *s, const erlang_pid *from, int join,
                          const char *msg, size_t len, int i)
 {
-    erlang_pid scope, *pids = NULL;
+    erlang_pid scope;
+    pg_pid_t *pids = NULL;
     pg_names_t groups = {.at = NULL};
     size_t n = 0, at;
     int rc = -1;
@@ -323,8 +337,8 @@ static int join_or_leave(pg_scope_t *s, const erlang_pid *from, int join,
         return 0;
     if (ei_decode_pid(msg, &i, &scope) == 0 &&
         (join ? get_group(msg, len, &i, &groups.x, &at) == 0 &&
-                    get_pids(msg, &i, &pids, &n) == 0
-              : get_pids(msg, &i, &pids, &n) == 0 &&
+                    get_pids(s->pg, msg, &i, &pids, &n) == 0
+              : get_pids(s->pg, msg, &i, &pids, &n) == 0 &&
                     get_names(msg, len, &i, &groups) == 0) &&
         (size_t)i == len) {
         rc = 0;
@@ -355,7 +369,7 @@ static int sync_cast(pg_scope_t *s, const erlang_pid *from, const char *msg,
         ei_decode_atom(msg, &i, atom) < 0 || strcmp(atom, "sync") != 0)
         return 1;
     if (ei_decode_pid(msg, &i, &scope) < 0 ||
-        get_groups(msg, len, &i, &groups) < 0)
+        get_groups(s->pg, msg, len, &i, &groups) < 0)
         return -1;
     if ((size_t)i != len) {
         pg_groups_free(&groups);

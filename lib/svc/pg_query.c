@@ -7,7 +7,7 @@
 #include "svc/pg_int.h"
 
 /* Copy g's pids after the *n already counted, as far as max allows. */
-static void collect_from(const pg_group_t *g, erlang_pid *pids, size_t max,
+static void collect_from(const pg_group_t *g, pg_pid_t *pids, size_t max,
                          size_t *n)
 {
     for (size_t k = 0; g && k < g->n; k++, (*n)++)
@@ -16,7 +16,7 @@ static void collect_from(const pg_group_t *g, erlang_pid *pids, size_t max,
 }
 
 size_t pg_collect(pg_scope_t *s, const char *group, size_t len,
-                  int local_only, erlang_pid *pids, size_t max)
+                  int local_only, pg_pid_t *pids, size_t max)
 {
     size_t n = 0;
 
@@ -53,8 +53,14 @@ int en_pg_members(en_pg_t *pg, const char *name, const char *group,
     pg_scope_t *s = pg_scope_get(pg, name, &rc);
     if (!s)
         return rc;
-    size_t n = pg_collect(s, group, len, local_only, pids,
-                          max > 0 ? (size_t)max : 0);
+    size_t want = max > 0 ? (size_t)max : 0;
+    pg_pid_t *found = malloc((want ? want : 1) * sizeof *found);
+    if (!found)
+        return ENODE_ENOMEM;
+    size_t n = pg_collect(s, group, len, local_only, found, want);
+    for (size_t k = 0; k < n && k < want; k++)
+        pg_pid_out(&found[k], &pids[k]);
+    free(found);
     return n > 0x7fffffff ? 0x7fffffff : (int)n;
 }
 

@@ -11,7 +11,7 @@
 #include "svc/pg_int.h"
 
 static void notice(pg_scope_t *s, const pg_sub_t *sub, const char *what,
-                   const char *group, size_t len, const erlang_pid *pids,
+                   const char *group, size_t len, const pg_pid_t *pids,
                    size_t n)
 {
     ei_x_buff x;
@@ -21,10 +21,7 @@ static void notice(pg_scope_t *s, const pg_sub_t *sub, const char *what,
         return;
     rc = ei_x_encode_tuple_header(&x, 4) | ei_x_encode_ref(&x, &sub->ref) |
          ei_x_encode_atom(&x, what) | ei_x_append_buf(&x, group, (int)len) |
-         ei_x_encode_list_header(&x, (long)n);
-    for (size_t k = 0; k < n; k++)
-        rc |= ei_x_encode_pid(&x, &pids[k]);
-    rc |= ei_x_encode_empty_list(&x);
+         pg_put_pids(&x, pids, n);
     /* A local mailbox: delivered at once, nothing re-enters. */
     if (rc == 0)
         en_send_locked(s->pg->proc, pg_self(s), &sub->watcher, x.buff,
@@ -33,7 +30,7 @@ static void notice(pg_scope_t *s, const pg_sub_t *sub, const char *what,
 }
 
 void pg_notify(pg_scope_t *s, const char *what, const char *group, size_t len,
-               const erlang_pid *pids, size_t n)
+               const pg_pid_t *pids, size_t n)
 {
     for (pg_sub_t *sub = s->subs; n > 0 && sub; sub = sub->next)
         if (!sub->group ||
@@ -46,7 +43,7 @@ static int members_now(pg_scope_t *s, const pg_group_t *g, void *ud)
 {
     const pg_sub_t *sub = ud;
     size_t n = pg_collect(s, g->term, g->len, 0, NULL, 0);
-    erlang_pid *pids = malloc((n ? n : 1) * sizeof *pids);
+    pg_pid_t *pids = malloc((n ? n : 1) * sizeof *pids);
 
     if (!pids)
         return ENODE_ENOMEM;
