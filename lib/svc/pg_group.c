@@ -107,7 +107,8 @@ static int bag_make(pid_bag_t *bag, const pg_pid_t *pids, size_t n)
         free(bag->count);
         return ENODE_ENOMEM;
     }
-    memcpy(bag->pids, pids, n * sizeof *pids);
+    if (n > 0)
+        memcpy(bag->pids, pids, n * sizeof *pids);
     qsort(bag->pids, n, sizeof *bag->pids, pid_cmp);
     for (size_t k = 0; k < n; k++) {
         if (bag->n > 0 && pid_cmp(&bag->pids[bag->n - 1], &bag->pids[k]) == 0) {
@@ -183,7 +184,8 @@ int pg_group_add(pg_group_t **list, const char *term, size_t len,
         g->pids = p;
         g->cap = cap;
     }
-    memcpy(g->pids + g->n, pids, n * sizeof *pids);
+    if (n > 0)
+        memcpy(g->pids + g->n, pids, n * sizeof *pids);
     g->n += n;
     return 0;
 }
