@@ -74,9 +74,11 @@ static int copy(canon_t *c, size_t n)
 static int put_utf8_atom(canon_t *c, const unsigned char *s, size_t n)
 {
     if (n < 256) {
-        if (put_u8(c, ERL_SMALL_ATOM_UTF8_EXT) < 0 || put_u8(c, (unsigned)n) < 0)
+        if (put_u8(c, ERL_SMALL_ATOM_UTF8_EXT) < 0 ||
+            put_u8(c, (unsigned)n) < 0)
             return -1;
-    } else if (put_u8(c, ERL_ATOM_UTF8_EXT) < 0 || put_u16(c, (uint32_t)n) < 0) {
+    } else if (put_u8(c, ERL_ATOM_UTF8_EXT) < 0 ||
+               put_u16(c, (uint32_t)n) < 0) {
         return -1;
     }
     return put(c, s, n);
@@ -125,7 +127,7 @@ static int atom(canon_t *c)
     return fail(c, "a node or module that is not an atom");
 }
 
-/* ---- integers ------------------------------------------------------------- */
+/* ---- integers ------------------------------------------------------------ */
 
 /* An integer given as sign and magnitude digits (little-endian bytes). */
 static int put_integer(canon_t *c, int negative, const unsigned char *digits,
@@ -180,7 +182,7 @@ static int integer(canon_t *c)
     return put_integer(c, negative, digits, n);
 }
 
-/* ---- pids, ports, references ------------------------------------------------ */
+/* ---- pids, ports, references --------------------------------------------- */
 
 static int identifier(canon_t *c)
 {
@@ -229,7 +231,7 @@ static int identifier(canon_t *c)
     }
 }
 
-/* ---- compound terms ----------------------------------------------------------- */
+/* ---- compound terms ------------------------------------------------------ */
 
 static int term(canon_t *c, int depth);
 
@@ -334,7 +336,8 @@ static int bitstring(canon_t *c)
     if (tag == ERL_BIT_BINARY_EXT) {
         unsigned bits = c->b[c->i++];
         if (bits != 8 || n == 0)
-            return put_u8(c, tag) < 0 || put_u32(c, n) < 0 || put_u8(c, bits) < 0
+            return put_u8(c, tag) < 0 || put_u32(c, n) < 0 ||
+                           put_u8(c, bits) < 0
                        ? -1
                        : copy(c, n);
     }

@@ -75,7 +75,7 @@
 
 #include "proto/dflags.h"
 
-/* ---- sending and logging -------------------------------------------------- */
+/* ---- sending and logging ------------------------------------------------- */
 
 const erlang_pid *pg_self(const pg_scope_t *s)
 {
@@ -114,7 +114,7 @@ void pg_log(const pg_scope_t *s, int level, const char *fmt, ...)
     en_core_log(s->pg->proc->core, level, "pg scope %s: %s", s->name, text);
 }
 
-/* ---- nodes ------------------------------------------------------------------- */
+/* ---- nodes --------------------------------------------------------------- */
 
 int pg_node_visible(en_pg_t *pg, const char *node)
 {
@@ -148,7 +148,7 @@ static void on_node_down(void *ud, const char *node)
         pg_peer_node_down(s, node);
 }
 
-/* ---- the scope's process --------------------------------------------------- */
+/* ---- the scope's process ------------------------------------------------- */
 
 /* {'DOWN', Ref, process, _, _}: *ref. */
 static int is_down(const char *msg, erlang_ref *ref)
@@ -236,7 +236,7 @@ int en_pg_scope(en_pg_t *pg, const char *name)
     return 0;
 }
 
-/* ---- the service ----------------------------------------------------------- */
+/* ---- the service --------------------------------------------------------- */
 
 int en_pg_start(en_pg_t **out, en_proc_t *p)
 {
@@ -285,7 +285,7 @@ void en_pg_free(en_pg_t *pg)
     free(pg);
 }
 
-/* ---- what the API asks ------------------------------------------------------- */
+/* ---- what the API asks --------------------------------------------------- */
 
 pg_scope_t *pg_scope_get(en_pg_t *pg, const char *name, int *rc)
 {

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* ---- pids ------------------------------------------------------------------- */
+/* ---- pids ---------------------------------------------------------------- */
 
 int pg_pid_in(en_pg_t *pg, const erlang_pid *pid, pg_pid_t *out)
 {
@@ -137,7 +137,7 @@ static void bag_free(pid_bag_t *bag)
     free(bag->count);
 }
 
-/* ---- groups ---------------------------------------------------------------- */
+/* ---- groups -------------------------------------------------------------- */
 
 pg_group_t *pg_group_find(pg_group_t *list, const char *term, size_t len)
 {

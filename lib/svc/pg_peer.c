@@ -16,7 +16,7 @@
 
 #include "proto/term_canon.h"
 
-/* ---- decoding ---------------------------------------------------------------- */
+/* ---- decoding ------------------------------------------------------------ */
 
 /* One pid at msg[*i], as the tables keep it. */
 static int get_pid(en_pg_t *pg, const char *msg, int *i, pg_pid_t *out)
@@ -98,7 +98,7 @@ static int get_groups(en_pg_t *pg, const char *msg, size_t len, int *i,
     return rc;
 }
 
-/* ---- peers ------------------------------------------------------------------- */
+/* ---- peers --------------------------------------------------------------- */
 
 static pg_peer_t *peer_find(pg_scope_t *s, const erlang_pid *scope)
 {
@@ -181,7 +181,7 @@ void pg_peer_discover(pg_scope_t *s, const char *node)
     ei_x_free(&x);
 }
 
-/* ---- the messages ------------------------------------------------------------ */
+/* ---- the messages -------------------------------------------------------- */
 
 static void on_discover(pg_scope_t *s, const erlang_pid *scope)
 {
@@ -285,7 +285,7 @@ static void on_leave(pg_scope_t *s, const erlang_pid *scope,
     free(gone);
 }
 
-/* ---- telling them apart ------------------------------------------------------- */
+/* ---- telling them apart -------------------------------------------------- */
 
 /* Whether scope, named in a message from `from`, may be a peer: a scope
  * on a visible node other than ours, the sender's own. */

@@ -208,7 +208,7 @@ static const char *next_text(enode_mbox_t *mb, int timeout_ms)
     return text;
 }
 
-/* ---- membership seen from OTP ----------------------------------------------- */
+/* ---- membership seen from OTP -------------------------------------------- */
 
 Test(pg, a_c_member_is_found_and_reached_from_every_otp_node, .init = up,
      .fini = down, .timeout = 120)
@@ -334,7 +334,7 @@ Test(pg, a_freed_mailbox_leaves_everywhere, .init = up, .fini = down,
     scopes_unharmed();
 }
 
-/* ---- members seen from C ---------------------------------------------------------- */
+/* ---- members seen from C ------------------------------------------------- */
 
 Test(pg, the_members_of_an_otp_node_that_goes_vanish, .init = up, .fini = down,
      .timeout = 120)
@@ -366,7 +366,7 @@ Test(pg, the_members_of_an_otp_node_that_goes_vanish, .init = up, .fini = down,
     cr_assert(h_eval_expect(b, "whereis(pg)", scope_b));
 }
 
-/* ---- scopes ----------------------------------------------------------------------- */
+/* ---- scopes -------------------------------------------------------------- */
 
 Test(pg, a_scope_other_than_pg_works_both_ways, .init = up, .fini = down,
      .timeout = 120)
@@ -427,7 +427,7 @@ Test(pg, an_otp_scope_the_c_node_does_not_use_is_left_alone, .init = up,
     scopes_unharmed();
 }
 
-/* ---- monitors ----------------------------------------------------------------------- */
+/* ---- monitors ------------------------------------------------------------ */
 
 Test(pg, monitors_get_join_and_leave_notices_both_ways, .init = up,
      .fini = down, .timeout = 120)

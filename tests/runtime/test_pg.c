@@ -38,7 +38,7 @@ static erlang_pid peer_scope(void)
     return rt_peer_pid(50);
 }
 
-/* ---- what the node sends --------------------------------------------------- */
+/* ---- what the node sends ------------------------------------------------- */
 
 static int is_to_scope_name(const fp_pkt_t *p, void *ud)
 {
@@ -86,7 +86,7 @@ static int is_monitor_of(const fp_pkt_t *p, void *ud)
            fp_pid_eq(&p->m.to_pid, ud);
 }
 
-/* ---- the peer's side ---------------------------------------------------------- */
+/* ---- the peer's side ----------------------------------------------------- */
 
 /* A message from the peer's scope to the node's scope, by pid. */
 static void to_scope(const erlang_pid *s, const ei_x_buff *msg)
@@ -135,8 +135,8 @@ static void peer_discovers(const erlang_pid *s, const char *sync_text,
         *mon = m->m.ref;
 }
 
-/* The node's default scope, discovered by the peer, which also syncs
- * `groups` (a term format, with the peer's pids as ~p arguments). */
+/* The node's default scope, with no member yet, discovered by the peer;
+ * the node's monitor on the peer's scope goes to *mon (mon may be NULL). */
 static erlang_pid scope_with_peer(erlang_ref *mon)
 {
     erlang_pid s = start_scope(NULL);
@@ -144,7 +144,7 @@ static erlang_pid scope_with_peer(erlang_ref *mon)
     return s;
 }
 
-/* ---- what the node knows ------------------------------------------------------ */
+/* ---- what the node knows ------------------------------------------------- */
 
 static int pid_order(const void *a, const void *b)
 {
@@ -187,7 +187,7 @@ static const char *pids_text(int n, const erlang_pid *pids)
     return text;
 }
 
-/* ---- discovery ------------------------------------------------------------------- */
+/* ---- discovery ----------------------------------------------------------- */
 
 Test(pg, a_scope_discovers_the_visible_nodes_when_it_starts)
 {
@@ -247,7 +247,7 @@ Test(pg, the_discover_of_otp_26_and_later_is_answered_too)
     cr_assert_str_eq(expect_to(&p), rt_fmt("{discover, %s}", fp_pid_text(&s)));
 }
 
-/* ---- the replica of a peer's members ---------------------------------------------- */
+/* ---- the replica of a peer's members ------------------------------------- */
 
 Test(pg, a_sync_replaces_all_that_was_known_of_the_peer)
 {
@@ -257,7 +257,8 @@ Test(pg, a_sync_replaces_all_that_was_known_of_the_peer)
     cast_to_scope(&s, rt_term("{sync, ~p, [{g, [~p, ~p]}, {h, [~p]}]}", &p, &a,
                               &b, &c));
     sync_peer();
-    cr_assert_str_eq(members(NULL, rt_term("g"), 0), pids_text(2, (erlang_pid[]){a, b}));
+    cr_assert_str_eq(members(NULL, rt_term("g"), 0),
+                     pids_text(2, (erlang_pid[]){a, b}));
     cr_assert_str_eq(members(NULL, rt_term("h"), 0), pids_text(1, &c));
     /* Remote members are no local ones. */
     cr_assert_str_eq(members(NULL, rt_term("g"), 1), "[]");
@@ -360,7 +361,7 @@ Test(pg, a_lost_connection_drops_the_peers_members)
     cr_assert_str_eq(members(NULL, rt_term("g"), 0), "[]");
 }
 
-/* ---- bad input ---------------------------------------------------------------------- */
+/* ---- bad input ----------------------------------------------------------- */
 
 Test(pg, malformed_messages_are_logged_and_dropped_whole)
 {
@@ -424,7 +425,7 @@ Test(pg, a_message_naming_a_scope_of_another_node_is_dropped)
                                "on third@localhost; dropped"), "%s", rt_log());
 }
 
-/* ---- this node's members -------------------------------------------------------------- */
+/* ---- this node's members ------------------------------------------------- */
 
 Test(pg, local_joins_and_leaves_reach_a_peer_that_has_our_sync)
 {
@@ -576,7 +577,7 @@ Test(pg, which_groups_lists_each_group_once)
     ei_x_free(&groups);
 }
 
-/* ---- monitors ------------------------------------------------------------------------- */
+/* ---- monitors ------------------------------------------------------------ */
 
 Test(pg, a_monitor_gets_the_members_then_every_change)
 {
@@ -676,7 +677,7 @@ Test(pg, a_watcher_that_goes_is_forgotten)
     cr_assert(strstr(rt_log(), "a DOWN of no monitor") == NULL, "%s", rt_log());
 }
 
-/* ---- the API's refusals ------------------------------------------------------------------ */
+/* ---- the API's refusals -------------------------------------------------- */
 
 Test(pg_hidden, a_group_that_is_no_valid_term_is_refused)
 {

@@ -45,7 +45,8 @@ Test(term_canon, integers_take_the_smallest_form_otp_uses)
     cr_assert_str_eq(CANON(110, 2, 0, 44, 1), "98,0,0,1,44");    /* 300 */
     /* ei_x_encode_long(300000000) writes a bignum; OTP an INTEGER_EXT. */
     cr_assert_str_eq(CANON(110, 4, 0, 0, 163, 225, 17), "98,17,225,163,0");
-    cr_assert_str_eq(CANON(110, 4, 1, 0, 0, 0, 128), "98,128,0,0,0"); /* -2^31 */
+    /* -2^31 */
+    cr_assert_str_eq(CANON(110, 4, 1, 0, 0, 0, 128), "98,128,0,0,0");
     cr_assert_str_eq(CANON(110, 4, 0, 0, 0, 0, 128),
                      "110,4,0,0,0,0,128"); /* 2^31 stays a bignum */
     /* 1 bsl 40 as a LARGE_BIG_EXT with high zero digits. */
@@ -83,7 +84,8 @@ Test(term_canon, lists_of_bytes_are_strings)
                            97, 'b', 106, 106),
                      "108,0,0,0,2,119,1,97,107,0,1,98,106");
     /* [0, 255, 256] is no string. */
-    cr_assert_str_eq(CANON(108, 0, 0, 0, 3, 97, 0, 97, 255, 98, 0, 0, 1, 0, 106),
+    cr_assert_str_eq(CANON(108, 0, 0, 0, 3, 97, 0, 97, 255, 98, 0, 0, 1, 0,
+                           106),
                      "108,0,0,0,3,97,0,97,255,98,0,0,1,0,106");
 }
 
