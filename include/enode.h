@@ -467,6 +467,72 @@ int enode_gen_call_parse(const enode_msg_t *msg, enode_from_t *from,
 int enode_gen_reply(enode_mbox_t *mbox, const enode_from_t *from,
                     const ei_x_buff *reply);
 
+/* ---- process groups (pg) ---------------------------------------------------- */
+
+/* C mailboxes as members of OTP's process groups (the pg module): a
+ * mailbox that joins a group is among what pg:get_members/1,2 returns on
+ * every visible OTP node of the cluster that runs the same scope, and
+ * Erlang reaches it with `[P ! Msg || P <- pg:get_members(G)]`.
+ *
+ * A group is any term (an ei_x_buff, with or without the version byte
+ * first); one that is not a whole valid term gives ENODE_EINVAL. A scope
+ * is the name of an atom; NULL means the default scope `pg`. A scope
+ * runs on this node from the first call that names it (or from
+ * enode_pg_start), as a process registered under its name, and lives as
+ * long as the node: ENODE_EEXIST if a mailbox of ours holds that name.
+ * Its view of the other nodes' members fills as their scopes answer,
+ * within a round trip once a connection is up; it follows nodes that
+ * come and go. A mailbox that exits or is freed leaves all its groups;
+ * when the node goes, its members vanish everywhere. A hidden node takes
+ * no part: its scopes know only its own members. */
+
+/* Start `scope` on the node now, so that its view of the cluster is
+ * filled before the first question. 0 if it runs. */
+int enode_pg_start(enode_t *node, const char *scope);
+
+/* The mailbox joins group, like pg:join/3; a mailbox may join a group
+ * several times and is then a member that many times. ENODE_ECLOSED if
+ * the mailbox has exited. */
+int enode_pg_join(enode_mbox_t *mbox, const char *scope, const ei_x_buff *group);
+
+/* The mailbox leaves group once, like pg:leave/3. ENODE_ENOTFOUND if it
+ * is not in the group. */
+int enode_pg_leave(enode_mbox_t *mbox, const char *scope, const ei_x_buff *group);
+
+/* Fills up to max pids of the group's members, cluster-wide; returns how
+ * many there are (which may exceed max), or a negative code. Like
+ * pg:get_members/2, answered from this node's replica without a message.
+ * pids may be NULL when max is 0. */
+int enode_pg_members(enode_t *node, const char *scope, const ei_x_buff *group,
+                     erlang_pid *pids, int max);
+
+/* The same for this node's members only, like pg:get_local_members/2. */
+int enode_pg_local_members(enode_t *node, const char *scope,
+                           const ei_x_buff *group, erlang_pid *pids, int max);
+
+/* The groups that have members, cluster-wide (pg:which_groups/1) or on
+ * this node (pg:which_local_groups/1): *groups is set up by the call and
+ * holds a version byte and the list of groups; free it with ei_x_free().
+ * Returns how many groups there are, or a negative code. */
+int enode_pg_which_groups(enode_t *node, const char *scope, ei_x_buff *groups);
+int enode_pg_which_local_groups(enode_t *node, const char *scope,
+                                ei_x_buff *groups);
+
+/* The mailbox gets a notice for every member that joins or leaves group
+ * anywhere in the cluster (group NULL: any group of the scope), as
+ * pg:monitor/2 and pg:monitor_scope/1 send them:
+ *   {Ref, join, Group, [Pid]}   {Ref, leave, Group, [Pid]}
+ * with Ref the reference put in *ref. The members at the time of the call
+ * come first, as join notices (one per group). The monitor ends with
+ * enode_pg_demonitor or when the mailbox goes. */
+int enode_pg_monitor(enode_mbox_t *mbox, const char *scope,
+                     const ei_x_buff *group, erlang_ref *ref);
+
+/* End the monitor and drop its notices still queued in the mailbox, like
+ * pg:demonitor/2. ENODE_ENOTFOUND if the mailbox holds no such monitor. */
+int enode_pg_demonitor(enode_mbox_t *mbox, const char *scope,
+                       const erlang_ref *ref);
+
 #ifdef __cplusplus
 }
 #endif

@@ -62,7 +62,8 @@ static int start_services(enode_t *n, char *err, size_t errlen)
         (rc = en_global_start(&n->global, &n->proc)) < 0 ||
         /* OTP nodes call it here for a name clash over our mailboxes. */
         (rc = en_rpc_register_locked(&n->rpc, "global", "resolve_it",
-                                     en_global_resolve_it, n->global)) < 0) {
+                                     en_global_resolve_it, n->global)) < 0 ||
+        (rc = en_pg_start(&n->pg, &n->proc)) < 0) {
         snprintf(err, errlen, "cannot start the built-in services: %s",
                  enode_strerror(rc));
         return rc;
@@ -119,10 +120,13 @@ void enode_free(enode_t *n)
     pthread_mutex_lock(&n->core.lock);
     /* Mailboxes exit first, so that their exit signals go out with what
      * was queued before them. */
+    en_pg_stop(n->pg);
     en_proc_free(&n->proc);
     en_rpc_free(&n->rpc);
     en_global_free(n->global);
     n->global = NULL;
+    en_pg_free(n->pg);
+    n->pg = NULL;
     en_net_close(&n->net);
     pthread_mutex_unlock(&n->core.lock);
     en_core_destroy(&n->core);

@@ -250,6 +250,26 @@ static int take_message(en_mbox_t *mb, en_match_fn match, void *ud,
     return 1;
 }
 
+void en_mbox_drop(en_mbox_t *mb,
+                  int (*match)(const char *term, size_t len, void *ud),
+                  void *ud)
+{
+    en_qmsg_t **pp = &mb->head, *prev = NULL;
+
+    while (*pp) {
+        en_qmsg_t *q = *pp;
+        if (!match(q->term, (size_t)q->len, ud)) {
+            prev = q;
+            pp = &q->next;
+            continue;
+        }
+        *pp = q->next;
+        if (mb->tail == q)
+            mb->tail = prev;
+        en_qmsg_free(q);
+    }
+}
+
 int en_receive_match(en_mbox_t *mb, en_match_fn match, void *ud,
                      enode_msg_t *out, int timeout_ms)
 {

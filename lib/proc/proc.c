@@ -5,6 +5,8 @@
 #include "proc/exit.h"
 #include "proc/monitors.h"
 
+#include "base/list.h"
+
 #include <string.h>
 #include <time.h>
 
@@ -57,6 +59,12 @@ void en_proc_watch_nodes(en_proc_t *p, en_node_watch_t *w)
 {
     w->next = p->watches;
     p->watches = w;
+}
+
+void en_proc_unwatch_nodes(en_proc_t *p, en_node_watch_t *w)
+{
+    en_node_watch_t *x;
+    EN_LIST_UNLINK(&p->watches, x, x == w);
 }
 
 void en_proc_on_spawn(en_proc_t *p, en_spawn_fn fn, void *ud)

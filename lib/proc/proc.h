@@ -69,6 +69,8 @@ void en_proc_init(en_proc_t *p, en_core_t *core, en_net_t *net);
 void en_proc_free(en_proc_t *p);
 
 void en_proc_watch_nodes(en_proc_t *p, en_node_watch_t *w);
+/* w hears of nodes no more (a service that goes before the node). */
+void en_proc_unwatch_nodes(en_proc_t *p, en_node_watch_t *w);
 void en_proc_on_spawn(en_proc_t *p, en_spawn_fn fn, void *ud);
 
 /* A fresh pid and reference on this node. */
@@ -83,13 +85,18 @@ int en_mbox_new_locked(en_proc_t *p, en_mbox_t **out);
 int en_service_new(en_proc_t *p, const char *name, en_handler_fn fn,
                    void *ud, en_mbox_t **out);
 const erlang_pid *en_mbox_self(const en_mbox_t *mb);
-/* The process layer a mailbox belongs to. */
+/* The process layer a mailbox belongs to (the node's, for the API). */
 en_proc_t *en_mbox_proc(const en_mbox_t *mb);
 
 en_mbox_t *en_mbox_by_pid(en_proc_t *p, const erlang_pid *pid);
 /* Whether pid is a mailbox of this node that has not exited. */
 int en_pid_alive(en_proc_t *p, const erlang_pid *pid);
 en_mbox_t *en_mbox_by_name(en_proc_t *p, const char *name);
+/* Drop the messages queued in mb that match accepts (the term with its
+ * version byte), as a flush of those messages would. */
+void en_mbox_drop(en_mbox_t *mb,
+                  int (*match)(const char *term, size_t len, void *ud),
+                  void *ud);
 
 /* ---- sending (send.c, remote.c) -------------------------------------------- */
 

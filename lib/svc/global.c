@@ -384,6 +384,8 @@ void en_global_free(en_global_t *g)
 {
     if (!g)
         return;
+    /* Nodes that go down as the node closes are no news to us now. */
+    en_proc_unwatch_nodes(g->proc, &g->watch);
     while (g->events) {
         g_event_t *e = g->events;
         g->events = e->next;
