@@ -235,11 +235,12 @@ static int decode_mfa(const char *buf, int *idx, en_dmsg_t *m)
 static int decode_altact_flags(const char *ctrl, size_t ctrl_len, int *idx,
                                en_dmsg_t *m)
 {
-    const uint8_t *t;
+    const char *term;
     size_t len;
 
-    if (take_term(ctrl, ctrl_len, idx, (const char **)&t, &len) < 0)
+    if (take_term(ctrl, ctrl_len, idx, &term, &len) < 0)
         return -1;
+    const uint8_t *t = (const uint8_t *)term;
     switch (t[0]) {
     case ERL_SMALL_INTEGER_EXT:
         m->altact_flags = t[1];
