@@ -1,6 +1,6 @@
 /* up.c - a connection that is up: reading and dispatching its packets,
- * writing its queue, ticks, and
- * corking bursts of small packets into few large writes.
+ * writing its queue, ticks, and corking bursts of small packets into few
+ * large writes.
  */
 #include "net/conn.h"
 
