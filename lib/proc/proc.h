@@ -107,6 +107,11 @@ int en_send_locked(en_proc_t *p, const erlang_pid *from, const erlang_pid *to,
 int en_reg_send_locked(en_proc_t *p, const erlang_pid *from,
                        const char *node_name, const char *name,
                        const char *msg, size_t len);
+/* A message to an alias, on the alias's node (the reference's): to the
+ * mailbox whose alias it is, if that is active, else nowhere. */
+int en_alias_send_locked(en_proc_t *p, const erlang_pid *from,
+                         const erlang_ref *alias, const char *msg,
+                         size_t len);
 
 /* exit(To, Reason) from `from`, to a process here or on another node,
  * as enode_exit() sends it. */
@@ -135,8 +140,10 @@ int en_demonitor_locked(en_mbox_t *mb, const erlang_ref *ref);
 int en_parse_gen_call(const char *buf, size_t len, erlang_pid *caller,
                       int *tag_at, int *tag_len, int *req_at);
 
-/* Answer a gen:call from `self`: {Tag, Reply} to the caller, with the tag
- * copied as it came. reply is a bare term. */
+/* Answer a gen:call from `self`: {Tag, Reply}, with the tag copied as it
+ * came, to the caller's alias when the tag is [alias | Alias] (or
+ * [[alias | Alias] | _]), as gen:reply/2 does since OTP 24, else to the
+ * caller's pid. reply is a bare term. */
 int en_gen_reply_locked(en_proc_t *p, const erlang_pid *self,
                         const erlang_pid *caller, const char *tag,
                         int tag_len, const char *reply, size_t reply_len);
