@@ -188,6 +188,11 @@ const erlang_pid *en_mbox_self(const en_mbox_t *mb)
     return &mb->pid;
 }
 
+en_proc_t *en_mbox_proc(const en_mbox_t *mb)
+{
+    return mb->proc;
+}
+
 const erlang_pid *enode_mbox_pid(const enode_mbox_t *mb)
 {
     return &mb->pid;
