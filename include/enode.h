@@ -56,6 +56,7 @@ enum {
     ENODE_EBADTERM = -12,  /* a term that cannot be encoded or decoded */
     ENODE_EEXIST = -13,    /* the name is in use */
     ENODE_ECONN = -14,     /* the connection to the node failed or was lost */
+    ENODE_ERAISED = -15,   /* the function called raised an exception */
 };
 
 /* A static English name for an ENODE_E* code. Never NULL. */
@@ -367,22 +368,28 @@ int enode_alias(enode_mbox_t *mbox, erlang_ref *alias);
 /* Deactivate an alias, like unalias/1: later messages to it are dropped. */
 int enode_unalias(enode_mbox_t *mbox, const erlang_ref *alias);
 
-/* ---- Erlang calling C: rpc:call and erpc:call ------------------------------ */
+/* ---- Erlang calling C: rpc and erpc ---------------------------------------- */
 
 /* A C function that Erlang calls with rpc:call(Node, Module, Function,
- * Args) or erpc:call/4. args holds the argument list at args[index]
- * (arity elements: decode them with ei_decode_*, starting at index).
- * Encode the return value into result, which already holds a version
- * byte, and return 0; or encode a reason and return nonzero to make the
- * call fail with error:Reason (rpc:call returns {badrpc, {'EXIT',
- * {Reason, []}}}). It runs on the thread that runs the node's loop,
- * without the node's lock, so it may send messages; keep it short, as
- * the loop waits for it. */
+ * Args), erpc:call/4 and the other forms of rpc and erpc (call,
+ * block_call, cast, multicall, send_request, async_call). args holds the
+ * argument list at args[index] (arity elements: decode them with
+ * ei_decode_*, starting at index). Encode the return value into result,
+ * which already holds a version byte, and return 0; or encode a reason
+ * and return nonzero to make the call fail with error:Reason in
+ * Module:Function/Arity (rpc:call returns {badrpc, {'EXIT', {Reason,
+ * [{Module, Function, Arity, []}]}}}). It runs on the thread that runs
+ * the node's loop, without the node's lock, so it may send messages;
+ * keep it short, as the loop waits for it. */
 typedef int (*enode_rpc_fn)(void *user, const char *args, int index,
                             int arity, ei_x_buff *result);
 
-/* Make Module:Function callable from Erlang. A call to anything not
- * registered fails with undef, as it would on an Erlang node. */
+/* Make Module:Function callable from Erlang. Without registering
+ * anything, a node answers erlang:node/0, erlang:nodes/0,1,
+ * erlang:is_alive/0 and erlang:system_time/0,1, as every Erlang node
+ * does; a function registered under one of those names replaces it. A
+ * call to anything else not registered fails with undef, as it would on
+ * an Erlang node. */
 int enode_rpc_register(enode_t *node, const char *module,
                        const char *function, enode_rpc_fn fn, void *user);
 
@@ -432,6 +439,30 @@ int enode_global_registered_names(enode_t *node, enode_global_names_fn fn,
  * like global:send/2. ENODE_ENOTFOUND if no process has the name. */
 int enode_global_send(enode_mbox_t *from, const char *name,
                       const ei_x_buff *msg);
+
+/* ---- C calling Erlang: erpc -------------------------------------------------- */
+
+/* Call Module:Function(Args...) on node and wait at most timeout_ms (-1:
+ * forever). args holds the argument list (with or without the version
+ * byte first). On success result holds the value, version byte first. An
+ * exception in the call returns a negative code of its own,
+ * ENODE_ERAISED, with {Class, Reason} in result: {throw, Value},
+ * {exit, Reason} or {error, Reason}. result is allocated by the call
+ * (free it with ei_x_free) when it returns 0 or ENODE_ERAISED, and left
+ * alone otherwise. The call is erpc's: results and exceptions of any size
+ * arrive, and after ENODE_ETIMEOUT nothing of the call reaches the
+ * mailbox. An unreachable node gives ENODE_ECONN. Other messages stay
+ * queued, in order. In event-loop mode it runs the loop while it waits. */
+int enode_rpc_call(enode_mbox_t *mbox, const char *node, const char *module,
+                   const char *function, const ei_x_buff *args,
+                   ei_x_buff *result, int timeout_ms);
+
+/* Run Module:Function(Args...) on node without waiting for it, like
+ * erpc:cast/4: returns once the request is queued (after connecting, at
+ * most the setup time). What the function returns or raises is not
+ * reported. */
+int enode_rpc_cast(enode_mbox_t *mbox, const char *node, const char *module,
+                   const char *function, const ei_x_buff *args);
 
 /* ---- calls (gen:call) --------------------------------------------------- */
 

@@ -168,6 +168,14 @@ int en_net_disconnect(en_net_t *net, const char *peer);
 /* Connect to peer and wait (at most the setup time) until it is up.
  * 0, or a code with the error set. */
 int en_net_connect_wait(en_net_t *net, const char *peer);
+/* The same, waiting until `until` (monotonic ms) at most: ENODE_ETIMEOUT
+ * if the connection is still being set up then. */
+int en_net_connect_until(en_net_t *net, const char *peer, uint64_t until);
+
+/* fn for each peer whose connection is up; visible: both sides published
+ * (it is in Erlang's nodes(), else in nodes(hidden)). */
+typedef void (*en_peer_fn)(void *ud, const char *peer, int visible);
+void en_net_each_peer(en_net_t *net, en_peer_fn fn, void *ud);
 
 /* ---- sending (out.c) ----------------------------------------------------- */
 

@@ -68,6 +68,7 @@ static int start_services(enode_t *n, char *err, size_t errlen)
                  enode_strerror(rc));
         return rc;
     }
+    en_erpc_start(&n->rpc);
     return 0;
 }
 
