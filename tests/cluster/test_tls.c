@@ -210,13 +210,26 @@ static void refused_as_server(cnode_t *c, h_node_t *otp, const char *why)
     if (!why)
         return;
     char needle[300];
-    cr_assert(h_eval_expectf(otp, "pang", "net_adm:ping('%s').",
-                             enode_name(c->node)));
     /* which peer (its address), which side (we are the server), why */
     snprintf(needle, sizeof needle, "TLS server: %s", why);
     if (strncmp(why, "TLS server: ", 12) == 0)
         snprintf(needle, sizeof needle, "%s", why);
-    cr_assert(logged(&c->log, needle, 5000), "expected \"%s\" in: %s", needle,
+    /* An OTP client that refuses us sends its alert and closes at once.
+     * If it closes with our last handshake record still unread, its
+     * kernel resets the connection and the alert can be lost before we
+     * read it: we then see only a close. That is the network, not enode,
+     * so such an attempt is tried again; the alert must show within
+     * three. */
+    for (int attempt = 0;; attempt++) {
+        cr_assert(h_eval_expectf(otp, "pang", "net_adm:ping('%s').",
+                                 enode_name(c->node)));
+        bool seen = logged(&c->log, needle, 5000);
+        if (seen || attempt == 2 ||
+            !strstr(c->log.text, "the peer closed the connection during the "
+                                 "TLS handshake"))
+            break;
+    }
+    cr_assert(logged(&c->log, needle, 0), "expected \"%s\" in: %s", needle,
               c->log.text);
     cr_assert(strstr(c->log.text, "connection from 127.0.0.1:"), "%s",
               c->log.text);
