@@ -31,12 +31,30 @@
 
 #include <ei.h>
 
+#include <enode_version.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* The package version, e.g. "0.1.0". A static string; never freed. */
+/* ---- version -------------------------------------------------------------- */
+
+/* The version of these headers: ENODE_VERSION_MAJOR, ENODE_VERSION_MINOR,
+ * ENODE_VERSION_PATCH and ENODE_VERSION_STRING ("0.2.0") come from
+ * enode_version.h, and ENODE_VERSION_NUMBER packs the three numbers as
+ * MAJOR * 10000 + MINOR * 100 + PATCH (0.2.0 is 200, 1.12.3 is 11203). */
+#define ENODE_VERSION_NUMBER                                                   \
+    ((unsigned long)ENODE_VERSION_MAJOR * 10000UL +                            \
+     (unsigned long)ENODE_VERSION_MINOR * 100UL +                              \
+     (unsigned long)ENODE_VERSION_PATCH)
+
+/* The version of the library the program runs with, e.g. "0.2.0". A
+ * static string; never freed. */
 const char *enode_version(void);
+
+/* The same as a number packed like ENODE_VERSION_NUMBER, to compare the
+ * library with the headers the program was built with. */
+unsigned long enode_version_number(void);
 
 /* ---- errors --------------------------------------------------------------- */
 
