@@ -103,14 +103,16 @@ static int flag_arity(const char *flag)
     return -2;
 }
 
-/* A setter's answer to flag v: ENODE_EINVAL is a value to name. */
+/* Say why a setter refused the value v of flag (v NULL: not to be
+ * repeated): why, for ENODE_EINVAL. */
 static int refused(int rc, const char *flag, const char *v, const char *why,
                    char *err, size_t errlen)
 {
     if (rc == ENODE_ENOMEM)
         snprintf(err, errlen, "%s: out of memory", flag);
     else
-        snprintf(err, errlen, "%s %s: %s", flag, v, why);
+        snprintf(err, errlen, "%s%s%s: %s", flag, v ? " " : "", v ? v : "",
+                 why);
     return rc;
 }
 
@@ -147,10 +149,10 @@ static int apply_flag(enode_config_t *c, const char *flag, char **v,
 
     if (strcmp(flag, "-sname") == 0 || strcmp(flag, "-name") == 0)
         return set_name(c, flag, v[0], err, errlen);
-    if (strcmp(flag, "-setcookie") == 0) {
+    if (strcmp(flag, "-setcookie") == 0) { /* a secret: not repeated */
         rc = enode_config_set_cookie(c, v[0]);
-        return rc < 0 ? refused(rc, flag, v[0], "empty or too long", err,
-                                errlen)
+        return rc < 0 ? refused(rc, flag, NULL, "the cookie is empty or too "
+                                "long", err, errlen)
                       : 0;
     }
     if (strcmp(flag, "-hidden") == 0)

@@ -254,6 +254,23 @@ Test(config, an_empty_argv)
     enode_config_free(c);
 }
 
+/* A refused cookie is a secret all the same: the sentence does not
+ * repeat it. */
+Test(config, a_refused_cookie_is_not_repeated)
+{
+    static char cookie[1500];
+    memset(cookie, 'k', sizeof cookie - 1);
+    ARGV("-setcookie", cookie);
+    enode_config_t *c = new_config();
+    char err[4096] = "";
+
+    cr_assert_eq(enode_config_from_args(c, &argc, argv, err, sizeof err),
+                 ENODE_EINVAL);
+    cr_assert(strstr(err, "-setcookie"), "%s", err);
+    cr_assert_null(strstr(err, "kkkk"), "%s", err);
+    enode_config_free(c);
+}
+
 Test(config, no_configuration)
 {
     ARGV("-hidden");
