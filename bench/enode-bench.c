@@ -50,6 +50,7 @@
 
 #include "bench_proto.h"
 #include "cnode.h"
+#include "enode_fixture.h"
 #include "harness.h"
 
 #ifndef BENCH_SRCDIR
@@ -342,24 +343,23 @@ static void erl_tls(const char *term, char *out, size_t len)
 static int new_node(enode_t **node, h_cluster_t *c, const char *name, int tls,
                     int hidden, enode_log_fn log, void *log_user)
 {
-    enode_config_t cfg;
-    char err[512];
+    enode_config_t *cfg = h_enode_config(c, name); /* TLS, as the cluster */
+    char err[512] = "cannot make its configuration";
+    int ok = cfg != NULL, rc = -1;
 
-    enode_config_init(&cfg);
-    cfg.name = name;
-    cfg.cookie = h_cluster_cookie(c);
-    cfg.proto = tls ? ENODE_PROTO_TLS : ENODE_PROTO_TCP;
-    cfg.ssl_dist_optfile = tls ? h_cluster_optfile(c) : NULL;
-    cfg.epmd_port = h_cluster_epmd_port(c);
-    cfg.hidden = hidden;
-    cfg.log = log ? log : quiet_log;
-    cfg.log_user = log_user;
-    cfg.log_level = log ? ENODE_LOG_INFO : ENODE_LOG_WARNING;
-    if (enode_new(node, &cfg, err, sizeof err) < 0) {
+    if (ok && !tls)
+        ok = enode_config_set_proto(cfg, ENODE_PROTO_TCP) == 0 &&
+             enode_config_set_ssl_dist_optfile(cfg, NULL) == 0;
+    ok = ok && enode_config_set_epmd_port(cfg, h_cluster_epmd_port(c)) == 0 &&
+         enode_config_set_hidden(cfg, hidden) == 0 &&
+         enode_config_set_log(cfg, log ? log : quiet_log, log_user,
+                              log ? ENODE_LOG_INFO : ENODE_LOG_WARNING) == 0;
+    if (ok)
+        rc = enode_new(node, cfg, err, sizeof err);
+    enode_config_free(cfg);
+    if (rc < 0)
         fprintf(stderr, "enode-bench: node %s: %s\n", name, err);
-        return -1;
-    }
-    return 0;
+    return rc < 0 ? -1 : 0;
 }
 
 static void cside_init(cside_t *cs, h_cluster_t *c, const char *name, int tls)

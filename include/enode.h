@@ -31,12 +31,30 @@
 
 #include <ei.h>
 
+#include <enode_version.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* The package version, e.g. "0.1.0". A static string; never freed. */
+/* ---- version -------------------------------------------------------------- */
+
+/* The version of these headers: ENODE_VERSION_MAJOR, ENODE_VERSION_MINOR,
+ * ENODE_VERSION_PATCH and ENODE_VERSION_STRING ("0.2.0") come from
+ * enode_version.h, and ENODE_VERSION_NUMBER packs the three numbers as
+ * MAJOR * 10000 + MINOR * 100 + PATCH (0.2.0 is 200, 1.12.3 is 11203). */
+#define ENODE_VERSION_NUMBER                                                   \
+    ((unsigned long)ENODE_VERSION_MAJOR * 10000UL +                            \
+     (unsigned long)ENODE_VERSION_MINOR * 100UL +                              \
+     (unsigned long)ENODE_VERSION_PATCH)
+
+/* The version of the library the program runs with, e.g. "0.2.0". A
+ * static string; never freed. */
 const char *enode_version(void);
+
+/* The same as a number packed like ENODE_VERSION_NUMBER, to compare the
+ * library with the headers the program was built with. */
+unsigned long enode_version_number(void);
 
 /* ---- errors --------------------------------------------------------------- */
 
@@ -81,8 +99,8 @@ enum enode_log_level {
  * into the node from it. */
 typedef void (*enode_log_fn)(void *user, int level, const char *message);
 
-/* The peer's certificate, for an application's own TLS check (the
- * `verify` field of enode_config_t). Strings are valid during the call. */
+/* The peer's certificate, for an application's own TLS check (see
+ * enode_config_set_verify). Strings are valid during the call. */
 typedef struct enode_peer_cert {
     int we_are_server;     /* 1: the peer connected to us (we are the TLS
                               server); 0: we dialled it (TLS client) */
@@ -108,44 +126,111 @@ typedef struct enode_peer_cert {
 typedef int (*enode_verify_fn)(void *user, const enode_peer_cert_t *cert,
                                char *why, size_t whylen);
 
-#define ENODE_MAX_SSL_DIST_OPTS 64
 #define ENODE_DEFAULT_MAX_MESSAGE ((size_t)256 * 1024 * 1024)
 
-/* Node configuration. Initialise with enode_config_init(), then set fields
- * or call enode_config_from_args(). Strings are borrowed: they must stay
- * valid until enode_new() returns (enode_new copies what it keeps). */
-typedef struct enode_config {
-    const char *name;       /* "alive" or "alive@host" (required) */
-    int long_names;         /* 1: like -name, 0: like -sname (default) */
-    const char *cookie;     /* NULL: read ~/.erlang.cookie */
-    enode_proto_t proto;    /* default ENODE_PROTO_TLS */
-    int ipv6;               /* 1: inet6_tls / inet6_tcp */
-    int hidden;             /* 1: like -hidden (not in nodes()) */
-    unsigned net_ticktime;  /* seconds; default 60, like net_ticktime */
-    unsigned setup_time_ms; /* handshake time limit; default 7000 */
-    int epmd_port;          /* 0: $ERL_EPMD_PORT, else 4369 */
-    int dist_port;          /* > 0: like -erl_epmd_port, no EPMD at all:
-                               listen on this port and reach every other
-                               node on the same port */
-    int listen_min, listen_max; /* inet_dist_listen_min/max; 0 = any */
-    size_t max_message_size; /* bytes; a peer that sends a bigger message
-                                loses its connection. 0: 256 MiB */
-    const char *ssl_dist_optfile; /* like -ssl_dist_optfile */
-    /* like repeated -ssl_dist_opt Key Value: alternating keys and values */
-    const char *ssl_dist_opts[2 * ENODE_MAX_SSL_DIST_OPTS];
-    int n_ssl_dist_opts; /* number of Key Value pairs */
-    enode_log_fn log;    /* NULL: errors and warnings to stderr */
-    void *log_user;
-    int log_level; /* messages above it are dropped; default WARNING */
-    enode_verify_fn verify; /* NULL: enode's own TLS checks only */
-    void *verify_user;
-    int connect_all; /* 1 (default): take part in OTP's global; 0: like
-                        -connect_all false, global is off (no connect
-                        sessions, no global names from this node) */
-} enode_config_t;
+/* A node's configuration, opaque: made by enode_config_new(), filled by
+ * the setters below and by enode_config_from_args(), read by enode_new(),
+ * freed by enode_config_free(). It keeps copies of the strings it is
+ * given. One thread at a time may use a configuration.
+ *
+ * Every setter returns 0, or ENODE_EINVAL for a bad value (config NULL
+ * included; the configuration is then unchanged), or ENODE_ENOMEM. */
+typedef struct enode_config enode_config_t;
 
-/* Default values in every field. */
-void enode_config_init(enode_config_t *config);
+/* A new configuration with the defaults: no name; the cookie from
+ * ~/.erlang.cookie; TLS over IPv4; a visible node; net_ticktime 60 s; a
+ * setup time of 7 s; EPMD on $ERL_EPMD_PORT, else 4369; any port to
+ * listen on; messages up to ENODE_DEFAULT_MAX_MESSAGE; no TLS options;
+ * errors and warnings to stderr; no verify callback. */
+int enode_config_new(enode_config_t **config);
+
+/* Free a configuration and its strings. NULL is allowed. */
+void enode_config_free(enode_config_t *config);
+
+/* The node's name, "alive" or "alive@host" (alive takes letters, digits,
+ * '_' and '-'); required. long_names 1: like -name (a missing host is the
+ * fully qualified one), 0: like -sname (the default). */
+int enode_config_set_name(enode_config_t *config, const char *name,
+                          int long_names);
+
+/* The cookie, like -setcookie; NULL: read ~/.erlang.cookie (the default).
+ * An empty cookie is refused. */
+int enode_config_set_cookie(enode_config_t *config, const char *cookie);
+
+/* ENODE_PROTO_TLS (the default) or ENODE_PROTO_TCP. */
+int enode_config_set_proto(enode_config_t *config, enode_proto_t proto);
+
+/* 1: IPv6, like inet6_tls and inet6_tcp; 0: IPv4 (the default). */
+int enode_config_set_ipv6(enode_config_t *config, int ipv6);
+
+/* 1: a hidden node, like -hidden; 0: visible (the default). */
+int enode_config_set_hidden(enode_config_t *config, int hidden);
+
+/* 1 (the default): take part in OTP's global name server, as every visible
+ * Erlang node does. 0, like erl's -connect_all false: global is off (no
+ * connect sessions with other nodes, no global names from this node). */
+int enode_config_set_connect_all(enode_config_t *config, int connect_all);
+
+/* Like the kernel parameter net_ticktime: 1 to 86400 seconds (default 60). */
+int enode_config_set_net_ticktime(enode_config_t *config, unsigned seconds);
+
+/* The time a connection has to come up: 1 to 3600000 ms (default 7000;
+ * -kernel net_setuptime gives it in seconds). */
+int enode_config_set_setup_time_ms(enode_config_t *config, unsigned ms);
+
+/* The port of EPMD, 1 to 65535; 0: $ERL_EPMD_PORT, else 4369 (default). */
+int enode_config_set_epmd_port(enode_config_t *config, int port);
+
+/* 1 to 65535: run without EPMD, like -erl_epmd_port: listen on this port
+ * and reach every other node on it. 0: use EPMD (the default). */
+int enode_config_set_dist_port(enode_config_t *config, int port);
+
+/* Listen on the first free port from min to max, like
+ * inet_dist_listen_min and _max; max 0: min alone. min 0 (and max 0): any
+ * port the system gives (the default). Ports up to 65535, min <= max. */
+int enode_config_set_listen_range(enode_config_t *config, int min, int max);
+
+/* The largest message a peer may send, in bytes; a peer that sends a
+ * bigger one loses its connection. 0: ENODE_DEFAULT_MAX_MESSAGE. */
+int enode_config_set_max_message_size(enode_config_t *config, size_t bytes);
+
+/* A file of TLS options, like -ssl_dist_optfile; NULL: none. */
+int enode_config_set_ssl_dist_optfile(enode_config_t *config,
+                                      const char *path);
+
+/* One more TLS option, like -ssl_dist_opt Key Value; as many as wanted,
+ * applied in order after the optfile. The key must not be empty;
+ * enode_new() checks key and value. */
+int enode_config_add_ssl_dist_opt(enode_config_t *config, const char *key,
+                                  const char *value);
+
+/* Where log messages go: fn (NULL: standard error), with user, and which:
+ * those at level or below (ENODE_LOG_ERROR to ENODE_LOG_DEBUG; default
+ * ENODE_LOG_WARNING). */
+int enode_config_set_log(enode_config_t *config, enode_log_fn fn, void *user,
+                         int level);
+
+/* The application's own check of a peer's certificate, called with user;
+ * NULL: enode's own TLS checks only (the default). */
+int enode_config_set_verify(enode_config_t *config, enode_verify_fn fn,
+                            void *user);
+
+/* What a configuration holds, for a program to read back what
+ * enode_config_from_args() found. The name ("alive" or "alive@host", NULL
+ * when there is none yet), valid until the name changes or the
+ * configuration is freed; *long_names gets 1 for -name (long_names may be
+ * NULL). */
+const char *enode_config_get_name(const enode_config_t *config,
+                                  int *long_names);
+
+/* 1 if a cookie was given (else ~/.erlang.cookie is read), 0 if not. */
+int enode_config_has_cookie(const enode_config_t *config);
+
+enode_proto_t enode_config_get_proto(const enode_config_t *config);
+int enode_config_get_hidden(const enode_config_t *config);
+int enode_config_get_connect_all(const enode_config_t *config);
+/* 0 when the node uses EPMD. */
+int enode_config_get_dist_port(const enode_config_t *config);
 
 /* Read erl's flags from argv into config: -sname N, -name N, -setcookie C,
  * -hidden, -proto_dist inet_tls|inet6_tls|inet_tcp|inet6_tcp,
@@ -154,8 +239,9 @@ void enode_config_init(enode_config_t *config);
  * inet_dist_listen_max P | connect_all true|false, -erl_epmd_port P,
  * -epmd_port P, -connect_all true|false.
  * Flags it knows are removed from argv (argc is updated); others stay, in
- * order, for the program. On failure returns ENODE_EINVAL and writes a
- * sentence to err. config keeps pointers into argv. */
+ * order, for the program. On failure returns ENODE_EINVAL (or
+ * ENODE_ENOMEM) and writes a sentence to err; config may then hold some
+ * of the flags. config copies what it keeps: argv may go afterwards. */
 int enode_config_from_args(enode_config_t *config, int *argc, char **argv,
                            char *err, size_t errlen);
 
@@ -164,10 +250,12 @@ int enode_config_from_args(enode_config_t *config, int *argc, char **argv,
 typedef struct enode enode_t;
 typedef struct enode_mbox enode_mbox_t;
 
-/* Create a node: resolve its name, read the cookie and the TLS options,
- * open the listening socket and register with EPMD. On success *node is
- * ready to send and accept connections. On failure returns a code, and if
- * err is not NULL writes the reason there. Free with enode_free(). */
+/* Create a node from config: resolve its name, read the cookie and the
+ * TLS options, open the listening socket and register with EPMD. On
+ * success *node is ready to send and accept connections. On failure
+ * returns a code, and if err is not NULL writes the reason there. The
+ * node keeps nothing of config, which may be freed as soon as this
+ * returns. Free the node with enode_free(). */
 int enode_new(enode_t **node, const enode_config_t *config, char *err,
               size_t errlen);
 

@@ -78,15 +78,14 @@ static const char *want(const char *fmt, ...)
 
 static void up(void)
 {
-    enode_config_t cfg;
     char err[512];
 
     cluster = h_cluster_with_epmd();
     cr_assert_not_null(cluster);
     otp = h_node_start(cluster, "erl", NULL);
     cr_assert_not_null(otp);
-    h_enode_config(cluster, &cfg, "cfuns");
-    cr_assert_eq(enode_new(&node, &cfg, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(h_enode_new(cluster, &node, "cfuns", NULL, err, sizeof err),
+                 0, "%s", err);
     cr_assert_eq(enode_rpc_register(node, "math", "add", add, NULL), 0);
     cr_assert_eq(enode_rpc_register(node, "math", "fail", fail, NULL), 0);
     cr_assert_eq(enode_rpc_register(node, "math", "note", note, NULL), 0);
@@ -337,15 +336,14 @@ Test(rpc, a_function_may_use_the_node)
 
 Test(rpc, the_rex_protocol_of_ei_rpc)
 {
-    enode_config_t cfg;
     enode_t *client;
     enode_mbox_t *mb;
     char err[512];
     ei_x_buff x;
     enode_msg_t m;
 
-    h_enode_config(cluster, &cfg, "rexclient");
-    cr_assert_eq(enode_new(&client, &cfg, err, sizeof err), 0, "%s", err);
+    int rc = h_enode_new(cluster, &client, "rexclient", NULL, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
     cr_assert_eq(enode_mbox_new(client, &mb), 0);
     /* {Self, {call, math, add, [1, 2], user}} to rex -> {rex, 3} */
     ei_x_new_with_version(&x);

@@ -20,15 +20,18 @@ static enode_mbox_t *mb;
 
 static void start(int threaded)
 {
-    enode_config_t cfg;
+    enode_config_t *cfg;
     char err[512];
 
     cluster = h_cluster_with_epmd();
     cr_assert_not_null(cluster);
     otp = h_node_start(cluster, "erl", NULL);
     cr_assert_not_null(otp);
-    h_enode_config(cluster, &cfg, "caller");
-    cr_assert_eq(enode_new(&node, &cfg, err, sizeof err), 0, "%s", err);
+    cfg = h_enode_config(cluster, "caller");
+    cr_assert_not_null(cfg);
+    int new_rc = enode_new(&node, cfg, err, sizeof err);
+    enode_config_free(cfg);
+    cr_assert_eq(new_rc, 0, "%s", err);
     cr_assert_eq(enode_mbox_new(node, &mb), 0);
     if (threaded)
         cr_assert_eq(enode_start_thread(node), 0);

@@ -136,19 +136,17 @@ static cnode_t *c_node_h(const char *name, const char *optfile,
     char err[512];
     cr_assert_not_null(c);
     pthread_mutex_init(&c->log.mu, NULL);
-    enode_config_t cfg;
-    enode_config_init(&cfg);
-    cfg.name = name;
-    cfg.cookie = h_cluster_cookie(cluster);
-    cfg.ssl_dist_optfile = optfile;
-    cfg.setup_time_ms = 4000;
-    cfg.log = capture_log;
-    cfg.log_user = &c->log;
-    cfg.verify = verify;
-    cfg.verify_user = verify_user;
-    cfg.hidden = hidden;
-    cr_assert_eq(enode_new(&c->node, &cfg, err, sizeof err), 0,
-                 "%s: %s", name, err);
+    enode_config_t *cfg = h_enode_config(cluster, name);
+    cr_assert_not_null(cfg);
+    cr_assert_eq(enode_config_set_ssl_dist_optfile(cfg, optfile), 0);
+    cr_assert_eq(enode_config_set_setup_time_ms(cfg, 4000), 0);
+    cr_assert_eq(enode_config_set_log(cfg, capture_log, &c->log,
+                                      ENODE_LOG_WARNING), 0);
+    cr_assert_eq(enode_config_set_verify(cfg, verify, verify_user), 0);
+    cr_assert_eq(enode_config_set_hidden(cfg, hidden), 0);
+    int rc = enode_new(&c->node, cfg, err, sizeof err);
+    enode_config_free(cfg);
+    cr_assert_eq(rc, 0, "%s: %s", name, err);
     cr_assert_eq(enode_start_thread(c->node), 0);
     return c;
 }
@@ -477,12 +475,12 @@ Test(tls, wrong_key_password_at_start_up, .init = up, .fini = down,
     enode_t *n;
     snprintf(extra, sizeof extra, "{password,\"wrong\"},");
     const char *conf = optfile_for("badpass", "enc", "enc", extra);
-    enode_config_t cfg;
-    enode_config_init(&cfg);
-    cfg.name = "badpass";
-    cfg.cookie = h_cluster_cookie(cluster);
-    cfg.ssl_dist_optfile = conf;
-    cr_assert_eq(enode_new(&n, &cfg, err, sizeof err), ENODE_ETLS);
+    enode_config_t *cfg = h_enode_config(cluster, "badpass");
+    cr_assert_not_null(cfg);
+    cr_assert_eq(enode_config_set_ssl_dist_optfile(cfg, conf), 0);
+    int rc = enode_new(&n, cfg, err, sizeof err);
+    enode_config_free(cfg);
+    cr_assert_eq(rc, ENODE_ETLS);
     cr_assert(strstr(err, "wrong password") || strstr(err, "password is wrong"),
               "%s", err);
     cr_assert(strstr(err, "enc.key"), "%s", err);
