@@ -61,7 +61,8 @@ typedef struct soak {
     pthread_mutex_t mu;
     stream_t streams[N_STREAMS];
     long exits, downs;
-    volatile int stopping;
+    volatile int stopping;      /* the streamers stop */
+    volatile int sink_stopping; /* then the sink */
 } soak_t;
 
 static void die(const char *fmt, ...)
@@ -179,7 +180,7 @@ static void *sink_loop(void *arg)
 {
     soak_t *s = arg;
 
-    while (!s->stopping) {
+    while (!s->sink_stopping) {
         enode_msg_t m;
         if (enode_receive(s->sink, &m, 200) < 0)
             continue;
@@ -258,7 +259,7 @@ static void *c_steady(void *arg)
     if (enode_mbox_new(s->c_a, &mb) < 0)
         die("c_a: no mailbox");
     for (long seq = 0; !s->stopping; seq++)
-        if (c_send_one(s, mb, "c_a", seq, &acked) < 0)
+        if (c_send_one(s, mb, "c_a", seq, &acked) < 0 && !s->stopping)
             die("c_a: a send failed or no ack came: %s",
                 enode_last_error(s->c_a));
     return NULL;
@@ -453,6 +454,7 @@ int main(int argc, char **argv)
     s.stopping = 1;
     pthread_join(c_a_t, NULL);
     pthread_join(c_b_t, NULL);
+    s.sink_stopping = 1;
     pthread_join(sink_t, NULL);
     for (int i = 0; i < N_STREAMS; i++)
         failures += s.streams[i].errors > 0;
