@@ -56,7 +56,7 @@ static void up_two_with_pg(void)
 
 static void down(void)
 {
-    h_cluster_stop(cluster); /* also stops C nodes a failed test left */
+    h_cluster_stop(cluster); /* C nodes a failed test left: cnode.c */
     cluster = NULL;
     a = b = NULL;
 }
