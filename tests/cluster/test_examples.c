@@ -117,8 +117,8 @@ Test(examples, pubsub, .init = up_two_with_pg, .fini = down, .timeout = 120)
     const char *extra[] = {"-handler", "pubsub_sink:handle", NULL};
     h_cnode_t *p = start_example("examples/pubsub/enode-pubsub", "pubsub",
                                  extra);
-    const char *cn = h_cnode_name(p);
-    char expr[1024];
+    char cn[256], expr[1024];
+    snprintf(cn, sizeof cn, "%s", h_cnode_name(p)); /* outlives p */
 
     /* It is the group's one member, seen from both OTP nodes. */
     snprintf(expr, sizeof expr,
