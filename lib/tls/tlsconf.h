@@ -64,8 +64,8 @@ typedef struct en_tls_side {
     int crl_check;            /* 0 false, 1 true, 2 peer, 3 best_effort */
     char *crl_dir;            /* crl_cache {ssl_crl_hash_dir, ... dir} */
     /* eccs (TLS 1.2 curves), supported_groups (TLS 1.3 groups) and
-     * signature_algs, in the order given, as indexes into tlsconf.c's
-     * tables of what wolfSSL can do; n_* = 0: not given. */
+     * signature_algs, in the order given, as indexes into the tables of
+     * tlsconf_algs.c, of what wolfSSL can do; n_* = 0: not given. */
     unsigned char eccs[EN_TLS_MAX_GROUPS], groups[EN_TLS_MAX_GROUPS];
     int n_eccs, n_groups;
     unsigned char sigalgs[EN_TLS_MAX_SIGALGS];
