@@ -138,6 +138,9 @@ typedef struct enode_config {
     int log_level; /* messages above it are dropped; default WARNING */
     enode_verify_fn verify; /* NULL: enode's own TLS checks only */
     void *verify_user;
+    int connect_all; /* 1 (default): take part in OTP's global; 0: like
+                        -connect_all false, global is off (no connect
+                        sessions, no global names from this node) */
 } enode_config_t;
 
 /* Default values in every field. */
@@ -147,7 +150,8 @@ void enode_config_init(enode_config_t *config);
  * -hidden, -proto_dist inet_tls|inet6_tls|inet_tcp|inet6_tcp,
  * -ssl_dist_optfile F, -ssl_dist_opt K V [K V ...],
  * -kernel net_ticktime S | net_setuptime S | inet_dist_listen_min P |
- * inet_dist_listen_max P, -erl_epmd_port P, -epmd_port P.
+ * inet_dist_listen_max P | connect_all true|false, -erl_epmd_port P,
+ * -epmd_port P, -connect_all true|false.
  * Flags it knows are removed from argv (argc is updated); others stay, in
  * order, for the program. On failure returns ENODE_EINVAL and writes a
  * sentence to err. config keeps pointers into argv. */
@@ -382,6 +386,53 @@ typedef int (*enode_rpc_fn)(void *user, const char *args, int index,
 int enode_rpc_register(enode_t *node, const char *module,
                        const char *function, enode_rpc_fn fn, void *user);
 
+/* ---- global names (OTP's global) ---------------------------------------- */
+
+/* A visible node takes part in OTP's `global` name server as an Erlang
+ * node does, unless connect_all is 0 (erl's -connect_all false). These
+ * are global:register_name/2, unregister_name/1, whereis_name/1,
+ * registered_names/0 and send/2, for names that are atoms. */
+
+/* Register `name` for the mailbox on every node of the cluster, like
+ * global:register_name(Name, Pid): the global lock is taken on every
+ * known node, then each registers the name. 0 (yes); ENODE_EEXIST (no:
+ * the name is taken, or the mailbox has a global name already);
+ * ENODE_EINVAL (name is not an atom's text, or global is off here: a
+ * hidden node or connect_all 0); ENODE_ETIMEOUT (the cluster did not
+ * answer within 30 s; nothing stays registered or locked). It waits for
+ * the cluster: in event-loop mode it runs the loop meanwhile. The name
+ * goes when the mailbox exits or is freed and when the node leaves the
+ * cluster. When partitions that both have the name meet, global keeps
+ * one process and kills the other (the mailbox then exits with reason
+ * killed). */
+int enode_global_register(enode_mbox_t *mbox, const char *name);
+
+/* Unregister `name` on every node, like global:unregister_name/1 (the
+ * name of any process). 0, also when no process has the name; codes as
+ * for enode_global_register. */
+int enode_global_unregister(enode_t *node, const char *name);
+
+/* The process registered globally as `name`, like global:whereis_name/1:
+ * read from this node's copy of global's table, without a message. 0
+ * and *pid; ENODE_ENOTFOUND; ENODE_EINVAL if name is not an atom's text. */
+int enode_global_whereis(enode_t *node, const char *name, erlang_pid *pid);
+
+/* Called once per global name. */
+typedef void (*enode_global_names_fn)(void *user, const char *name,
+                                      const erlang_pid *pid);
+
+/* Every global name that is an atom (Erlang allows any term), with its
+ * process, like global:registered_names/0: fn is called for each,
+ * without the node's lock (fn may call the node). Returns how many, or
+ * a code. */
+int enode_global_registered_names(enode_t *node, enode_global_names_fn fn,
+                                  void *user);
+
+/* Send msg from `from` to the process registered globally as `name`,
+ * like global:send/2. ENODE_ENOTFOUND if no process has the name. */
+int enode_global_send(enode_mbox_t *from, const char *name,
+                      const ei_x_buff *msg);
+
 /* ---- calls (gen:call) --------------------------------------------------- */
 
 /* Call a gen_server, or any server speaking gen:call, like
@@ -415,6 +466,72 @@ int enode_gen_call_parse(const enode_msg_t *msg, enode_from_t *from,
  * what gen_server:reply/2 does. */
 int enode_gen_reply(enode_mbox_t *mbox, const enode_from_t *from,
                     const ei_x_buff *reply);
+
+/* ---- process groups (pg) ---------------------------------------------------- */
+
+/* C mailboxes as members of OTP's process groups (the pg module): a
+ * mailbox that joins a group is among what pg:get_members/1,2 returns on
+ * every visible OTP node of the cluster that runs the same scope, and
+ * Erlang reaches it with `[P ! Msg || P <- pg:get_members(G)]`.
+ *
+ * A group is any term (an ei_x_buff, with or without the version byte
+ * first); one that is not a whole valid term gives ENODE_EINVAL. A scope
+ * is the name of an atom; NULL means the default scope `pg`. A scope
+ * runs on this node from the first call that names it (or from
+ * enode_pg_start), as a process registered under its name, and lives as
+ * long as the node: ENODE_EEXIST if a mailbox of ours holds that name.
+ * Its view of the other nodes' members fills as their scopes answer,
+ * within a round trip once a connection is up; it follows nodes that
+ * come and go. A mailbox that exits or is freed leaves all its groups;
+ * when the node goes, its members vanish everywhere. A hidden node takes
+ * no part: its scopes know only its own members. */
+
+/* Start `scope` on the node now, so that its view of the cluster is
+ * filled before the first question. 0 if it runs. */
+int enode_pg_start(enode_t *node, const char *scope);
+
+/* The mailbox joins group, like pg:join/3; a mailbox may join a group
+ * several times and is then a member that many times. ENODE_ECLOSED if
+ * the mailbox has exited. */
+int enode_pg_join(enode_mbox_t *mbox, const char *scope, const ei_x_buff *group);
+
+/* The mailbox leaves group once, like pg:leave/3. ENODE_ENOTFOUND if it
+ * is not in the group. */
+int enode_pg_leave(enode_mbox_t *mbox, const char *scope, const ei_x_buff *group);
+
+/* Fills up to max pids of the group's members, cluster-wide; returns how
+ * many there are (which may exceed max), or a negative code. Like
+ * pg:get_members/2, answered from this node's replica without a message.
+ * pids may be NULL when max is 0. */
+int enode_pg_members(enode_t *node, const char *scope, const ei_x_buff *group,
+                     erlang_pid *pids, int max);
+
+/* The same for this node's members only, like pg:get_local_members/2. */
+int enode_pg_local_members(enode_t *node, const char *scope,
+                           const ei_x_buff *group, erlang_pid *pids, int max);
+
+/* The groups that have members, cluster-wide (pg:which_groups/1) or on
+ * this node (pg:which_local_groups/1): *groups is set up by the call and
+ * holds a version byte and the list of groups; free it with ei_x_free().
+ * Returns how many groups there are, or a negative code. */
+int enode_pg_which_groups(enode_t *node, const char *scope, ei_x_buff *groups);
+int enode_pg_which_local_groups(enode_t *node, const char *scope,
+                                ei_x_buff *groups);
+
+/* The mailbox gets a notice for every member that joins or leaves group
+ * anywhere in the cluster (group NULL: any group of the scope), as
+ * pg:monitor/2 and pg:monitor_scope/1 send them:
+ *   {Ref, join, Group, [Pid]}   {Ref, leave, Group, [Pid]}
+ * with Ref the reference put in *ref. The members at the time of the call
+ * come first, as join notices (one per group). The monitor ends with
+ * enode_pg_demonitor or when the mailbox goes. */
+int enode_pg_monitor(enode_mbox_t *mbox, const char *scope,
+                     const ei_x_buff *group, erlang_ref *ref);
+
+/* End the monitor and drop its notices still queued in the mailbox, like
+ * pg:demonitor/2. ENODE_ENOTFOUND if the mailbox holds no such monitor. */
+int enode_pg_demonitor(enode_mbox_t *mbox, const char *scope,
+                       const erlang_ref *ref);
 
 #ifdef __cplusplus
 }

@@ -96,6 +96,24 @@ void en_conn_close_transport(en_conn_t *c)
     c->tls_inflight = 0;
 }
 
+/* Whether the links and monitors across dead c stay, because another
+ * connection carries on with the node. A connection that was up is the
+ * node's only one that is up: when it goes, even for a new connection
+ * that replaces it (a restarted peer, "alive"), its links and monitors
+ * fire and the node is down, as in OTP, where the old connection's
+ * controller exits before the new one is marked up (net_kernel.erl,
+ * up_pending). An attempt that never came up leaves them to the other
+ * attempt of a simultaneous connect; an acceptor's failure tells nothing
+ * either way. */
+static int carried_on(const en_conn_t *c, int was_up)
+{
+    en_conn_t *other = en_net_find(c->net, c->peer);
+
+    if (was_up)
+        return other && other->phase == EN_PH_UP;
+    return other != NULL || !c->initiator;
+}
+
 /* The end of c, for the reason `why`; a connection that was up is
  * logged at `up_level`. */
 static void conn_end(en_conn_t *c, int code, int up_level, const char *why)
@@ -127,10 +145,9 @@ static void conn_end(en_conn_t *c, int code, int up_level, const char *why)
     int was_up = c->phase == EN_PH_UP;
     en_conn_close_transport(c);
     c->phase = EN_PH_DEAD;
-    /* Links and monitors across it fire, unless another connection to
-     * the same node carries on (a replacement, a simultaneous connect). */
-    if (c->peer[0] && !en_net_find(net, c->peer) && (was_up || c->initiator))
-        net->hooks.node_down(net->hooks.ud, c->peer, was_up);
+    if (c->peer[0] && !carried_on(c, was_up))
+        net->hooks.node_down(net->hooks.ud, c->peer, was_up,
+                             (c->flags & EN_DFLAG_PUBLISHED) != 0);
     en_core_broadcast(net->core);
 }
 
@@ -270,10 +287,8 @@ static void compact_out(en_conn_t *c)
             en_buf_free(&c->out);
         en_buf_reset(&c->out);
         c->out_sent = 0;
-        c->out_checked = 0;
     } else if (c->out_sent > (1u << 20) && c->out_sent > c->out.len / 2) {
         en_buf_consume(&c->out, c->out_sent);
-        c->out_checked -= c->out_sent;
         c->out_sent = 0;
     }
 }

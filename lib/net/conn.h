@@ -53,7 +53,6 @@ struct en_conn {
     en_buf_t in;          /* bytes read and not yet used */
     en_buf_t out;         /* bytes to write (plaintext under TLS) */
     size_t out_sent;      /* of which the first out_sent are written */
-    size_t out_checked;   /* packets before this are split if need be */
     en_frag_table_t frags; /* fragmented messages being received */
     uint64_t frag_seq;    /* the last sequence id we sent fragments with */
     size_t tls_inflight;  /* length of a TLS write to repeat, or 0 */
@@ -101,12 +100,16 @@ int en_conn_flush(en_conn_t *c);
 /* ---- wire.c: how c frames its packets ---- */
 /* EN_WIRE_DISTHDR once FRAGMENTS is negotiated, else EN_WIRE_PASSTHROUGH. */
 int en_conn_wire(const en_conn_t *c);
-/* A packet from the peer: fragments are collected, the rest go up. */
+/* A packet from the peer: fragments are collected, the rest go up; a
+ * packet in the form the flags do not allow fails c. */
 void en_wire_receive(en_conn_t *c, const uint8_t *data, size_t len);
-/* Move what was queued before the handshake to out, in c's form. */
-int en_wire_adopt_pending(en_conn_t *c);
-/* Split the packets queued since the last call that are too big. */
-int en_wire_split_new(en_conn_t *c);
+/* The packet at c->out[at..] (the last one queued) goes as fragments if
+ * it is too big for one and the peer has FRAGMENTS. 0, or an EN_CTRL_*
+ * code with c->out as it was. */
+int en_wire_fragment(en_conn_t *c, size_t at);
+/* Move what was queued before the handshake to out, encoded for the
+ * flags now known; a packet that cannot go is dropped alone. */
+void en_wire_adopt_pending(en_conn_t *c);
 
 /* ---- up.c: a connection that is up ---- */
 /* The handshake is done: switch c to carrying packets. */
@@ -116,9 +119,6 @@ void en_conn_up(en_conn_t *c);
 void en_up_on_event(en_conn_t *c, uint32_t events);
 /* Ticks, and the tick timeout. */
 void en_up_on_timer(en_conn_t *c, uint64_t now);
-/* Split what is too big, then write as much as the socket takes. -1 if
- * c failed. */
-int en_up_flush(en_conn_t *c);
 /* Have what was appended to c's queue written: at once if the
  * connection is not up yet, if a TLS record's worth is queued, or if it is
  * the first packet since the loop's last turn; else at the loop's next

@@ -21,7 +21,8 @@ static uint64_t our_flags(int hidden)
                  EN_DFLAG_BIG_SEQTRACE_LABELS | EN_DFLAG_UNICODE_IO |
                  EN_DFLAG_MANDATORY_25_DIGEST | EN_DFLAG_DIST_MONITOR |
                  EN_DFLAG_DIST_MONITOR_NAME | EN_DFLAG_EXIT_PAYLOAD |
-                 EN_DFLAG_FRAGMENTS | EN_DFLAG_ALIAS | EN_DFLAG_SPAWN;
+                 EN_DFLAG_FRAGMENTS | EN_DFLAG_ALIAS | EN_DFLAG_SPAWN |
+                 EN_DFLAG_ALTACT_SIG;
     return hidden ? f : f | EN_DFLAG_PUBLISHED;
 }
 

@@ -37,11 +37,13 @@ typedef struct en_net_hooks {
      * of one packet (after its length), in the distribution header form
      * or the pass-through form. The hook may fail c. */
     void (*packet)(void *ud, en_conn_t *c, const uint8_t *data, size_t len);
-    /* The connection to peer is up. */
-    void (*node_up)(void *ud, const char *peer);
-    /* The node is gone: the last connection to it failed. was_up = 0
-     * when it never came up (a failed dial). */
-    void (*node_down)(void *ud, const char *peer, int was_up);
+    /* The connection to peer is up; visible when both sides set
+     * PUBLISHED (else one of them is a hidden node). */
+    void (*node_up)(void *ud, const char *peer, int visible);
+    /* The node is gone: its connection that was up failed or was
+     * replaced by a new one (the new one's node_up follows), or the last
+     * attempt to reach it failed (was_up = 0: a failed dial). */
+    void (*node_down)(void *ud, const char *peer, int was_up, int visible);
 } en_net_hooks_t;
 
 /* How the node speaks to others: from enode_config_t. Strings are
@@ -170,14 +172,15 @@ int en_net_connect_wait(en_net_t *net, const char *peer);
 /* ---- sending (out.c) ----------------------------------------------------- */
 
 /* Where one packet for a peer goes: append it to *buf in the form `wire`
- * (EN_WIRE_*), encoded for `flags` (what the peer negotiated; 0 while the
- * connection is being set up, when packets are queued in the plainest
- * form and rewritten once the flags are known). */
+ * (EN_WIRE_*), encoded for `flags`: what the peer negotiated, or, while
+ * the connection is being set up, EN_CTRL_FLAGS_PENDING (proto/ctrl.h):
+ * such packets are encoded again once the flags are known. */
 typedef struct en_out {
     en_conn_t *conn;
     en_buf_t *buf;
     int wire;
     uint64_t flags;
+    size_t start; /* where the packet begins in *buf */
 } en_out_t;
 
 /* Begin a packet to peer, on the connection to it (dialled if `dial` and
@@ -186,9 +189,12 @@ typedef struct en_out {
 int en_net_out_begin(en_net_t *net, const char *peer, int dial, en_out_t *o);
 /* Begin a packet on c itself, e.g. an answer to what c brought. */
 void en_net_out_on(en_conn_t *c, en_out_t *o);
-/* The packet is appended (rc == 0) or was not (rc < 0): have c write it,
- * at once or at the loop's next turn (see en_conn_kick in conn.h). */
-void en_net_out_end(en_out_t *o, int rc);
+/* The packet is appended (rc == 0) or was not (rc != 0): have c write
+ * it, at once or at the loop's next turn (see en_conn_kick in conn.h),
+ * cut into fragments first if it is too big for one. 0, or ENODE_ENOMEM
+ * when it cannot be cut: the packet is then dropped, which costs this
+ * send alone, never the connection. */
+int en_net_out_end(en_out_t *o, int rc);
 
 /* ---- the loop (loop.c) ----------------------------------------------------- */
 

@@ -28,7 +28,8 @@ void en_net_out_on(en_conn_t *c, en_out_t *o)
     o->conn = c;
     o->buf = en_conn_sendbuf(c);
     o->wire = en_conn_wire(c);
-    o->flags = en_conn_flags(c);
+    o->flags = c->phase == EN_PH_UP ? c->flags : EN_CTRL_FLAGS_PENDING;
+    o->start = o->buf->len;
 }
 
 int en_net_out_begin(en_net_t *net, const char *peer, int dial, en_out_t *o)
@@ -45,11 +46,19 @@ int en_net_out_begin(en_net_t *net, const char *peer, int dial, en_out_t *o)
     return 0;
 }
 
-void en_net_out_end(en_out_t *o, int rc)
+int en_net_out_end(en_out_t *o, int rc)
 {
-    if (o->conn && rc == 0)
-        en_conn_kick(o->conn);
+    en_conn_t *c = o->conn;
+
     o->conn = NULL;
+    if (!c || rc != 0)
+        return 0;
+    if (c->phase == EN_PH_UP && en_wire_fragment(c, o->start) < 0) {
+        c->out.len = o->start;
+        return ENODE_ENOMEM;
+    }
+    en_conn_kick(c);
+    return 0;
 }
 
 int en_net_disconnect(en_net_t *net, const char *peer)

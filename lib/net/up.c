@@ -1,6 +1,6 @@
 /* up.c - a connection that is up: reading and dispatching its packets,
- * writing its queue (split into fragments where needed), ticks, and
- * corking bursts of small packets into few large writes.
+ * writing its queue, ticks, and corking bursts of small packets into few
+ * large writes.
  */
 #include "net/conn.h"
 
@@ -13,15 +13,6 @@
 
 /* Bytes to gather before decoding them. */
 #define EN_READ_BATCH (48 * 1024)
-
-int en_up_flush(en_conn_t *c)
-{
-    if (en_wire_split_new(c) < 0) {
-        en_conn_fail(c, ENODE_ENOMEM, "out of memory splitting a message");
-        return -1;
-    }
-    return en_conn_flush(c);
-}
 
 /* Hand every whole packet at the front of b to the dispatcher, and drop
  * them from b. */
@@ -110,7 +101,7 @@ void en_up_on_event(en_conn_t *c, uint32_t events)
     if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR) || c->tls_wants_write) &&
         read_all(c) < 0)
         return;
-    if (en_up_flush(c) == 0)
+    if (en_conn_flush(c) == 0)
         en_conn_update_watch(c);
 }
 
@@ -133,13 +124,10 @@ void en_conn_up(en_conn_t *c)
            (c->flags & EN_DFLAG_PUBLISHED) ? "visible" : "hidden");
     /* Messages sent while connecting go first, in order, and in the
      * form the peer now expects. */
-    c->out_checked = c->out.len; /* handshake bytes are not packets */
-    if (en_wire_adopt_pending(c) < 0) {
-        en_conn_fail(c, ENODE_ENOMEM, "cannot queue the pending messages");
-        return;
-    }
+    en_wire_adopt_pending(c);
     en_core_broadcast(net->core);
-    net->hooks.node_up(net->hooks.ud, c->peer);
+    net->hooks.node_up(net->hooks.ud, c->peer,
+                       (c->flags & EN_DFLAG_PUBLISHED) != 0);
     take_packets(c, &c->in); /* what came right behind the handshake */
     if (c->in.len == 0)
         en_buf_free(&c->in);
@@ -176,7 +164,7 @@ void en_conns_flush_corked(en_net_t *net)
         if (!c->corked)
             continue;
         c->corked = 0;
-        if (c->phase == EN_PH_UP && en_up_flush(c) == 0)
+        if (c->phase == EN_PH_UP && en_conn_flush(c) == 0)
             en_conn_update_watch(c);
     }
 }
@@ -198,11 +186,8 @@ void en_conn_kick(en_conn_t *c)
     /* Before the distribution handshake the connection's own bytes go
      * out as its steps decide: the EPMD request once the connect is
      * through, TLS records from wolfSSL. */
-    if (c->phase == EN_PH_UP ? en_up_flush(c) < 0
-                             : c->phase != EN_PH_EPMD &&
-                                   c->phase != EN_PH_CONNECT &&
-                                   c->phase != EN_PH_TLS &&
-                                   en_conn_flush(c) < 0)
+    if (c->phase != EN_PH_EPMD && c->phase != EN_PH_CONNECT &&
+        c->phase != EN_PH_TLS && en_conn_flush(c) < 0)
         return;
     en_conn_update_watch(c);
 }

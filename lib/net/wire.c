@@ -3,10 +3,12 @@
  *
  * Once FRAGMENTS (or the atom cache) is negotiated, OTP accepts only the
  * header form, 131 68 / 69 / 70; before that, and with peers such as ei
- * that know neither, only the pass-through form 112. Packets queued
- * before the handshake are written in the pass-through form and rewritten
- * when the flags are known; packets over 64 KiB are split into fragments
- * after they are queued, so encoders need not know about fragments.
+ * that know neither, only the pass-through form 112; a peer that sends
+ * the other form loses its connection (external.c, "Got message from
+ * incompatible erlang"), and so it does here. Packets queued before the
+ * handshake are encoded for flags not known yet and encoded again when
+ * they are; a packet over 64 KiB is cut into fragments as soon as it is
+ * queued, so encoders need not know about fragments.
  */
 #include "net/conn.h"
 
@@ -28,12 +30,36 @@ int en_conn_wire(const en_conn_t *c)
 
 /* ---- receiving -------------------------------------------------------------- */
 
+/* The packet is in the form the flags call for; else c fails. */
+static int form_agreed(en_conn_t *c, const uint8_t *data)
+{
+    if (en_conn_wire(c) == EN_WIRE_DISTHDR) {
+        if (data[0] == 131)
+            return 1;
+        en_conn_fail(c, ENODE_ECONN,
+                     "the peer sent a packet starting with %u%s after "
+                     "agreeing on FRAGMENTS, which allows only the "
+                     "distribution header (131)",
+                     data[0], data[0] == 112 ? " (the pass-through form)" : "");
+        return 0;
+    }
+    if (data[0] != 131)
+        return 1;
+    en_conn_fail(c, ENODE_ECONN,
+                 "the peer sent a distribution header (131) although "
+                 "neither FRAGMENTS nor the atom cache was agreed, which "
+                 "allows only the pass-through form (112)");
+    return 0;
+}
+
 void en_wire_receive(en_conn_t *c, const uint8_t *data, size_t len)
 {
     const uint8_t *msg;
     size_t msg_len;
     char err[256];
 
+    if (!form_agreed(c, data))
+        return;
     if (len < 2 || data[0] != 131 || (data[1] != 69 && data[1] != 70)) {
         c->net->hooks.packet(c->net->hooks.ud, c, data, len);
         return;
@@ -46,94 +72,54 @@ void en_wire_receive(en_conn_t *c, const uint8_t *data, size_t len)
         en_conn_fail(c, ENODE_ECONN, "%s", err);
 }
 
-/* ---- rewriting what was queued before the handshake ----------------------- */
+/* ---- sending ---------------------------------------------------------------- */
 
-/* Append the pass-through packet pkt (Len | 112 | 131 Ctrl | [131 Msg])
- * to out in the header form (Len | 131 68 0 | Ctrl | [Msg]). */
-static int repack(en_buf_t *out, const uint8_t *pkt, size_t len)
+int en_wire_fragment(en_conn_t *c, size_t at)
 {
-    const char *why;
-    size_t ctrl_len;
-
-    if (len < 7 || pkt[4] != 112 || pkt[5] != 131 ||
-        en_term_size((const char *)pkt + 6, len - 6, &ctrl_len, &why) < 0)
-        return -1;
-    const uint8_t *rest = pkt + 6 + ctrl_len;
-    size_t rest_len = len - 6 - ctrl_len;
-    if (rest_len > 0) { /* the message, without its own 131 */
-        rest++;
-        rest_len--;
-    }
-    size_t data_len = 3 + ctrl_len + rest_len;
-    uint8_t hdr[3] = {131, 68, 0};
-    if (data_len > UINT32_MAX || en_buf_put32(out, (uint32_t)data_len) < 0 ||
-        en_buf_append(out, hdr, 3) < 0 ||
-        en_buf_append(out, pkt + 6, ctrl_len) < 0 ||
-        en_buf_append(out, rest, rest_len) < 0)
-        return -1;
-    return 0;
+    if (en_conn_wire(c) != EN_WIRE_DISTHDR ||
+        !(c->flags & EN_DFLAG_FRAGMENTS) ||
+        c->out.len - at - 4 <= EN_FRAG_SIZE)
+        return 0;
+    int rc = en_frag_split_tail(&c->out, at, c->frag_seq + 1, EN_FRAG_SIZE);
+    if (rc == 0)
+        c->frag_seq++;
+    return rc;
 }
 
-int en_wire_adopt_pending(en_conn_t *c)
+/* ---- rewriting what was queued before the handshake ----------------------- */
+
+/* One queued packet, encoded again for the flags now known. A packet
+ * that cannot go (a control tuple too large for a peer without
+ * EXIT_PAYLOAD, memory) is dropped alone, with a word in the log; one
+ * the peer takes no such signal for (a MONITOR_P to a peer without
+ * DIST_MONITOR) is dropped without one, as OTP sends nothing then. */
+static void adopt_one(en_conn_t *c, const uint8_t *pkt, size_t len)
 {
-    int disthdr = en_conn_wire(c) == EN_WIRE_DISTHDR;
+    size_t at = c->out.len;
+    char err[256] = "";
+    int rc = en_ctrl_reencode(&c->out, en_conn_wire(c), c->flags, pkt, len,
+                              err, sizeof err);
+
+    if (rc == 0)
+        rc = en_wire_fragment(c, at);
+    if (rc >= 0)
+        return;
+    c->out.len = at;
+    en_conn_log(c, ENODE_LOG_ERROR,
+                "a signal queued for %s while connecting is dropped: %s%s%s",
+                c->peer, en_ctrl_strerror(rc), err[0] ? ": " : "", err);
+}
+
+void en_wire_adopt_pending(en_conn_t *c)
+{
     size_t at = 0;
 
     while (at + 4 <= c->pending.len) {
         size_t len = 4 + (size_t)en_get32(c->pending.data + at);
-        const uint8_t *pkt = c->pending.data + at;
         if (len > c->pending.len - at)
             break;
-        int rc = disthdr ? repack(&c->out, pkt, len)
-                         : en_buf_append(&c->out, pkt, len);
-        if (rc < 0)
-            return -1;
+        adopt_one(c, c->pending.data + at, len);
         at += len;
     }
     en_buf_free(&c->pending);
-    return 0;
-}
-
-/* ---- splitting what is too big ---------------------------------------------- */
-
-/* Split every packet queued since the last call whose data is over the
- * fragment size. Packets are walked from out_checked; an oversized one is
- * moved aside with everything after it, and re-queued split. */
-int en_wire_split_new(en_conn_t *c)
-{
-    size_t at = c->out_checked;
-
-    if (en_conn_wire(c) != EN_WIRE_DISTHDR) {
-        c->out_checked = c->out.len;
-        return 0;
-    }
-    while (at + 4 <= c->out.len) {
-        size_t len = 4 + (size_t)en_get32(c->out.data + at);
-        if (len - 4 > EN_FRAG_SIZE)
-            break;
-        at += len;
-    }
-    if (at + 4 > c->out.len) {
-        c->out_checked = at;
-        return 0;
-    }
-    /* Move the tail aside and put it back, splitting as needed. */
-    size_t tail_len = c->out.len - at;
-    uint8_t *tail = malloc(tail_len);
-    if (!tail)
-        return -1;
-    memcpy(tail, c->out.data + at, tail_len);
-    c->out.len = at;
-    for (size_t t = 0; t + 4 <= tail_len;) {
-        size_t len = 4 + (size_t)en_get32(tail + t);
-        if (en_frag_split(&c->out, tail + t, len, ++c->frag_seq,
-                          EN_FRAG_SIZE) < 0) {
-            free(tail);
-            return -1;
-        }
-        t += len;
-    }
-    free(tail);
-    c->out_checked = c->out.len;
-    return 0;
 }

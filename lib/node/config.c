@@ -17,6 +17,17 @@ void enode_config_init(enode_config_t *c)
     c->net_ticktime = 60;
     c->setup_time_ms = 7000;
     c->log_level = ENODE_LOG_WARNING;
+    c->connect_all = 1;
+}
+
+/* connect_all's value, as erl reads it: the booleans. */
+static int parse_bool(const char *s, int *out)
+{
+    if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0) {
+        *out = s[0] == 't';
+        return 0;
+    }
+    return -1;
 }
 
 /* Parse a port or a count: a decimal in [lo, hi]. */
@@ -78,6 +89,9 @@ static int set_kernel(enode_config_t *c, const char *key, const char *val,
         if (parse_uint(val, 1, 65535, &v) < 0)
             goto bad;
         c->listen_max = (int)v;
+    } else if (strcmp(key, "connect_all") == 0) {
+        if (parse_bool(val, &c->connect_all) < 0)
+            goto bad;
     } else {
         snprintf(err, errlen, "-kernel %s: not a parameter enode knows",
                  key);
@@ -99,7 +113,7 @@ static int flag_arity(const char *flag)
         {"-sname", 1},        {"-name", 1},         {"-setcookie", 1},
         {"-hidden", 0},       {"-proto_dist", 1},   {"-ssl_dist_optfile", 1},
         {"-ssl_dist_opt", -1}, {"-kernel", 2},      {"-erl_epmd_port", 1},
-        {"-epmd_port", 1},
+        {"-epmd_port", 1},    {"-connect_all", 1},
     };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         if (strcmp(flag, flags[i].flag) == 0)
@@ -131,6 +145,11 @@ static int apply_flag(enode_config_t *c, const char *flag, char **v,
         c->ssl_dist_optfile = v[0];
     } else if (strcmp(flag, "-kernel") == 0) {
         return set_kernel(c, v[0], v[1], err, errlen);
+    } else if (strcmp(flag, "-connect_all") == 0) {
+        if (parse_bool(v[0], &c->connect_all) < 0) {
+            snprintf(err, errlen, "-connect_all %s: true or false", v[0]);
+            return -1;
+        }
     } else if (strcmp(flag, "-erl_epmd_port") == 0 ||
                strcmp(flag, "-epmd_port") == 0) {
         if (parse_uint(v[0], 1, 65535, &n) < 0) {

@@ -59,7 +59,11 @@ static int start_services(enode_t *n, char *err, size_t errlen)
     if ((rc = en_net_kernel_start(&n->proc)) < 0 ||
         (rc = en_rpc_start(&n->rpc, &n->proc)) < 0 ||
         (rc = en_rex_start(&n->rpc)) < 0 ||
-        (rc = en_global_start(&n->global, &n->proc)) < 0) {
+        (rc = en_global_start(&n->global, &n->proc)) < 0 ||
+        /* OTP nodes call it here for a name clash over our mailboxes. */
+        (rc = en_rpc_register_locked(&n->rpc, "global", "resolve_it",
+                                     en_global_resolve_it, n->global)) < 0 ||
+        (rc = en_pg_start(&n->pg, &n->proc)) < 0) {
         snprintf(err, errlen, "cannot start the built-in services: %s",
                  enode_strerror(rc));
         return rc;
@@ -99,6 +103,7 @@ int enode_new(enode_t **out, const enode_config_t *cfg, char *err,
         enode_free(n);
         return rc;
     }
+    en_global_set_connect_all(n->global, cfg->connect_all);
     en_core_log(&n->core, ENODE_LOG_INFO,
                 "node %s up on port %u (%s%s, creation %u)", n->core.name,
                 n->net.port, n->net.proto == ENODE_PROTO_TLS ? "TLS" : "TCP",
@@ -115,10 +120,13 @@ void enode_free(enode_t *n)
     pthread_mutex_lock(&n->core.lock);
     /* Mailboxes exit first, so that their exit signals go out with what
      * was queued before them. */
+    en_pg_stop(n->pg);
     en_proc_free(&n->proc);
     en_rpc_free(&n->rpc);
     en_global_free(n->global);
     n->global = NULL;
+    en_pg_free(n->pg);
+    n->pg = NULL;
     en_net_close(&n->net);
     pthread_mutex_unlock(&n->core.lock);
     en_core_destroy(&n->core);

@@ -5,6 +5,7 @@
  *   proc   mailboxes and signals (proc/proc.h)
  *   rpc    the C functions Erlang may call, and rex (svc/rpc.h)
  *   global enode's part in OTP's global (svc/global.h)
+ *   pg     enode's part in OTP's process groups (svc/pg.h)
  *
  * The public API (include/enode.h) is implemented here for what takes an
  * enode_t, and in proc/ for what takes a mailbox.
@@ -17,6 +18,7 @@
 #include "net/net.h"
 #include "proc/proc.h"
 #include "svc/global.h"
+#include "svc/pg.h"
 #include "svc/rpc.h"
 
 struct enode {
@@ -25,6 +27,7 @@ struct enode {
     en_proc_t proc;
     en_rpc_t rpc;
     en_global_t *global;
+    en_pg_t *pg;
 };
 
 #endif

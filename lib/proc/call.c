@@ -7,8 +7,9 @@
  * meanwhile stay in the mailbox, in order.
  *
  * The other side: a mailbox that receives {'$gen_call', {Pid, Tag}, Req}
- * answers with enode_gen_reply(), which sends {Tag, Reply} to Pid with the
- * tag copied as it came (since OTP 24 it is often [alias | Ref]).
+ * answers with enode_gen_reply(), which sends {Tag, Reply} with the tag
+ * copied as it came: to the alias when the tag is [alias | Alias] (what
+ * OTP 24 and later send), as gen:reply/2 does, else to Pid.
  */
 #include "proc/mbox.h"
 
@@ -36,11 +37,32 @@ int en_parse_gen_call(const char *buf, size_t len, erlang_pid *caller,
     return ei_skip_term(buf, &end) < 0 || (size_t)end > len ? -1 : 0;
 }
 
+/* The alias in a gen:call tag [alias | Alias] or [[alias | Alias] | _]
+ * (gen.erl since OTP 24: the reply goes to the alias, which the caller
+ * deactivates when it stops waiting, so a late reply is dropped). */
+static int tag_alias(const char *tag, erlang_ref *alias)
+{
+    char atom[MAXATOMLEN_UTF8];
+    int i = 0, arity, type, size;
+
+    for (int depth = 0; depth < 2; depth++) {
+        if (ei_decode_list_header(tag, &i, &arity) < 0 || arity < 1)
+            return 0;
+        if (ei_get_type(tag, &i, &type, &size) < 0)
+            return 0;
+        if (type != ERL_LIST_EXT)
+            break; /* [alias | Alias] itself */
+    }
+    return arity == 1 && ei_decode_atom(tag, &i, atom) == 0 &&
+           strcmp(atom, "alias") == 0 && ei_decode_ref(tag, &i, alias) == 0;
+}
+
 int en_gen_reply_locked(en_proc_t *p, const erlang_pid *self,
                         const erlang_pid *caller, const char *tag,
                         int tag_len, const char *reply, size_t reply_len)
 {
     ei_x_buff x;
+    erlang_ref alias;
     int rc = ENODE_ENOMEM;
 
     en_skip_version(&reply, &reply_len);
@@ -49,7 +71,10 @@ int en_gen_reply_locked(en_proc_t *p, const erlang_pid *self,
     if (ei_x_encode_tuple_header(&x, 2) == 0 &&
         ei_x_append_buf(&x, tag, tag_len) == 0 &&
         ei_x_append_buf(&x, reply, (int)reply_len) == 0)
-        rc = en_send_locked(p, self, caller, x.buff, (size_t)x.index);
+        rc = tag_alias(tag, &alias)
+                 ? en_alias_send_locked(p, self, &alias, x.buff,
+                                        (size_t)x.index)
+                 : en_send_locked(p, self, caller, x.buff, (size_t)x.index);
     ei_x_free(&x);
     return rc;
 }

@@ -1,10 +1,12 @@
 /* dispatch.c - what to do with a packet a connected peer sent.
  *
- * Messages go to mailboxes (services are mailboxes too); links, exit
- * signals and monitors to links.c and monitors.c, spawn requests (erpc)
- * to the service that took them. What enode does not handle (group
- * leaders) is logged and dropped. Only a malformed packet costs the peer
- * its connection, as it would with an OTP node.
+ * Messages go to mailboxes (services are mailboxes too), named by pid,
+ * by registered name or by alias, in the old forms or in OTP 28's
+ * ALTACT_SIG_SEND; links, exit signals and monitors to links.c, exit.c
+ * and monitors.c, spawn requests (erpc) to the service that took them.
+ * What enode does not handle (group leaders) is logged and dropped. Only
+ * a malformed packet costs the peer its connection, as it would with an
+ * OTP node.
  */
 #include "proc/dispatch.h"
 #include "proc/exit.h"
@@ -23,48 +25,60 @@ static void deliver(en_proc_t *p, en_conn_t *c, en_mbox_t *mb,
                     en_conn_peer(c));
 }
 
-static void to_pid(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
+/* The mailbox a message or signal from c's peer is for: by pid, by
+ * registered name or by alias, whichever m names; NULL (logged) if there
+ * is none. A message to an alias that is no longer active is dropped, as
+ * OTP does. */
+static en_mbox_t *target(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
 {
     en_mbox_t *mb = NULL;
 
-    if (en_core_is_local(p->core, m->to_pid.node))
-        mb = en_mbox_by_pid(p, &m->to_pid);
-    if (!mb) {
-        en_core_log(p->core, ENODE_LOG_DEBUG,
-                    "message from %s to <%s.%u.%u>, which is not here: "
-                    "dropped", en_conn_peer(c), m->to_pid.node,
-                    m->to_pid.num, m->to_pid.serial);
-        return;
+    if (m->has_ref) {
+        if (!(mb = en_mbox_by_alias(p, &m->ref)))
+            en_core_log(p->core, ENODE_LOG_DEBUG,
+                        "message from %s to an inactive alias: dropped",
+                        en_conn_peer(c));
+    } else if (m->has_to_name) {
+        if (!(mb = en_mbox_by_name(p, m->to_name)))
+            en_core_log(p->core, ENODE_LOG_DEBUG,
+                        "message from %s to '%s', which is not registered: "
+                        "dropped", en_conn_peer(c), m->to_name);
+    } else {
+        if (en_core_is_local(p->core, m->to_pid.node))
+            mb = en_mbox_by_pid(p, &m->to_pid);
+        if (!mb)
+            en_core_log(p->core, ENODE_LOG_DEBUG,
+                        "message from %s to <%s.%u.%u>, which is not here: "
+                        "dropped", en_conn_peer(c), m->to_pid.node,
+                        m->to_pid.num, m->to_pid.serial);
     }
-    deliver(p, c, mb, m, NULL);
+    return mb;
 }
 
-static void to_name(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
+static void to_target(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
 {
-    en_mbox_t *mb = en_mbox_by_name(p, m->to_name);
+    en_mbox_t *mb = target(p, c, m);
 
-    if (!mb) {
-        en_core_log(p->core, ENODE_LOG_DEBUG,
-                    "message from %s to '%s', which is not registered: "
-                    "dropped", en_conn_peer(c), m->to_name);
-        return;
-    }
-    deliver(p, c, mb, m, m->to_name);
+    if (mb)
+        deliver(p, c, mb, m, m->has_to_name ? m->to_name : NULL);
 }
 
-/* A message to one of our mailboxes' aliases; dropped, like OTP does, if
- * the alias is no longer active. */
-static void to_alias(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
+/* OTP 28's ALTACT_SIG_SEND: a message, or with the EXIT flag an exit
+ * signal (as exit/2 sends), to a pid, a name or an alias. The PRIO flag
+ * asks for priority handling, which a process gets only for what it
+ * made a priority alias or enabled priority for; mailboxes never do, so
+ * a priority signal is handled as OTP handles one sent to such a
+ * process: as an ordinary signal, in order (doc/internals.md section 8). */
+static void altact_sig(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
 {
-    en_mbox_t *mb = en_mbox_by_alias(p, &m->ref);
+    en_mbox_t *mb = target(p, c, m);
 
-    if (!mb) {
-        en_core_log(p->core, ENODE_LOG_DEBUG,
-                    "message from %s to an inactive alias: dropped",
-                    en_conn_peer(c));
+    if (!mb)
         return;
-    }
-    deliver(p, c, mb, m, NULL);
+    if (m->altact_flags & EN_ALTACT_EXIT)
+        en_exit_signal(mb, &m->from, m->reason, m->reason_len, EN_SIG_EXIT2);
+    else
+        deliver(p, c, mb, m, m->has_to_name ? m->to_name : NULL);
 }
 
 /* A spawn request nobody serves: notsup, as a node without SPAWN says. */
@@ -103,15 +117,14 @@ void en_dispatch_packet(void *ud, en_conn_t *c, const uint8_t *data,
     case EN_DOP_SEND_TT:
     case EN_DOP_SEND_SENDER:
     case EN_DOP_SEND_SENDER_TT:
-        to_pid(p, c, &m);
-        break;
     case EN_DOP_REG_SEND:
     case EN_DOP_REG_SEND_TT:
-        to_name(p, c, &m);
-        break;
     case EN_DOP_ALIAS_SEND:
     case EN_DOP_ALIAS_SEND_TT:
-        to_alias(p, c, &m);
+        to_target(p, c, &m);
+        break;
+    case EN_DOP_ALTACT_SIG_SEND:
+        altact_sig(p, c, &m);
         break;
     case EN_DOP_SPAWN_REQUEST:
     case EN_DOP_SPAWN_REQUEST_TT:

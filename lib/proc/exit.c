@@ -68,20 +68,28 @@ void en_exit_signal(en_mbox_t *mb, const erlang_pid *from_ptr,
         en_mbox_exit_locked(mb, reason, len);
 }
 
-/* Send an exit signal from `from` to `to`, wherever it lives. */
-static void send_exit(en_proc_t *p, const erlang_pid *from,
-                      const erlang_pid *to, const char *reason, size_t len,
-                      int kind)
+/* Send an exit signal from `from` to `to`, wherever it lives. 0, or the
+ * code of a signal that could not be sent to another node. */
+static int send_exit(en_proc_t *p, const erlang_pid *from,
+                     const erlang_pid *to, const char *reason, size_t len,
+                     int kind)
 {
     if (en_core_is_local(p->core, to->node)) {
         en_mbox_t *target = en_mbox_by_pid(p, to);
         if (target)
             en_exit_signal(target, from, reason, len, kind);
-        return;
+        return 0;
     }
     en_sig_t sig = {.op = kind == EN_SIG_LINK ? EN_DOP_EXIT : EN_DOP_EXIT2,
                     .from = from, .to = to, .msg = reason, .msg_len = len};
-    en_emit(p, to->node, 1, &sig);
+    int rc = en_emit(p, to->node, 1, &sig);
+    return rc == ENODE_ECONN ? 0 : rc; /* like exit/2 to a node not there */
+}
+
+void en_exit_locked(en_proc_t *p, const erlang_pid *from,
+                    const erlang_pid *to, const char *reason, size_t len)
+{
+    send_exit(p, from, to, reason, len, EN_SIG_EXIT2);
 }
 
 
@@ -180,10 +188,10 @@ int enode_exit(enode_mbox_t *mb, const erlang_pid *pid, const ei_x_buff *reason)
     if (!pid || !reason || reason->index <= 0)
         return ENODE_EINVAL;
     pthread_mutex_lock(en_mbox_lock(mb));
-    send_exit(mb->proc, &mb->pid, pid, reason->buff, (size_t)reason->index,
-              EN_SIG_EXIT2);
+    int rc = send_exit(mb->proc, &mb->pid, pid, reason->buff,
+                       (size_t)reason->index, EN_SIG_EXIT2);
     pthread_mutex_unlock(en_mbox_lock(mb));
-    return 0;
+    return rc;
 }
 
 int enode_mbox_exit(enode_mbox_t *mb, const ei_x_buff *reason)

@@ -188,6 +188,11 @@ const erlang_pid *en_mbox_self(const en_mbox_t *mb)
     return &mb->pid;
 }
 
+en_proc_t *en_mbox_proc(const en_mbox_t *mb)
+{
+    return mb->proc;
+}
+
 const erlang_pid *enode_mbox_pid(const enode_mbox_t *mb)
 {
     return &mb->pid;
@@ -243,6 +248,26 @@ static int take_message(en_mbox_t *mb, en_match_fn match, void *ud,
         mb->tail = prev;
     qmsg_unpack(q, out);
     return 1;
+}
+
+void en_mbox_drop(en_mbox_t *mb,
+                  int (*match)(const char *term, size_t len, void *ud),
+                  void *ud)
+{
+    en_qmsg_t **pp = &mb->head, *prev = NULL;
+
+    while (*pp) {
+        en_qmsg_t *q = *pp;
+        if (!match(q->term, (size_t)q->len, ud)) {
+            prev = q;
+            pp = &q->next;
+            continue;
+        }
+        *pp = q->next;
+        if (mb->tail == q)
+            mb->tail = prev;
+        en_qmsg_free(q);
+    }
 }
 
 int en_receive_match(en_mbox_t *mb, en_match_fn match, void *ud,

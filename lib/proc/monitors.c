@@ -248,9 +248,15 @@ int en_monitor_locked(en_mbox_t *mb, const erlang_pid *pid, const char *name,
         }
         return 0;
     }
+    /* A dial that fails at once takes the node down inside en_emit: the
+     * monitor fires, and a service may free what pid, name and ref point
+     * into on its DOWN. The signal is made from copies. */
+    en_mon_t sent = *m;
     en_sig_t sig = {.op = EN_DOP_MONITOR_P, .from = &mb->pid,
-                    .to = name ? NULL : pid, .to_name = name, .ref = ref};
-    en_emit(p, node_name, 1, &sig);
+                    .to = sent.by_name ? NULL : &sent.pid,
+                    .to_name = sent.by_name ? sent.name : NULL,
+                    .ref = &sent.ref};
+    en_emit(p, sent.node, 1, &sig);
     return 0;
 }
 

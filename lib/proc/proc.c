@@ -5,20 +5,26 @@
 #include "proc/exit.h"
 #include "proc/monitors.h"
 
+#include "base/list.h"
+
 #include <string.h>
 #include <time.h>
 
-static void on_node_up(void *ud, const char *peer)
+/* Like net_kernel:monitor_nodes(true), mailboxes that watch nodes hear
+ * of visible nodes only (doc/enode_monitor_nodes.3). */
+static void on_node_up(void *ud, const char *peer, int visible)
 {
     en_proc_t *p = ud;
 
-    en_monitors_tell_nodes(p, "nodeup", peer);
+    if (visible)
+        en_monitors_tell_nodes(p, "nodeup", peer);
     for (en_node_watch_t *w = p->watches; w; w = w->next)
         if (w->up)
             w->up(w->ud, peer);
 }
 
-static void on_node_down(void *ud, const char *peer, int was_up)
+static void on_node_down(void *ud, const char *peer, int was_up,
+                         int visible)
 {
     en_proc_t *p = ud;
 
@@ -31,7 +37,7 @@ static void on_node_down(void *ud, const char *peer, int was_up)
         if (w->down)
             w->down(w->ud, peer);
     /* Like net_kernel: no nodedown for a node that never came up. */
-    if (was_up)
+    if (was_up && visible)
         en_monitors_tell_nodes(p, "nodedown", peer);
 }
 
@@ -57,6 +63,12 @@ void en_proc_watch_nodes(en_proc_t *p, en_node_watch_t *w)
 {
     w->next = p->watches;
     p->watches = w;
+}
+
+void en_proc_unwatch_nodes(en_proc_t *p, en_node_watch_t *w)
+{
+    en_node_watch_t *x;
+    EN_LIST_UNLINK(&p->watches, x, x == w);
 }
 
 void en_proc_on_spawn(en_proc_t *p, en_spawn_fn fn, void *ud)

@@ -69,6 +69,8 @@ void en_proc_init(en_proc_t *p, en_core_t *core, en_net_t *net);
 void en_proc_free(en_proc_t *p);
 
 void en_proc_watch_nodes(en_proc_t *p, en_node_watch_t *w);
+/* w hears of nodes no more (a service that goes before the node). */
+void en_proc_unwatch_nodes(en_proc_t *p, en_node_watch_t *w);
 void en_proc_on_spawn(en_proc_t *p, en_spawn_fn fn, void *ud);
 
 /* A fresh pid and reference on this node. */
@@ -83,11 +85,18 @@ int en_mbox_new_locked(en_proc_t *p, en_mbox_t **out);
 int en_service_new(en_proc_t *p, const char *name, en_handler_fn fn,
                    void *ud, en_mbox_t **out);
 const erlang_pid *en_mbox_self(const en_mbox_t *mb);
+/* The process layer a mailbox belongs to (the node's, for the API). */
+en_proc_t *en_mbox_proc(const en_mbox_t *mb);
 
 en_mbox_t *en_mbox_by_pid(en_proc_t *p, const erlang_pid *pid);
 /* Whether pid is a mailbox of this node that has not exited. */
 int en_pid_alive(en_proc_t *p, const erlang_pid *pid);
 en_mbox_t *en_mbox_by_name(en_proc_t *p, const char *name);
+/* Drop the messages queued in mb that match accepts (the term with its
+ * version byte), as a flush of those messages would. */
+void en_mbox_drop(en_mbox_t *mb,
+                  int (*match)(const char *term, size_t len, void *ud),
+                  void *ud);
 
 /* ---- sending (send.c, remote.c) -------------------------------------------- */
 
@@ -98,6 +107,16 @@ int en_send_locked(en_proc_t *p, const erlang_pid *from, const erlang_pid *to,
 int en_reg_send_locked(en_proc_t *p, const erlang_pid *from,
                        const char *node_name, const char *name,
                        const char *msg, size_t len);
+/* A message to an alias, on the alias's node (the reference's): to the
+ * mailbox whose alias it is, if that is active, else nowhere. */
+int en_alias_send_locked(en_proc_t *p, const erlang_pid *from,
+                         const erlang_ref *alias, const char *msg,
+                         size_t len);
+
+/* exit(To, Reason) from `from`, to a process here or on another node,
+ * as enode_exit() sends it. */
+void en_exit_locked(en_proc_t *p, const erlang_pid *from,
+                    const erlang_pid *to, const char *reason, size_t len);
 
 /* The one way a signal leaves for another node: on the connection to
  * node (dialled if `dial`), encoded for what the peer negotiated. 0, or
@@ -121,8 +140,10 @@ int en_demonitor_locked(en_mbox_t *mb, const erlang_ref *ref);
 int en_parse_gen_call(const char *buf, size_t len, erlang_pid *caller,
                       int *tag_at, int *tag_len, int *req_at);
 
-/* Answer a gen:call from `self`: {Tag, Reply} to the caller, with the tag
- * copied as it came. reply is a bare term. */
+/* Answer a gen:call from `self`: {Tag, Reply}, with the tag copied as it
+ * came, to the caller's alias when the tag is [alias | Alias] (or
+ * [[alias | Alias] | _]), as gen:reply/2 does since OTP 24, else to the
+ * caller's pid. reply is a bare term. */
 int en_gen_reply_locked(en_proc_t *p, const erlang_pid *self,
                         const erlang_pid *caller, const char *tag,
                         int tag_len, const char *reply, size_t reply_len);

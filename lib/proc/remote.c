@@ -14,15 +14,27 @@ static int ctrl_code(int rc)
     return ENODE_EBADTERM;
 }
 
+/* A signal that cannot be encoded or cut for this peer fails this send
+ * alone, with the reason in the error and the log (many signals have no
+ * caller to tell: a link's exit, an rpc result); the connection carries
+ * on. */
 static int emit_out(en_proc_t *p, en_out_t *o, const en_sig_t *sig)
 {
+    const char *peer = en_conn_peer(o->conn);
     int rc = en_ctrl_encode(o->buf, o->wire, o->flags, sig);
+    int code = en_net_out_end(o, rc);
 
     if (rc < 0)
-        en_core_error(p->core, "cannot send to %s: %s",
-                      en_conn_peer(o->conn), en_ctrl_strerror(rc));
-    en_net_out_end(o, rc);
-    return rc < 0 ? ctrl_code(rc) : 0;
+        code = ctrl_code(rc);
+    else if (code < 0)
+        rc = EN_CTRL_ENOMEM; /* the packet could not be cut */
+    if (code < 0) {
+        en_core_error(p->core, "cannot send to %s: %s", peer,
+                      en_ctrl_strerror(rc));
+        en_core_log(p->core, ENODE_LOG_WARNING, "a signal to %s is lost: %s",
+                    peer, en_ctrl_strerror(rc));
+    }
+    return code;
 }
 
 int en_emit(en_proc_t *p, const char *node, int dial, const en_sig_t *sig)

@@ -1,5 +1,5 @@
-/* send.c - sending from a mailbox: to a pid or a registered name, on
- * this node or another. Like Erlang's `!`, a send returns once the
+/* send.c - sending from a mailbox: to a pid, a registered name or an
+ * alias, on this node or another. Like Erlang's `!`, a send returns once the
  * message is queued; a connection is dialled first when there is none. */
 #include "proc/mbox.h"
 
@@ -35,6 +35,19 @@ int en_reg_send_locked(en_proc_t *p, const erlang_pid *from,
     en_sig_t sig = {.op = EN_DOP_REG_SEND, .from = from, .to_name = name,
                     .msg = msg, .msg_len = len};
     return en_emit(p, node_name, 1, &sig);
+}
+
+int en_alias_send_locked(en_proc_t *p, const erlang_pid *from,
+                         const erlang_ref *alias, const char *msg,
+                         size_t len)
+{
+    if (en_core_is_local(p->core, alias->node)) {
+        en_mbox_t *mb = en_mbox_by_alias(p, alias);
+        return mb ? en_mbox_deliver(mb, from, NULL, msg, len) : 0;
+    }
+    en_sig_t sig = {.op = EN_DOP_ALIAS_SEND, .from = from, .ref = alias,
+                    .msg = msg, .msg_len = len};
+    return en_emit(p, alias->node, 1, &sig);
 }
 
 int enode_send(enode_mbox_t *from, const erlang_pid *to, const ei_x_buff *msg)

@@ -23,6 +23,10 @@ const char *en_ctrl_strerror(int code)
     case EN_CTRL_ENOMEM: return "out of memory";
     case EN_CTRL_EINVAL: return "invalid argument";
     case EN_CTRL_ETOOBIG: return "message too large for one packet";
+    case EN_CTRL_ECTRLSIZE:
+        return "control message over 64 KiB, which cannot be fragmented "
+               "(the peer lacks EXIT_PAYLOAD)";
+    case EN_CTRL_SKIP: return "nothing to send to this peer";
     default: return "unknown error";
     }
 }
@@ -47,7 +51,9 @@ enum field_kind {
     F_MFA,       /* {Module, Function, Arity} -> spawn_* */
     F_OPTS,      /* any term -> spawn_opts */
     F_FLAGS,     /* integer -> spawn_flags */
-    F_RESULT     /* any term -> spawn_result */
+    F_RESULT,    /* any term -> spawn_result */
+    F_AFLAGS,    /* non-negative integer -> altact_flags (its low byte) */
+    F_ATO        /* per altact_flags: ref, atom -> to_name, or pid -> to_pid */
 };
 
 /* What may follow the control tuple. */
@@ -63,6 +69,7 @@ struct layout {
     unsigned char nfields; /* elements after the op */
     unsigned char payload;
     unsigned char fields[FIELDS_MAX];
+    unsigned char open;    /* more elements may follow (ALTACT_SIG_SEND) */
 };
 
 /* P §Protocol between Connected Nodes; ordered by op. */
@@ -114,6 +121,8 @@ static const struct layout layouts[] = {
     [EN_DOP_UNLINK_ID] = {"UNLINK_ID", 3, P_NONE, {F_ID, F_FROM, F_TO_PID}},
     [EN_DOP_UNLINK_ID_ACK] = {"UNLINK_ID_ACK", 3, P_NONE,
                               {F_ID, F_FROM, F_TO_PID}},
+    [EN_DOP_ALTACT_SIG_SEND] = {"ALTACT_SIG_SEND", 3, P_MSG,
+                                {F_AFLAGS, F_FROM, F_ATO}, 1},
 };
 
 #define OP_MAX ((long)(sizeof layouts / sizeof layouts[0]) - 1)
@@ -144,6 +153,8 @@ static const char *field_name(enum field_kind kind)
     case F_OPTS: return "OptList";
     case F_FLAGS: return "Flags (an integer)";
     case F_RESULT: return "Result";
+    case F_AFLAGS: return "Flags (a non-negative integer)";
+    case F_ATO: return "To (an alias, a name or a pid, as Flags say)";
     }
     return "?";
 }
@@ -218,6 +229,66 @@ static int decode_mfa(const char *buf, int *idx, en_dmsg_t *m)
     return ei_decode_long(buf, idx, &m->spawn_arity);
 }
 
+/* ALTACT_SIG_SEND's Flags: any non-negative integer, of which OTP reads
+ * the least significant byte (dist.c), so a peer may add bits and even
+ * make it a bignum. */
+static int decode_altact_flags(const char *ctrl, size_t ctrl_len, int *idx,
+                               en_dmsg_t *m)
+{
+    const char *term;
+    size_t len;
+
+    if (take_term(ctrl, ctrl_len, idx, &term, &len) < 0)
+        return -1;
+    const uint8_t *t = (const uint8_t *)term;
+    switch (t[0]) {
+    case ERL_SMALL_INTEGER_EXT:
+        m->altact_flags = t[1];
+        return 0;
+    case ERL_INTEGER_EXT:
+        if (t[1] & 0x80) /* negative */
+            return -1;
+        m->altact_flags = t[4];
+        return 0;
+    case ERL_SMALL_BIG_EXT: /* 110 N Sign Digits, least significant first */
+        if (t[2] != 0)
+            return -1;
+        m->altact_flags = t[1] > 0 ? t[3] : 0;
+        return 0;
+    case ERL_LARGE_BIG_EXT: /* 111 N:32 Sign Digits */
+        if (t[5] != 0)
+            return -1;
+        m->altact_flags = en_get32(t + 1) > 0 ? t[6] : 0;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* ALTACT_SIG_SEND's To: what Flags say it is (dist.c refuses the rest). */
+static int decode_altact_to(const char *ctrl, int *idx, en_dmsg_t *m)
+{
+    unsigned f = m->altact_flags;
+    int type, size;
+
+    if (ei_get_type(ctrl, idx, &type, &size) < 0)
+        return -1;
+    if (f & EN_ALTACT_ALIAS) {
+        if (f & EN_ALTACT_NAME)
+            return -1;
+        m->has_ref = 1;
+        return ei_decode_ref(ctrl, idx, &m->ref);
+    }
+    if (f & EN_ALTACT_NAME) {
+        if (!is_atom_type(type))
+            return -1;
+        m->has_to_name = 1;
+        return decode_atom(ctrl, idx, m->to_name);
+    }
+    m->has_to_pid = 1;
+    return ei_decode_pid(ctrl, idx, &m->to_pid);
+}
+
 static int decode_field(const char *ctrl, size_t ctrl_len, int *idx,
                         enum field_kind kind, en_dmsg_t *m)
 {
@@ -268,6 +339,10 @@ static int decode_field(const char *ctrl, size_t ctrl_len, int *idx,
     case F_RESULT:
         return take_term(ctrl, ctrl_len, idx, &m->spawn_result,
                          &m->spawn_result_len);
+    case F_AFLAGS:
+        return decode_altact_flags(ctrl, ctrl_len, idx, m);
+    case F_ATO:
+        return decode_altact_to(ctrl, idx, m);
     }
     return -1;
 }
@@ -294,6 +369,33 @@ static int decode_op(const struct packet_parts *pp, int *idx, int *arity,
     return 0;
 }
 
+/* What follows the fixed elements of ALTACT_SIG_SEND: the token when
+ * Flags announce one, then elements a later OTP may add, skipped. */
+static int decode_open_tail(const struct packet_parts *pp, int *idx,
+                            int extra, en_dmsg_t *m, const char *name,
+                            char *errbuf, size_t errlen)
+{
+    const char *skipped;
+    size_t skipped_len;
+
+    if (m->altact_flags & EN_ALTACT_TOKEN) {
+        if (extra < 1) {
+            en_errf(errbuf, errlen,
+                    "%s control message: Flags announce a token, but the "
+                    "tuple ends before it", name);
+            return -1;
+        }
+        if (take_term(pp->ctrl, pp->ctrl_len, idx, &m->token,
+                      &m->token_len) < 0)
+            return -1;
+        extra--;
+    }
+    while (extra-- > 0)
+        if (take_term(pp->ctrl, pp->ctrl_len, idx, &skipped, &skipped_len) < 0)
+            return -1; /* not reached: the tuple passed en_term_size() */
+    return 0;
+}
+
 /* The control tuple, element by element, per the op's layout. */
 static int decode_tuple(const struct packet_parts *pp, en_dmsg_t *m,
                         const struct layout **layout_out, char *errbuf,
@@ -313,10 +415,11 @@ static int decode_tuple(const struct packet_parts *pp, en_dmsg_t *m,
                   op, arity);
         return EN_CTRL_EUNKNOWN;
     }
-    if (arity != 1 + lay->nfields) {
+    if (lay->open ? arity < 1 + lay->nfields : arity != 1 + lay->nfields) {
         en_errf(errbuf, errlen,
-                  "%s control message has %d elements; expected %d",
-                  lay->name, arity, 1 + lay->nfields);
+                  "%s control message has %d elements; expected %s%d",
+                  lay->name, arity, lay->open ? "at least " : "",
+                  1 + lay->nfields);
         return EN_CTRL_EMALFORMED;
     }
     for (int i = 0; i < lay->nfields; i++) {
@@ -328,6 +431,10 @@ static int decode_tuple(const struct packet_parts *pp, en_dmsg_t *m,
             return EN_CTRL_EMALFORMED;
         }
     }
+    if (lay->open &&
+        decode_open_tail(pp, &idx, arity - 1 - lay->nfields, m, lay->name,
+                         errbuf, errlen) < 0)
+        return EN_CTRL_EMALFORMED;
     /* ei and en_term_size() must agree on where the tuple ends; if they
      * ever did not, the pointers we hand out could not be trusted. */
     if ((size_t)idx != pp->ctrl_len) {
@@ -362,7 +469,8 @@ static int attach_payload(const struct packet_parts *pp,
     }
     m->msg = pp->msg;
     m->msg_len = pp->msg_len;
-    if (lay->payload == P_REASON) {
+    if (lay->payload == P_REASON ||
+        (m->op == EN_DOP_ALTACT_SIG_SEND && (m->altact_flags & EN_ALTACT_EXIT))) {
         m->reason = pp->msg;
         m->reason_len = pp->msg_len;
     }

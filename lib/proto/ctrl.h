@@ -43,6 +43,7 @@
 #include <ei.h>
 
 #include "base/buf.h"
+#include "proto/dflags.h"
 
 /* Control message operations (dist.h `enum dop`). 5 (NODE_LINK) and the
  * gaps are historical and come back as EN_CTRL_EUNKNOWN. */
@@ -75,8 +76,18 @@ enum en_dop {
     EN_DOP_ALIAS_SEND = 33,
     EN_DOP_ALIAS_SEND_TT = 34,
     EN_DOP_UNLINK_ID = 35,
-    EN_DOP_UNLINK_ID_ACK = 36
+    EN_DOP_UNLINK_ID_ACK = 36,
+    EN_DOP_ALTACT_SIG_SEND = 37 /* OTP 28 */
 };
+
+/* The Flags of ALTACT_SIG_SEND (dist.h ERTS_DOP_ALTACT_SIG_FLG_*). OTP
+ * reads the least significant byte of Flags and ignores the bits it does
+ * not know; so does en_ctrl_decode(). */
+#define EN_ALTACT_PRIO 0x01  /* a priority signal */
+#define EN_ALTACT_TOKEN 0x02 /* the tuple has a fifth element, the token */
+#define EN_ALTACT_ALIAS 0x04 /* To is an alias (a reference) */
+#define EN_ALTACT_NAME 0x08  /* To is a registered name (an atom) */
+#define EN_ALTACT_EXIT 0x10  /* an exit signal: the payload is its reason */
 
 /* How a packet is framed on the wire; see the top of this file. */
 enum en_wire {
@@ -93,6 +104,11 @@ enum en_wire {
 #define EN_CTRL_EINVAL (-5)     /* encoders: bad argument (NULL pid, bad term,
                                    atom too long, unknown wire mode) */
 #define EN_CTRL_ETOOBIG (-6)    /* encoders: packet would not fit Len:32 */
+#define EN_CTRL_ECTRLSIZE (-7)  /* encoders: a control tuple over 64 KiB to a
+                                   peer with FRAGMENTS, which needs it whole
+                                   in the first fragment */
+#define EN_CTRL_SKIP 1          /* en_ctrl_encode: nothing to send, the peer
+                                   takes no such signal (out is unchanged) */
 
 /* A short English description of an EN_CTRL_* code. */
 const char *en_ctrl_strerror(int code);
@@ -118,10 +134,21 @@ const char *en_ctrl_strerror(int code);
  *                           spawn_flags, spawn_result (pid, or error atom)
  *   ALIAS_SEND              from      -               ref (the alias), msg
  *   UNLINK_ID, _ACK         from      to_pid          unlink_id
+ *   ALTACT_SIG_SEND         from      to_pid|to_name  altact_flags, msg;
+ *                                     or ref (alias)  with EN_ALTACT_EXIT
+ *                                                     reason (= msg); with
+ *                                                     EN_ALTACT_TOKEN token
  *   ..._TT variants         as above, plus token
  *
  * from_name is set instead of from when a monitor was set up by name: the
  * monitored process is then named by its registered name.
+ *
+ * ALTACT_SIG_SEND is {37, Flags, From, To} or, with EN_ALTACT_TOKEN,
+ * {37, Flags, From, To, Token}; like OTP, the decoder accepts and skips
+ * elements after those (dist.c keeps the tuple open for additions). To
+ * is the alias when EN_ALTACT_ALIAS is set, the name when EN_ALTACT_NAME
+ * is, else a pid; both at once, a negative Flags or a To of the wrong
+ * type is malformed.
  */
 typedef struct en_dmsg {
     int op;
@@ -143,6 +170,7 @@ typedef struct en_dmsg {
     char spawn_function[MAXATOMLEN_UTF8];
     long spawn_arity;
     long spawn_flags;                /* SPAWN_REPLY: 1 = link, 2 = monitor */
+    unsigned altact_flags;           /* ALTACT_SIG_SEND: EN_ALTACT_* */
     /* Terms as bare ETF (no 131), pointing into the packet; NULL if absent. */
     const char *reason;              /* exit/monitor-exit reason */
     size_t reason_len;
@@ -175,7 +203,8 @@ int en_ctrl_decode(const uint8_t *data, size_t len, en_dmsg_t *m,
  * is truncated, uses a tag ei cannot decode (atom cache refs, compressed
  * terms, LOCAL_EXT, the pre-OTP 23 FUN_EXT, the text FLOAT_EXT that
  * ei reads with sscanf), has a reference with more
- * than 5 ID words, or a fun whose size field lies. A term that passes
+ * than 5 ID words, a fun whose size field lies, or an atom OTP would not
+ * take: over 255 characters, or (the UTF-8 tags) not valid UTF-8. A term that passes
  * can be decoded or skipped with ei within buf[0..*term_len). Iterative:
  * deep nesting costs no stack (funs nested more than 64 deep excepted,
  * which are refused). */
@@ -247,6 +276,33 @@ int en_ctrl_monitor_p_exit(en_buf_t *out, int wire,
                            const erlang_pid *to, const erlang_ref *ref,
                            const char *reason, size_t reason_len);
 
+/* The EXIT_PAYLOAD forms of the three above: the reason follows the
+ * control tuple as its payload, so it may be fragmented like any message
+ * (a control tuple never is). {24, From, To} + Reason,
+ * {26, From, To} + Reason, {28, FromProc, To, Ref} + Reason. */
+int en_ctrl_payload_exit(en_buf_t *out, int wire, const erlang_pid *from,
+                         const erlang_pid *to, const char *reason,
+                         size_t reason_len);
+int en_ctrl_payload_exit2(en_buf_t *out, int wire, const erlang_pid *from,
+                          const erlang_pid *to, const char *reason,
+                          size_t reason_len);
+int en_ctrl_payload_monitor_p_exit(en_buf_t *out, int wire,
+                                   const erlang_pid *from_pid,
+                                   const char *from_name,
+                                   const erlang_pid *to,
+                                   const erlang_ref *ref, const char *reason,
+                                   size_t reason_len);
+
+/* {37, Flags, From, To} + Msg (or + Reason with EN_ALTACT_EXIT): OTP 28's
+ * ALTACT_SIG_SEND, only to a peer that negotiated ALTACT_SIG. To is
+ * to_pid, to_name or alias (pass exactly one); the encoder sets
+ * EN_ALTACT_NAME or EN_ALTACT_ALIAS to match, so flags holds only
+ * EN_ALTACT_PRIO and EN_ALTACT_EXIT (tokens are never sent). */
+int en_ctrl_altact_sig_send(en_buf_t *out, int wire, unsigned flags,
+                            const erlang_pid *from, const erlang_pid *to_pid,
+                            const char *to_name, const erlang_ref *alias,
+                            const char *msg, size_t msg_len);
+
 /* {31, ReqId, To, Flags, Result}: the answer to a SPAWN_REQUEST. Result is
  * the new pid, or an error atom, as an external term. */
 int en_ctrl_spawn_reply(en_buf_t *out, int wire, const erlang_ref *req_id,
@@ -278,11 +334,46 @@ typedef struct en_sig {
     size_t msg_len;
 } en_sig_t;
 
-/* Append the packet for sig to *out, in the form a peer that negotiated
- * peer_flags expects: a SEND from a known sender goes as SEND_SENDER when
- * the peer has SEND_SENDER. Returns what the encoder above returns;
- * EN_CTRL_EINVAL for an op it does not send. */
+/* The flags to encode for while a peer's are not known yet (the
+ * connection is being set up): every signal is then written in the form
+ * that keeps all it carries (SEND_SENDER, the PAYLOAD exits, MONITOR_P,
+ * ALIAS_SEND), to be rewritten by en_ctrl_reencode() once they are. */
+#define EN_CTRL_FLAGS_PENDING                                                  \
+    (EN_DFLAG_SEND_SENDER | EN_DFLAG_EXIT_PAYLOAD | EN_DFLAG_DIST_MONITOR |    \
+     EN_DFLAG_DIST_MONITOR_NAME | EN_DFLAG_ALIAS)
+
+/* Appends the packet for sig to *out in the form a peer that negotiated
+ * peer_flags takes, the form OTP's dist.c picks for the same flags:
+ *
+ *   SEND            SEND_SENDER when the peer has SEND_SENDER and the
+ *                   sender is known, else SEND;
+ *   EXIT, EXIT2,    PAYLOAD_EXIT, PAYLOAD_EXIT2, PAYLOAD_MONITOR_P_EXIT
+ *   MONITOR_P_EXIT  when the peer has EXIT_PAYLOAD, else the old forms;
+ *   ALIAS_SEND      ALTACT_SIG_SEND when the peer has ALTACT_SIG, ALIAS_SEND
+ *                   when it has ALIAS, else nothing (the alias cannot
+ *                   exist there);
+ *   MONITOR_P,      nothing unless the peer has DIST_MONITOR and
+ *   DEMONITOR_P,    DIST_MONITOR_NAME: the monitor then only watches the
+ *   MONITOR_P_EXIT  connection;
+ *
+ * the other ops in their only form. Returns 0, EN_CTRL_SKIP when there is
+ * nothing to send, or what the encoder returns, and also
+ * EN_CTRL_ECTRLSIZE when the peer has FRAGMENTS and the control tuple is
+ * over 64 KiB (the packet could not be fragmented; only the old forms
+ * with a large reason or result come near), EN_CTRL_EINVAL for an op it
+ * does not send. On failure and on EN_CTRL_SKIP, *out is unchanged. */
 int en_ctrl_encode(en_buf_t *out, int wire, uint64_t peer_flags,
                    const en_sig_t *sig);
+
+/* Re-encodes one packet written by en_ctrl_encode() (Len:32 included, any
+ * wire form, any flags, EN_CTRL_FLAGS_PENDING in particular) for a peer
+ * that negotiated peer_flags, appending it to *out in the given wire
+ * form: it is decoded and encoded again, so every choice above is made
+ * afresh (a PAYLOAD exit may become an old one, a MONITOR_P may go).
+ * Returns what en_ctrl_encode() returns, or EN_CTRL_EMALFORMED (with a
+ * sentence in errbuf) if pkt is not such a packet. */
+int en_ctrl_reencode(en_buf_t *out, int wire, uint64_t peer_flags,
+                     const uint8_t *pkt, size_t len, char *errbuf,
+                     size_t errlen);
 
 #endif

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "proto/ctrl_int.h"
-#include "proto/dflags.h"
 #include "proto/framing.h"
 
 /* ------------------------------------------------------------------ */
@@ -338,6 +337,73 @@ int en_ctrl_monitor_p_exit(en_buf_t *out, int wire,
     return put_packet(out, wire, &c);
 }
 
+/* {Op, From, To} + Reason: PAYLOAD_EXIT and PAYLOAD_EXIT2. */
+static int put_payload_exit(en_buf_t *out, int wire, long op,
+                            const erlang_pid *from, const erlang_pid *to,
+                            const char *reason, size_t reason_len)
+{
+    struct enc_ctrl c = {op, 2, {pid_field(from), pid_field(to)}, reason,
+                         reason_len};
+    if (!reason)
+        return EN_CTRL_EINVAL;
+    return put_packet(out, wire, &c);
+}
+
+int en_ctrl_payload_exit(en_buf_t *out, int wire, const erlang_pid *from,
+                         const erlang_pid *to, const char *reason,
+                         size_t reason_len)
+{
+    return put_payload_exit(out, wire, EN_DOP_PAYLOAD_EXIT, from, to, reason,
+                            reason_len);
+}
+
+int en_ctrl_payload_exit2(en_buf_t *out, int wire, const erlang_pid *from,
+                          const erlang_pid *to, const char *reason,
+                          size_t reason_len)
+{
+    return put_payload_exit(out, wire, EN_DOP_PAYLOAD_EXIT2, from, to, reason,
+                            reason_len);
+}
+
+int en_ctrl_payload_monitor_p_exit(en_buf_t *out, int wire,
+                                   const erlang_pid *from_pid,
+                                   const char *from_name,
+                                   const erlang_pid *to,
+                                   const erlang_ref *ref, const char *reason,
+                                   size_t reason_len)
+{
+    struct enc_ctrl c = {EN_DOP_PAYLOAD_MONITOR_P_EXIT, 3,
+                         {{0}, pid_field(to), ref_field(ref)}, reason,
+                         reason_len};
+    if (proc_field(from_pid, from_name, &c.f[0]) < 0 || !reason)
+        return EN_CTRL_EINVAL;
+    return put_packet(out, wire, &c);
+}
+
+int en_ctrl_altact_sig_send(en_buf_t *out, int wire, unsigned flags,
+                            const erlang_pid *from, const erlang_pid *to_pid,
+                            const char *to_name, const erlang_ref *alias,
+                            const char *msg, size_t msg_len)
+{
+    struct enc_ctrl c = {EN_DOP_ALTACT_SIG_SEND, 3,
+                         {{0}, pid_field(from), {0}}, msg, msg_len};
+    int targets = (to_pid != NULL) + (to_name != NULL) + (alias != NULL);
+
+    if (targets != 1 || !msg || (flags & ~(EN_ALTACT_PRIO | EN_ALTACT_EXIT)))
+        return EN_CTRL_EINVAL;
+    if (to_pid) {
+        c.f[2] = pid_field(to_pid);
+    } else if (to_name) {
+        c.f[2] = atom_field(to_name);
+        flags |= EN_ALTACT_NAME;
+    } else {
+        c.f[2] = ref_field(alias);
+        flags |= EN_ALTACT_ALIAS;
+    }
+    c.f[0] = long_field((long)flags);
+    return put_packet(out, wire, &c);
+}
+
 int en_ctrl_spawn_reply(en_buf_t *out, int wire, const erlang_ref *req_id,
                         const erlang_pid *to, long flags,
                         const char *result, size_t result_len)
@@ -347,45 +413,4 @@ int en_ctrl_spawn_reply(en_buf_t *out, int wire, const erlang_ref *req_id,
                           term_field(result, result_len)},
                          NULL, 0};
     return put_packet(out, wire, &c);
-}
-
-int en_ctrl_encode(en_buf_t *out, int wire, uint64_t peer_flags,
-                   const en_sig_t *s)
-{
-    switch (s->op) {
-    case EN_DOP_SEND:
-        return en_ctrl_send(out, wire,
-                            (peer_flags & EN_DFLAG_SEND_SENDER) != 0, s->from,
-                            s->to, s->msg, s->msg_len);
-    case EN_DOP_REG_SEND:
-        return en_ctrl_reg_send(out, wire, s->from, s->to_name, s->msg,
-                                s->msg_len);
-    case EN_DOP_ALIAS_SEND:
-        return en_ctrl_alias_send(out, wire, s->from, s->ref, s->msg,
-                                  s->msg_len);
-    case EN_DOP_LINK:
-        return en_ctrl_link(out, wire, s->from, s->to);
-    case EN_DOP_UNLINK_ID:
-        return en_ctrl_unlink_id(out, wire, s->from, s->to, s->id);
-    case EN_DOP_UNLINK_ID_ACK:
-        return en_ctrl_unlink_id_ack(out, wire, s->from, s->to, s->id);
-    case EN_DOP_EXIT:
-        return en_ctrl_exit(out, wire, s->from, s->to, s->msg, s->msg_len);
-    case EN_DOP_EXIT2:
-        return en_ctrl_exit2(out, wire, s->from, s->to, s->msg, s->msg_len);
-    case EN_DOP_MONITOR_P:
-        return en_ctrl_monitor_p(out, wire, s->from, s->to, s->to_name,
-                                 s->ref);
-    case EN_DOP_DEMONITOR_P:
-        return en_ctrl_demonitor_p(out, wire, s->from, s->to, s->to_name,
-                                   s->ref);
-    case EN_DOP_MONITOR_P_EXIT:
-        return en_ctrl_monitor_p_exit(out, wire, s->from, s->from_name, s->to,
-                                      s->ref, s->msg, s->msg_len);
-    case EN_DOP_SPAWN_REPLY:
-        return en_ctrl_spawn_reply(out, wire, s->ref, s->to, s->flags,
-                                   s->msg, s->msg_len);
-    default:
-        return EN_CTRL_EINVAL;
-    }
 }

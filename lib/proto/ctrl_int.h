@@ -15,6 +15,7 @@
 #define LOCAL_EXT 121
 
 #define REF_WORDS_MAX 5     /* erlang_ref.n[] holds 5 words */
+#define MAX_ATOM_CHARS 255  /* OTP's MAX_ATOM_CHARACTERS */
 #define FUN_NESTING_MAX 64  /* funs inside the environment of funs */
 
 /* The most elements a control tuple has, the op included. */

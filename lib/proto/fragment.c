@@ -363,57 +363,86 @@ static size_t header_packet_ctrl_len(const uint8_t *packet, size_t len)
     return ctrl_len;
 }
 
-/* Writes one fragment packet at p and returns the byte after it. */
-static uint8_t *put_fragment(uint8_t *p, int first, uint64_t seq_id,
-                             uint64_t frag_id, const uint8_t *data, size_t len)
+/* Writes the header of one fragment packet carrying len bytes, ending at
+ * p (where its data starts). */
+static void put_fragment_header(uint8_t *p, int first, uint64_t seq_id,
+                                uint64_t frag_id, size_t len)
 {
     size_t hdr = first ? EN_FRAG_FIRST_HDR_LEN : EN_FRAG_CONT_HDR_LEN;
-    put32_at(p, (uint32_t)(hdr + len));
-    p += EN_FRAME_HDR_LEN;
-    *p++ = VERSION_MAGIC;
-    *p++ = first ? DIST_FRAG_HEADER : DIST_FRAG_CONT;
-    put64_at(p, seq_id);
-    put64_at(p + 8, frag_id);
-    p += 16;
+    uint8_t *h = p - hdr - EN_FRAME_HDR_LEN;
+
+    put32_at(h, (uint32_t)(hdr + len));
+    h += EN_FRAME_HDR_LEN;
+    *h++ = VERSION_MAGIC;
+    *h++ = first ? DIST_FRAG_HEADER : DIST_FRAG_CONT;
+    put64_at(h, seq_id);
+    put64_at(h + 8, frag_id);
     if (first)
-        *p++ = 0; /* no atom cache references */
-    memcpy(p, data, len);
-    return p + len;
+        h[16] = 0; /* no atom cache references */
 }
 
-int en_frag_split(en_buf_t *out, const uint8_t *packet, size_t packet_len,
-                  uint64_t seq_id, size_t frag_size)
+/* The packet is cut where it lies: buf grows by the headers the fragments
+ * add, and the pieces of the body move towards the end, the last one
+ * first. Piece k (from 0) moves by 16 + 22k bytes (the k + 1 fragment
+ * headers in front of it, less the 7 bytes of `Len 131 68 0`), so
+ * neither it nor its header lands on a piece that has not moved yet.
+ * Nothing is copied twice, and a message of many megabytes needs no
+ * second buffer. */
+int en_frag_split_tail(en_buf_t *buf, size_t at, uint64_t seq_id,
+                       size_t frag_size)
 {
-    size_t ctrl_len = header_packet_ctrl_len(packet, packet_len);
-    if (ctrl_len == 0 || frag_size == 0)
+    const size_t head = EN_FRAME_HDR_LEN + PLAIN_HDR_LEN;
+    if (at > buf->len || frag_size == 0)
         return EN_CTRL_EINVAL;
-
-    const uint8_t *body = packet + EN_FRAME_HDR_LEN + PLAIN_HDR_LEN;
-    size_t body_len = packet_len - EN_FRAME_HDR_LEN - PLAIN_HDR_LEN;
+    size_t packet_len = buf->len - at;
+    size_t ctrl_len = header_packet_ctrl_len(buf->data + at, packet_len);
+    if (ctrl_len == 0)
+        return EN_CTRL_EINVAL;
+    size_t body_len = packet_len - head;
     if (body_len <= frag_size)
-        return en_buf_append(out, packet, packet_len) < 0 ? EN_CTRL_ENOMEM : 0;
+        return 0;
     if (ctrl_len > frag_size)
         return EN_CTRL_EINVAL;
     if (frag_size > UINT32_MAX - EN_FRAG_FIRST_HDR_LEN)
         return EN_CTRL_ETOOBIG;
 
-    /* Everything is measured before anything is written, so a failure
-     * leaves out as it was. body_len < 2^32, so nothing here overflows a
-     * 64-bit count. */
+    /* Measured before anything moves, so a failure leaves buf as it was.
+     * body_len < 2^32, so nothing here overflows a 64-bit count. */
     uint64_t frags = (body_len - 1) / frag_size + 1;
     uint64_t total = (uint64_t)body_len + EN_FRAG_FIRST_HDR_LEN +
                      frags * EN_FRAME_HDR_LEN +
                      (frags - 1) * EN_FRAG_CONT_HDR_LEN;
-    if (total > SIZE_MAX || en_buf_reserve(out, (size_t)total) < 0)
+    if (total > SIZE_MAX - at || en_buf_reserve(buf, (size_t)total -
+                                                         packet_len) < 0)
         return EN_CTRL_ENOMEM;
 
-    uint8_t *p = out->data + out->len;
-    for (uint64_t id = frags; id >= 1; id--) {
-        size_t n = body_len < frag_size ? body_len : frag_size;
-        p = put_fragment(p, id == frags, seq_id, id, body, n);
-        body += n;
-        body_len -= n;
+    uint8_t *base = buf->data + at;
+    const size_t first_head = EN_FRAME_HDR_LEN + EN_FRAG_FIRST_HDR_LEN;
+    const size_t cont_head = EN_FRAME_HDR_LEN + EN_FRAG_CONT_HDR_LEN;
+    for (uint64_t k = frags; k-- > 0;) {
+        size_t from = head + (size_t)k * frag_size;
+        size_t n = k + 1 == frags ? body_len - (size_t)k * frag_size
+                                  : frag_size;
+        size_t to = first_head + (size_t)k * (frag_size + cont_head);
+        memmove(base + to, base + from, n);
+        put_fragment_header(base + to, k == 0, seq_id, frags - k, n);
     }
-    out->len += (size_t)total;
+    buf->len = at + (size_t)total;
     return 0;
+}
+
+int en_frag_split(en_buf_t *out, const uint8_t *packet, size_t packet_len,
+                  uint64_t seq_id, size_t frag_size)
+{
+    size_t at = out->len;
+
+    if (!packet || frag_size == 0 ||
+        header_packet_ctrl_len(packet, packet_len) == 0)
+        return EN_CTRL_EINVAL;
+    if (en_buf_append(out, packet, packet_len) < 0)
+        return EN_CTRL_ENOMEM;
+    int rc = en_frag_split_tail(out, at, seq_id, frag_size);
+    if (rc < 0)
+        out->len = at;
+    return rc;
 }

@@ -21,7 +21,8 @@
  * its sequence's buffer, which grows geometrically.
  *
  * Sending: en_frag_split() cuts one encoded packet into fragments the way
- * OTP does, or passes it through when it is small enough.
+ * OTP does, or passes it through when it is small enough;
+ * en_frag_split_tail() does it in place, for a packet just queued.
  *
  * Both are pure: no sockets, no clocks, no logging.
  */
@@ -114,5 +115,12 @@ size_t en_frag_pending_bytes(const en_frag_table_t *t);
  * packet must not point into out. */
 int en_frag_split(en_buf_t *out, const uint8_t *packet, size_t packet_len,
                   uint64_t seq_id, size_t frag_size);
+
+/* The same, in place: the packet is the last thing in buf, from
+ * buf->data[at] to its end, and is cut there, buf growing by the
+ * fragment headers only (no second copy of a large message). Returns
+ * what en_frag_split() returns; on failure buf is as it was. */
+int en_frag_split_tail(en_buf_t *buf, size_t at, uint64_t seq_id,
+                       size_t frag_size);
 
 #endif

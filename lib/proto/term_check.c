@@ -82,6 +82,64 @@ static int walk_sized(struct walk *w, int (*get_len)(struct walk *, uint32_t *),
     return walk_skip(w, extra) < 0 ? -1 : walk_skip(w, n);
 }
 
+/* The length in code points of the UTF-8 text s[0..len), or -1 unless it
+ * is valid UTF-8 as OTP's erts_analyze_utf8 has it: shortest forms only,
+ * no surrogates (U+D800..U+DFFF), nothing above U+10FFFF. */
+static long utf8_chars(const uint8_t *s, size_t len)
+{
+    long chars = 0;
+    size_t i = 0;
+
+    while (i < len) {
+        uint32_t c = s[i], need, min;
+        if (c < 0x80) {
+            i++;
+            chars++;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0)
+            need = 1, min = 0x80, c &= 0x1F;
+        else if ((c & 0xF0) == 0xE0)
+            need = 2, min = 0x800, c &= 0x0F;
+        else if ((c & 0xF8) == 0xF0)
+            need = 3, min = 0x10000, c &= 0x07;
+        else
+            return -1; /* a continuation byte, or 0xF8 and up */
+        if (len - i - 1 < need)
+            return -1;
+        for (uint32_t k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return -1;
+            c = (c << 6) | (s[i + k] & 0x3F);
+        }
+        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+            return -1;
+        i += 1 + need;
+        chars++;
+    }
+    return chars;
+}
+
+/* An atom's text after its tag, of the given length field size: OTP
+ * takes no atom over 255 characters, and no UTF-8 atom that is not valid
+ * UTF-8 (atom.c erts_atom_put_index); a peer that sends one loses the
+ * connection there. */
+static int walk_atom_text(struct walk *w, int (*get_len)(struct walk *,
+                                                         uint32_t *),
+                          int utf8)
+{
+    uint32_t n;
+    if (get_len(w, &n) < 0 || walk_need(w, n) < 0)
+        return -1;
+    long chars = utf8 ? utf8_chars(w->p + w->pos, n) : (long)n;
+    if (chars < 0)
+        return walk_fail(w, "an atom is not valid UTF-8");
+    if (chars > MAX_ATOM_CHARS)
+        return walk_fail(w, "an atom is over 255 characters long");
+    w->pos += n;
+    return 0;
+}
+
 /* The atom inside a pid, port, reference or export. ei reads these with
  * its internal atom reader, which accepts the four atom tags only. */
 static int walk_atom(struct walk *w)
@@ -90,12 +148,10 @@ static int walk_atom(struct walk *w)
     if (walk_u8(w, &tag) < 0)
         return -1;
     switch (tag) {
-    case ERL_ATOM_EXT:
-    case ERL_ATOM_UTF8_EXT:
-        return walk_sized(w, walk_u16, 0);
-    case ERL_SMALL_ATOM_EXT:
-    case ERL_SMALL_ATOM_UTF8_EXT:
-        return walk_sized(w, walk_u8, 0);
+    case ERL_ATOM_EXT: return walk_atom_text(w, walk_u16, 0);
+    case ERL_ATOM_UTF8_EXT: return walk_atom_text(w, walk_u16, 1);
+    case ERL_SMALL_ATOM_EXT: return walk_atom_text(w, walk_u8, 0);
+    case ERL_SMALL_ATOM_UTF8_EXT: return walk_atom_text(w, walk_u8, 1);
     case ATOM_CACHE_REF:
         return walk_fail(w, "atom cache reference (the atom cache is never "
                             "negotiated)");
@@ -177,9 +233,11 @@ static int walk_one(struct walk *w, uint64_t *children, int fun_depth)
     case ERL_NIL_EXT: return 0;
     case ERL_ATOM_EXT:
     case ERL_ATOM_UTF8_EXT:
-    case ERL_STRING_EXT: return walk_sized(w, walk_u16, 0);
     case ERL_SMALL_ATOM_EXT:
-    case ERL_SMALL_ATOM_UTF8_EXT: return walk_sized(w, walk_u8, 0);
+    case ERL_SMALL_ATOM_UTF8_EXT:
+        w->pos--; /* the tag again, for walk_atom */
+        return walk_atom(w);
+    case ERL_STRING_EXT: return walk_sized(w, walk_u16, 0);
     case ERL_BINARY_EXT: return walk_sized(w, walk_u32, 0);
     case ERL_BIT_BINARY_EXT: return walk_sized(w, walk_u32, 1);
     case ERL_SMALL_BIG_EXT: return walk_sized(w, walk_u8, 1);

@@ -5,7 +5,8 @@
  * node that never answers (ergo, enode before this file) keeps OTP's
  * session pending forever: global:sync() on the OTP node waits for it
  * without a time limit, and the OTP node's global never learns of it.
- * enode now takes part in global as a node with no names of its own.
+ * enode takes part in global as an Erlang node does, and its mailboxes
+ * may hold global names.
  *
  * Sources: lib/kernel/src/global.erl of OTP 25.2.3 (kernel 8.5.3), 27.3.4.1
  * (kernel 10.2.7.1) and 29.1.2 (kernel 11.0.4); the three speak protocol
@@ -75,15 +76,36 @@
  *     get_synced, get_protocol_version, get_names_ext, and {sync, _}.
  *   - It keeps the names it learns (register calls, exchange, new_nodes)
  *     and forgets a name or lock when its process dies (it monitors
- *     each, from global's own pid) or its node goes. en_global_whereis()
+ *     each, from global's own pid) or its node goes. enode_global_whereis()
  *     reads that replica.
  *   - It handles new_nodes, in_sync, cancel_connect, init_connect_ack,
  *     lost_connection (passed on once; we forget the lost node and ask
  *     it to disconnect from us) and remove_connection (we disconnect).
+ *   - It registers and unregisters names for its mailboxes as
+ *     global:register_name/2 and unregister_name/1 do (global_trans.c):
+ *     a registrar process of ours takes the lock {global, Registrar} on
+ *     the boss of [us | known] and then on all of them (set_lock calls;
+ *     refused: let go, random_sleep, try again), checks that the name is
+ *     free and the process has no name, sends {register, Name, Pid, fun
+ *     global:random_exit_name/3} or {unregister, Name} to every one, and
+ *     lets go of the lock, the boss last. The API waits for it with a
+ *     time limit; given up, what was done is undone. Other nodes monitor
+ *     the mailbox and drop its name when it exits.
+ *   - It runs global's resolve methods (random_exit_name,
+ *     random_notify_name, notify_all_name) for a clash over one of its
+ *     mailboxes: within its own sessions, and when an OTP node calls
+ *     global:resolve_it/4 here through rpc (global_method.c).
+ *   - With -connect_all false (or hidden) it takes no part in connect
+ *     sessions, as erl's global does then, and registers no names.
  *
  * WHAT ENODE DOES NOT DO
  *
- *   - Register names itself, or offer global:register_name from C.
+ *   - Run a resolve method that is any other Erlang fun: for a clash
+ *     over one of our mailboxes, the other registration wins, as when
+ *     the resolving rpc fails.
+ *   - global_multi_name_action: a mailbox holds one global name.
+ *   - register_name_external, re_register_name, or locks (set_lock,
+ *     trans) for C code.
  *   - Originate lost_connection when it loses a node: the OTP nodes that
  *     lost the same node already do, and a C node's report would only make
  *     them drop more connections (global.erl :1032 "take down more
@@ -93,9 +115,6 @@
  *     peer's locker, which drives the session, tries again later.
  *   - global groups, and the old (< 7) forms of the protocol beyond what
  *     OTP 25-29 send.
- *   - Call a clash resolution method on a process that lives on this C
- *     node (the method is an Erlang fun): the other side's name wins, as
- *     global.erl does when the resolving rpc fails.
  *
  * Everything from the peer is decoded defensively: a message of the wrong
  * shape is logged at debug level and dropped. Handlers never keep pointers
@@ -106,8 +125,9 @@
  * THE FILES
  *
  *   global runs as a service process (proc/proc.h), registered as
- *   global_name_server. This file holds the entry points (global.h) and
- *   its handler: what other nodes' global servers send, the answers to
+ *   global_name_server, and its registrar as a second one with no name.
+ *   This file holds the start and end of global (global.h) and the
+ *   handler of global_name_server: what other nodes' global servers send, the answers to
  *   the calls global makes and the DOWN messages of the processes it
  *   monitors all come to that one process; nodeup and nodedown come
  *   through a node watch and are queued. The rest is split by concept,
@@ -134,6 +154,8 @@ static void node_down_now(en_global_t *g, const char *node)
                 s->calls_out--;
                 g_lock_step(g, s->id);
             }
+        } else if (k->kind == G_CALL_TRANS) {
+            g_trans_on_reply(g, k, NULL, 0);
         } else {
             g_on_resolve_reply(g, k, NULL, 0);
         }
@@ -143,12 +165,12 @@ static void node_down_now(en_global_t *g, const char *node)
     g_node_resources_gone(g, node);
 }
 
-static void enter(en_global_t *g)
+void g_enter(en_global_t *g)
 {
     g->depth++;
 }
 
-static void leave(en_global_t *g)
+void g_leave(en_global_t *g)
 {
     while (g->depth == 1 && g->events) {
         g_event_t *e = g->events;
@@ -174,8 +196,8 @@ static void queue_event(en_global_t *g, int up, const char *node)
     *g->events_tail = e;
     g->events_tail = &e->next;
     if (g->depth == 0) {
-        enter(g);
-        leave(g);
+        g_enter(g);
+        g_leave(g);
     }
 }
 
@@ -272,7 +294,9 @@ static int call_reply(en_global_t *g, const char *msg)
     if (ei_decode_tuple_header(msg, &i, &arity) < 0 || arity != 2 ||
         ei_decode_ref(msg, &i, &tag) < 0)
         return 0;
-    EN_LIST_UNLINK(&g->calls, k, en_ref_eq(&k->tag, &tag));
+    /* The registrar's calls are answered to the registrar. */
+    EN_LIST_UNLINK(&g->calls, k,
+                   k->kind != G_CALL_TRANS && en_ref_eq(&k->tag, &tag));
     if (!k)
         return 1; /* a late answer: the call was given up */
     if (k->kind == G_CALL_LOCK) {
@@ -319,10 +343,10 @@ static void on_message(void *ud, en_mbox_t *self, const erlang_pid *from,
     (void)self;
     if (len > (size_t)0x7fffffff)
         return;
-    enter(g);
+    g_enter(g);
     if (!call_reply(g, msg) && !watch_down(g, msg))
         from_servers(g, from ? from->node : "an unknown node", msg, len);
-    leave(g);
+    g_leave(g);
 }
 
 int en_global_start(en_global_t **out, en_proc_t *p)
@@ -337,7 +361,10 @@ int en_global_start(en_global_t **out, en_proc_t *p)
     g->hidden = !(p->net->flags & EN_DFLAG_PUBLISHED);
     g->events_tail = &g->events;
     g->next_tag = 1;
+    g->timeout_ms = EN_GLOBAL_TIMEOUT_MS;
     rc = en_service_new(p, "global_name_server", on_message, g, &g->self);
+    if (rc == 0)
+        rc = g_trans_init(g);
     if (rc < 0) {
         free(g);
         return rc;
@@ -357,6 +384,8 @@ void en_global_free(en_global_t *g)
 {
     if (!g)
         return;
+    /* Nodes that go down as the node closes are no news to us now. */
+    en_proc_unwatch_nodes(g->proc, &g->watch);
     while (g->events) {
         g_event_t *e = g->events;
         g->events = e->next;
@@ -367,6 +396,7 @@ void en_global_free(en_global_t *g)
         g->sessions = s->next;
         g_sess_free(s);
     }
+    g_trans_free_all(g);
     while (g->calls) {
         g_call_t *k = g->calls;
         g->calls = k->next;
@@ -392,27 +422,6 @@ void en_global_free(en_global_t *g)
     nl_free(&g->known);
     nl_free(&g->synced);
     free(g);
-}
-
-int en_global_whereis(en_global_t *g, const char *atom, erlang_pid *pid)
-{
-    ei_x_buff x;
-    int found = 0;
-
-    if (ei_x_new(&x) < 0)
-        return 0;
-    if (put_atom(&x, atom) == 0) {
-        pthread_mutex_lock(&g->proc->core->lock);
-        g_purge_local_names(g);
-        g_name_t *e = g_name_find(g, x.buff, x.index);
-        if (e) {
-            *pid = e->pid;
-            found = 1;
-        }
-        pthread_mutex_unlock(&g->proc->core->lock);
-    }
-    ei_x_free(&x);
-    return found;
 }
 
 void en_global_stats(en_global_t *g, en_global_stats_t *st)

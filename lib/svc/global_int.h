@@ -13,6 +13,12 @@
  *   global_sync.c       merging the partitions: ops, new_nodes, in_sync
  *   global_partition.c  lost_connection, remove_connection
  *   global_calls.c      the calls other nodes make to global_name_server
+ *   global_trans.c      the registrar: register_name and unregister_name
+ *                       as global.erl's trans_all_known runs them
+ *   global_names.c      the entry points of the registrar and the replica
+ *                       (global.h): waiting, time limits, listing names
+ *   global_method.c     the resolve methods of global.erl, run here for
+ *                       the processes of this node
  * Every function expects the node's lock held and g set.
  */
 #ifndef ENODE_GLOBAL_INT_H
@@ -45,6 +51,7 @@ typedef struct g_node { /* a node in a list: known, synced */
     struct g_node *next;
     char node[EN_HS_NAME_MAX];
     long vsn;
+    int answer; /* in a transaction's list: the node's answer (G_ANS_*) */
 } g_node_t;
 
 typedef struct g_name {
@@ -91,15 +98,16 @@ typedef struct g_ops {
     size_t n, cap;
 } g_ops_t;
 
-enum { G_CALL_LOCK, G_CALL_RESOLVE };
+enum { G_CALL_LOCK, G_CALL_RESOLVE, G_CALL_TRANS };
 
 typedef struct g_call { /* a call we made and wait for */
     struct g_call *next;
     erlang_ref tag;
     int kind;
-    uint64_t sess;
+    uint64_t sess; /* G_CALL_TRANS: the transaction's id */
     char node[EN_HS_NAME_MAX];
-    gterm_t req; /* G_CALL_LOCK: the LockRequesterId asked for */
+    gterm_t req; /* G_CALL_LOCK, and G_CALL_TRANS's set_lock: the
+                    LockRequesterId asked for */
     /* G_CALL_RESOLVE: the clash being resolved */
     gterm_t name, his_method, my_method;
     erlang_pid his_pid, my_pid;
@@ -166,6 +174,69 @@ typedef struct g_sess { /* a connect session with one node */
     gterm_t his_resolved, his_known, his_ext; /* his resolved, held */
 } g_sess_t;
 
+/* A transaction of the registrar: global:register_name/2 or
+ * unregister_name/1 as global.erl runs them (trans_all_known :923 with
+ * the Fun of register_name :111 or unregister_name :156), the registrar
+ * being a process of ours whose pid is the LockRequesterId. Each step
+ * asks a list of nodes at once (gen_server:multi_call to their
+ * global_name_servers; this node's own table is asked directly) and goes
+ * on once every node has answered or gone. The states, in order:
+ *
+ *   QUEUED      --the transaction ahead of it is done-------> LOCK_BOSS
+ *   LOCK_BOSS   --set_lock {global, Registrar} on the boss of
+ *                 [us | known]: yes, or it went----------------> LOCK_ALL
+ *               --no----------------------------------------> SLEEP
+ *   LOCK_ALL    --set_lock on all of [us | known]: yes or gone
+ *                 everywhere, and known has not grown----------> APPLY
+ *               --a no, or a node became known---------------> BACK_OFF
+ *   BACK_OFF    --the nodes that said yes let go (del_lock)----> SLEEP
+ *   SLEEP       --random_sleep(Times) is over (the waiting
+ *                 caller sees to it)--------------------------> LOCK_BOSS
+ *   APPLY       --{register, Name, Pid, Method} or {unregister,
+ *                 Name} answered by every node, or at once when
+ *                 the name is taken (register_name says no)----> UNLOCK
+ *   UNLOCK      --del_lock answered by all but the boss--------> UNLOCK_BOSS
+ *   UNLOCK_BOSS --del_lock answered by the boss----------------> DONE
+ *
+ * One transaction runs at a time, as global.erl's registrar runs one Fun
+ * at a time: they share the lock id. A caller that stops waiting
+ * (g_trans_abandon) takes its transaction out in any state; whatever it
+ * set on other nodes is undone without waiting for answers. */
+enum g_trans_state {
+    G_TRANS_QUEUED,      /* behind another transaction */
+    G_TRANS_LOCK_BOSS,   /* set_lock out to the boss */
+    G_TRANS_LOCK_ALL,    /* set_lock out to [us | known] */
+    G_TRANS_BACK_OFF,    /* refused: del_lock out to who said yes */
+    G_TRANS_SLEEP,       /* waiting until wake_at to try again */
+    G_TRANS_APPLY,       /* register or unregister calls out */
+    G_TRANS_UNLOCK,      /* del_lock out to all but the boss */
+    G_TRANS_UNLOCK_BOSS, /* del_lock out to the boss */
+    G_TRANS_DONE         /* result is the answer */
+};
+
+enum g_trans_kind { G_TRANS_REGISTER, G_TRANS_UNREGISTER };
+
+/* A node's answer in a transaction's step. */
+enum { G_ANS_NONE, G_ANS_WAIT, G_ANS_YES, G_ANS_NO, G_ANS_GONE };
+
+typedef struct g_trans {
+    struct g_trans *next;
+    uint64_t id;
+    enum g_trans_kind kind;
+    enum g_trans_state state;
+    gterm_t name;      /* the name, an atom */
+    erlang_pid pid;    /* REGISTER: the process that gets the name */
+    int times;         /* lock attempts so far (random_sleep's Times) */
+    uint64_t wake_at;  /* SLEEP: when to try again */
+    uint64_t deadline; /* when the caller gives up */
+    g_node_t *nodes;   /* [us | known] of this attempt, with answers */
+    char boss[EN_HS_NAME_MAX];
+    int calls_out;     /* calls of the step not answered yet */
+    int applied;       /* APPLY's calls went out */
+    int result;        /* DONE: 0, or ENODE_EEXIST (register_name's no) */
+    char why[160];     /* DONE with a code: why, for enode_last_error */
+} g_trans_t;
+
 typedef struct g_event { /* nodeup/nodedown seen inside a handler */
     struct g_event *next;
     int up;
@@ -177,6 +248,13 @@ struct en_global {
     en_mbox_t *self; /* global's process, registered global_name_server:
                         our locker, caller and monitor owner */
     int hidden;      /* a hidden node takes no part */
+    int off;         /* -connect_all false: no connect sessions */
+    en_mbox_t *registrar; /* runs our transactions (global_trans.c): its
+                             pid is their LockRequesterId and caller */
+    g_trans_t *trans;     /* in order: the first not DONE runs */
+    uint64_t next_trans;
+    uint64_t rand;        /* random_sleep's generator */
+    int timeout_ms;       /* how long the entry points wait */
     en_node_watch_t watch;
     int depth; /* handlers under way */
     g_event_t *events, **events_tail;
@@ -197,6 +275,17 @@ static inline const erlang_pid *g_self(const en_global_t *g)
 {
     return en_mbox_self(g->self);
 }
+
+/* The registrar's pid. */
+static inline const erlang_pid *g_registrar(const en_global_t *g)
+{
+    return en_mbox_self(g->registrar);
+}
+
+/* A handler (or an entry point) begins and ends: nodeup and nodedown
+ * that arrive meanwhile wait until the outermost one ends (global.c). */
+void g_enter(en_global_t *g);
+void g_leave(en_global_t *g);
 
 /* ---- decoding and encoding ------------------------------------------------ */
 
@@ -281,6 +370,9 @@ void g_reply_atom(en_global_t *g, const erlang_pid *caller, const char *tag,
 g_call_t *g_call_new(en_global_t *g, int kind, uint64_t sess, const char *node);
 /* 131, {'$gen_call', {OurPid, Tag}, ...then the caller's request. */
 int g_call_begin(ei_x_buff *x, const en_global_t *g, const erlang_ref *tag);
+/* The same from another of our processes (the registrar). */
+int g_call_begin_as(ei_x_buff *x, const erlang_pid *from,
+                    const erlang_ref *tag);
 void g_call_unlink(en_global_t *g, g_call_t *k);
 void g_call_free(g_call_t *k);
 
@@ -406,5 +498,43 @@ void g_on_remove_connection(en_global_t *g, const char *buf, int i);
 
 void g_on_call(en_global_t *g, const char *peer, const erlang_pid *caller,
                const char *tag, int tag_len, const char *buf, int i);
+
+/* ---- global_trans.c: the registrar's transactions -------------------------- */
+
+/* Start the registrar's process. 0, or a code. */
+int g_trans_init(en_global_t *g);
+void g_trans_free_all(en_global_t *g);
+/* A new transaction, queued (and started if none runs); NULL if out of
+ * memory. name is an encoded atom; pid only for REGISTER. */
+g_trans_t *g_trans_new(en_global_t *g, enum g_trans_kind kind,
+                       const char *name, int name_len, const erlang_pid *pid);
+g_trans_t *g_trans_by_id(en_global_t *g, uint64_t id);
+/* Time passes: a SLEEP that is over tries again. */
+void g_trans_tick(en_global_t *g, g_trans_t *t);
+/* The caller takes t out (done or not) and frees it; what t holds on
+ * other nodes is undone. The next transaction starts. */
+void g_trans_abandon(en_global_t *g, g_trans_t *t);
+/* A call of a transaction ended: reply is its answer, or NULL if the
+ * node went (k is out of g->calls). */
+void g_trans_on_reply(en_global_t *g, g_call_t *k, const char *reply,
+                      int reply_len);
+
+/* ---- global_method.c: resolve methods --------------------------------------- */
+
+/* The resolve methods of global.erl this node can run itself. */
+enum g_method {
+    G_METHOD_UNKNOWN,     /* an Erlang fun of some other kind */
+    G_METHOD_EXIT,        /* random_exit_name/3 */
+    G_METHOD_NOTIFY,      /* random_notify_name/3 */
+    G_METHOD_NOTIFY_ALL   /* notify_all_name/3 */
+};
+/* The method our own registrations carry: fun global:random_exit_name/3. */
+int g_put_default_method(ei_x_buff *x);
+enum g_method g_method_of(const char *method, int len);
+/* global:resolve_it(Method, Name, Pid1, Pid2) run here: 1 and *won if a
+ * pid keeps the name, 0 if none does. */
+int g_method_run(en_global_t *g, enum g_method m, const char *name,
+                 int name_len, const erlang_pid *pid1, const erlang_pid *pid2,
+                 erlang_pid *won);
 
 #endif

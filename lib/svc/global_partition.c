@@ -87,6 +87,8 @@ void g_on_lost_connection(en_global_t *g, const char *buf, int len)
         ei_decode_longlong(buf, &i, &xcre) < 0 ||
         ei_decode_longlong(buf, &i, &opid) < 0 || get_atom(buf, &i, b) < 0)
         return;
+    if (g->off)
+        return; /* global.erl :763: only with connect_all */
     if (lost_seen(g, a, b, xcre, opid))
         return; /* handled already */
     lost_pass_on(g, a, buf, len);

@@ -83,6 +83,55 @@ static void call_resolve_it(en_global_t *g, g_sess_t *s, const g_name_t *e,
     ei_x_free(&x);
 }
 
+/* exchange_names :2846 once the method has run: his registration
+ * stays (his), ours does (mine), or the name goes everywhere. */
+static void resolution(g_sess_t *s, const char *name, int name_len,
+                       const erlang_pid *his_pid, const gterm_t *his_method,
+                       const erlang_pid *my_pid, const gterm_t *my_method,
+                       int his, int mine)
+{
+    if (his) {
+        ops_add(&s->ops, 0, name, name_len, his_pid, his_method->b,
+                his_method->len);
+    } else if (mine) {
+        ops_add(&s->res, 0, name, name_len, my_pid, my_method->b,
+                my_method->len);
+    } else {
+        ops_add(&s->ops, 1, name, name_len, NULL, NULL, 0);
+        ops_add(&s->res, 1, name, name_len, NULL, NULL, 0);
+    }
+}
+
+/* Our process lives here: run its method here (global_method.c), as
+ * global:resolve_it/4 would on its node. A method we cannot run leaves
+ * his registration, as a resolving rpc that fails does. */
+static void resolve_here(en_global_t *g, g_sess_t *s, const g_name_t *e,
+                         const char *name, int name_len, const erlang_pid *pid,
+                         const char *method, int method_len)
+{
+    enum g_method m = g_method_of(e->method.b, e->method.len);
+    gterm_t his_method = {(char *)method, method_len}, my_method = {0};
+    erlang_pid mine = e->pid, won;
+
+    if (m == G_METHOD_UNKNOWN) {
+        en_core_log(g->proc->core, ENODE_LOG_INFO,
+                    "global: a name clash with %s over a process of ours "
+                    "whose method is an Erlang fun; the other node's "
+                    "registration wins",
+                    s->node);
+        ops_add(&s->ops, 0, name, name_len, pid, method, method_len);
+        return;
+    }
+    if (gt_set(&my_method, e->method.b, e->method.len) < 0)
+        return;
+    uint64_t sid = s->id;
+    int kept = g_method_run(g, m, name, name_len, pid, &mine, &won);
+    if ((s = g_sess_by_id(g, sid)))
+        resolution(s, name, name_len, pid, &his_method, &mine, &my_method,
+                   kept && en_pid_eq(&won, pid), kept && en_pid_eq(&won, &mine));
+    gt_free(&my_method);
+}
+
 /* exchange_names :2837, one name: decide, or ask the node of our process
  * to run the resolution method. */
 static void resolve_one(en_global_t *g, g_sess_t *s, const char *name,
@@ -99,17 +148,10 @@ static void resolve_one(en_global_t *g, g_sess_t *s, const char *name,
         return;
     if (strcmp(g->proc->core->name, s->node) > 0)
         return; /* the other node resolves the clash */
-    if (en_core_is_local(g->proc->core, e->pid.node)) {
-        /* The method is an Erlang fun; we cannot run it: his wins, as
-         * when the resolving rpc fails. */
-        en_core_log(g->proc->core, ENODE_LOG_INFO,
-                    "global: a name clash with %s over a process of ours; "
-                    "the other node's registration wins",
-                    s->node);
-        ops_add(&s->ops, 0, name, name_len, pid, method, method_len);
-        return;
-    }
-    call_resolve_it(g, s, e, name, name_len, pid, method, method_len);
+    if (en_core_is_local(g->proc->core, e->pid.node))
+        resolve_here(g, s, e, name, name_len, pid, method, method_len);
+    else
+        call_resolve_it(g, s, e, name, name_len, pid, method, method_len);
 }
 
 void g_resolve(en_global_t *g, uint64_t sid)
@@ -170,16 +212,8 @@ void g_on_resolve_reply(en_global_t *g, g_call_t *k, const char *res,
                 his    ? "theirs"
                 : mine ? "ours"
                        : "neither");
-    if (his) {
-        ops_add(&s->ops, 0, k->name.b, k->name.len, &k->his_pid,
-                k->his_method.b, k->his_method.len);
-    } else if (mine) {
-        ops_add(&s->res, 0, k->name.b, k->name.len, &k->my_pid, k->my_method.b,
-                k->my_method.len);
-    } else {
-        ops_add(&s->ops, 1, k->name.b, k->name.len, NULL, NULL, 0);
-        ops_add(&s->res, 1, k->name.b, k->name.len, NULL, NULL, 0);
-    }
+    resolution(s, k->name.b, k->name.len, &k->his_pid, &k->his_method,
+               &k->my_pid, &k->my_method, his, mine);
     if (s->rpcs_out == 0 && s->state == G_SESS_RESOLVING)
         send_resolved(g, s->id);
 }

@@ -43,17 +43,12 @@ int g_put_known(ei_x_buff *x, const en_global_t *g, int withvsn)
 
 /* ---- replies ---------------------------------------------------------------- */
 
+/* As gen:reply/2: to the caller's alias when the tag names one. */
 void g_reply(en_global_t *g, const erlang_pid *caller, const char *tag,
              int tag_len, const ei_x_buff *reply)
 {
-    ei_x_buff x;
-    if (ei_x_new_with_version(&x) < 0)
-        return;
-    if (ei_x_encode_tuple_header(&x, 2) == 0 &&
-        ei_x_append_buf(&x, tag, tag_len) == 0 &&
-        ei_x_append_buf(&x, reply->buff, reply->index) == 0)
-        en_send_locked(g->proc, g_self(g), caller, x.buff, (size_t)x.index);
-    ei_x_free(&x);
+    en_gen_reply_locked(g->proc, g_self(g), caller, tag, tag_len,
+                        reply->buff, (size_t)reply->index);
 }
 
 void g_reply_atom(en_global_t *g, const erlang_pid *caller, const char *tag,
@@ -86,10 +81,16 @@ g_call_t *g_call_new(en_global_t *g, int kind, uint64_t sess, const char *node)
 
 int g_call_begin(ei_x_buff *x, const en_global_t *g, const erlang_ref *tag)
 {
+    return g_call_begin_as(x, g_self(g), tag);
+}
+
+int g_call_begin_as(ei_x_buff *x, const erlang_pid *from,
+                    const erlang_ref *tag)
+{
     if (ei_x_new_with_version(x) < 0)
         return -1;
     if (ei_x_encode_tuple_header(x, 3) < 0 || put_atom(x, "$gen_call") < 0 ||
-        ei_x_encode_tuple_header(x, 2) < 0 || ei_x_encode_pid(x, g_self(g)) < 0 ||
+        ei_x_encode_tuple_header(x, 2) < 0 || ei_x_encode_pid(x, from) < 0 ||
         ei_x_encode_ref(x, tag) < 0) {
         ei_x_free(x);
         return -1;

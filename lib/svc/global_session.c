@@ -74,7 +74,7 @@ static void send_init_connect(en_global_t *g, const g_sess_t *s)
 
 void g_sess_start(en_global_t *g, const char *node)
 {
-    if (g->hidden || en_core_is_local(g->proc->core, node) ||
+    if (g->hidden || g->off || en_core_is_local(g->proc->core, node) ||
         nl_find(g->known, node) || g_sess_by_node(g, node))
         return;
     en_conn_t *c = en_net_find(g->proc->net, node);

@@ -5,7 +5,10 @@
  *   - walks each term the decoder hands out with ei_skip_term(), from an
  *     exact-size copy, since the decoder promises that ei stays inside;
  *   - encodes the message again with our encoders (where an encoder
- *     covers the op) and decodes that, which must succeed with the same op.
+ *     covers the op) and decodes that, which must succeed with the same op;
+ *   - re-encodes the packet for other peers' flags with en_ctrl_reencode,
+ *     as a queued packet is once a connection is up: whatever it writes
+ *     must decode, and a refusal must leave the buffer alone.
  *
  * Build (clang):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ilib \
@@ -90,6 +93,41 @@ static void check_reencode(const en_dmsg_t *m, int wire)
     en_buf_free(&out);
 }
 
+/* The flags of an OTP 26+ peer, of an old one, and of none yet. */
+static const uint64_t peer_flags[] = {
+    EN_DFLAGS_MANDATORY_26 | EN_DFLAG_FRAGMENTS | EN_DFLAG_SEND_SENDER |
+        EN_DFLAG_EXIT_PAYLOAD | EN_DFLAG_DIST_MONITOR |
+        EN_DFLAG_DIST_MONITOR_NAME | EN_DFLAG_ALIAS | EN_DFLAG_ALTACT_SIG,
+    EN_DFLAGS_MANDATORY_26,
+    EN_CTRL_FLAGS_PENDING,
+};
+
+static void check_reencode_for_peers(const uint8_t *data, size_t size)
+{
+    en_buf_t pkt = EN_BUF_INIT;
+    if (en_buf_put32(&pkt, (uint32_t)size) < 0 ||
+        en_buf_append(&pkt, data, size) < 0) {
+        en_buf_free(&pkt);
+        return;
+    }
+    for (size_t i = 0; i < sizeof peer_flags / sizeof peer_flags[0]; i++) {
+        en_buf_t out = EN_BUF_INIT;
+        static en_dmsg_t again;
+        int wire = peer_flags[i] & EN_DFLAG_FRAGMENTS ? EN_WIRE_DISTHDR
+                                                      : EN_WIRE_PASSTHROUGH;
+        int rc = en_ctrl_reencode(&out, wire, peer_flags[i], pkt.data,
+                                  pkt.len, NULL, 0);
+        if (rc != 0 && out.len != 0)
+            abort(); /* a refusal or a skip writes nothing */
+        if (rc == 0 &&
+            (out.len < 4 || en_get32(out.data) != out.len - 4 ||
+             en_ctrl_decode(out.data + 4, out.len - 4, &again, NULL, 0) != 0))
+            abort();
+        en_buf_free(&out);
+    }
+    en_buf_free(&pkt);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static en_dmsg_t m;
@@ -103,5 +141,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_term_with_ei(m.spawn_opts, m.spawn_opts_len);
     check_term_with_ei(m.spawn_result, m.spawn_result_len);
     check_reencode(&m, data[0] == 112 ? EN_WIRE_PASSTHROUGH : EN_WIRE_DISTHDR);
+    check_reencode_for_peers(data, size);
     return 0;
 }

@@ -6,7 +6,7 @@
  * connection reads it from its socket (net/conn.c), frames it, collects
  * fragments (net/wire.c, proto/fragment.c), decodes it (proto/ctrl.c)
  * and dispatches it (proc/dispatch.c) to mailboxes, links, monitors, the
- * built-in services (svc/: net_kernel, rex, global) and rpc calls into C
+ * built-in services (svc/: net_kernel, rex, global, pg) and rpc calls into C
  * (svc/rpc.c), whose answers go back out (proc/remote.c).
  *
  * Each input gets a node of its own: "fake@vm" (creation 0x1234ABCD),
@@ -18,6 +18,8 @@
  *   <fake@vm.4.0>  linked to <real@vm.9.0>, monitoring it (ref words 2,
  *                  0x5EED, 0xF00D) and {peer_server, real@vm} (3, ...);
  *   <fake@vm.5.0>  global_name_server, then the other services;
+ *   <fake@vm.8.0>  the pg scope `pg`, where echo is in group g and
+ *                  <fake@vm.3.0> monitors every group;
  *   C functions lists:reverse/N, erlang:node/0, fz:fail/N and fz:send/N
  *   for rpc:call and erpc:call;
  * and a connection from real@vm that is up, whose socket is one end of a
@@ -294,6 +296,23 @@ static void set_up(world_t *w, unsigned options)
     CHECK(enode_link(w->mb[3], &peer) == 0);
     CHECK(enode_monitor(w->mb[3], &peer, &ref) == 0);
     CHECK(enode_monitor_name(w->mb[3], "peer_server", "real@vm", &ref) == 0);
+
+    /* The pg scope, with a member and a watcher. Its references come from
+     * words 1000 up, so that those the seeds name (the node's 4th, 6th...)
+     * stay what they were. */
+    ei_x_buff g;
+    uint32_t next_ref = n->proc.ref_words[0];
+    n->proc.ref_words[0] = 1000;
+    ei_x_new_with_version(&g);
+    ei_x_encode_atom(&g, "g");
+    CHECK(enode_pg_start(n, NULL) == 0);
+    pthread_mutex_lock(&n->core.lock);
+    CHECK(en_mbox_by_name(&n->proc, "pg")->pid.num == 8); /* as the seeds say */
+    pthread_mutex_unlock(&n->core.lock);
+    CHECK(enode_pg_join(w->mb[0], NULL, &g) == 0);
+    CHECK(enode_pg_monitor(w->mb[2], NULL, NULL, &ref) == 0);
+    ei_x_free(&g);
+    n->proc.ref_words[0] = next_ref;
     CHECK(enode_process(n, 0) == 0);
 }
 

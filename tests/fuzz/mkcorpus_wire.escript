@@ -58,6 +58,7 @@ mon_by_name() -> ref('fake@vm', ?FAKE_CR, [3, 16#5EED, 16#F00D]).
 rref(N) -> ref('real@vm', ?REAL_CR, [N, 16#A1, 16#B2]).
 fake_gns() -> pid('fake@vm', 5, ?FAKE_CR).   % global's own process
 fref(N) -> ref('fake@vm', ?FAKE_CR, [N, 16#5EED, 16#F00D]). % our Nth ref
+fake_pg() -> pid('fake@vm', 8, ?FAKE_CR).    % the pg scope
 
 %% ---- packets -------------------------------------------------------------
 
@@ -206,7 +207,7 @@ seeds() ->
          {"unlink_and_exit", ?OPT_FRAGMENTS bor ?OPT_CLOSE,
           [hdr({35, 7, real9(), linked()}), hdr({3, real9(), linked(), late}),
            hdr({21, real9(), linked(), mon_by_pid(), gone})]}] ++
-        global_seeds().
+        global_seeds() ++ pg_seeds().
 
 %% ---- global's connect session -----------------------------------------------
 %%
@@ -336,3 +337,50 @@ global_seeds() ->
        gns_cast({async_del_name, ext, real(9)}),
        pt({21, real(9), fake_gns(), fref(4), noproc}),
        gns_call(77, get_names_ext)]}].
+
+%% ---- pg ---------------------------------------------------------------------
+%%
+%% real@vm's scope real(50) and fake@vm's scope `pg`, fake_pg(), where echo
+%% is in group g. The first reference fake@vm makes while the input runs is
+%% its monitor on real@vm's scope: fref(4).
+
+pg_to(Msg) -> pt({22, real(50), fake_pg()}, Msg).
+pg_discover() -> pt({6, real(50), '', pg}, {discover, real(50)}).
+pg_sync(Groups) -> pg_to({'$gen_cast', {sync, real(50), Groups}}).
+
+pg_seeds() ->
+    [{"pg_session", 0,
+      [pg_discover(),
+       pg_sync([{g, [real(51)]}, {{room, "a"}, [real(52), real(53)]}]),
+       pg_to({join, real(50), g, real(54)}),
+       pg_to({join, real(50), h, [real(54), real(55)]}),
+       pg_to({leave, real(50), real(54), [g, h]}),
+       pg_to({leave, real(50), [real(51), real(99)], [g, nothing]}),
+       pg_sync([{h, [real(56)]}]),
+       pg_to({discover, real(50)})]},
+     {"pg_discover_otp26", ?OPT_FRAGMENTS,
+      [hdr({6, real(50), '', pg}, {discover, real(50), 1}),
+       hdr({22, real(50), fake_pg()}, {join, real(50), g, real(51)})]},
+     {"pg_unsynced", 0,
+      [pg_to({join, real(50), g, real(51)}),
+       pg_to({leave, real(50), real(51), [g]}),
+       pg_sync([{g, [real(51)]}])]},
+     {"pg_down", 0,
+      [pg_discover(), pg_sync([{g, [real(51)]}]),
+       pt({21, real(50), fake_pg(), fref(4), noconnection}),
+       pg_to({join, real(50), g, real(52)})]},
+     {"pg_nodedown", ?OPT_CLOSE,
+      [pg_discover(), pg_sync([{g, [real(51)]}])]},
+     {"pg_malformed", 0,
+      [pg_discover(),
+       pg_to({join, nobody, g, real(51)}),
+       pg_to({join, real(50), g, [real(51), 42]}),
+       pg_to({leave, real(50), real(51), g}),
+       pg_to({leave, real(50), real(51), [g | h]}),
+       pg_to({'$gen_cast', {sync, real(50), [{g}]}}),
+       pg_to({'$gen_cast', {sync, real(50), not_a_list}}),
+       pg_to({'$gen_cast', {local_data, real(50), 1, #{}}}),
+       pg_to({discover, 42}),
+       pg_to({discover, pid('other@vm', 1, 1)}),
+       pg_to({update, real(50), []}),
+       pg_to(hello)]}].

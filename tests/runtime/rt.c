@@ -68,6 +68,7 @@ enode_t *rt_node_new(const rt_node_opts_t *opts)
     cfg.proto = ENODE_PROTO_TCP;
     cfg.hidden = opts->hidden;
     cfg.max_message_size = opts->max_message;
+    cfg.connect_all = !opts->global_off;
     cfg.log = keep_log;
     cfg.log_level = ENODE_LOG_DEBUG;
     /* Another test process may take the port between the two steps. */

@@ -21,8 +21,8 @@ static void listen_with(const fp_config_t *c)
     cr_assert_eq(fp_listen(&rt_fp, rt_node, c), 0, "%s", fp_error(rt_fp));
 }
 
-/* A message to the pid ud: SEND, or SEND_SENDER (which the node uses
- * only once it knows the peer's flags, so not for what it queued). */
+/* A message to the pid ud: SEND, or SEND_SENDER (to a peer that has
+ * SEND_SENDER). */
 static int is_send_to(const fp_pkt_t *p, void *ud)
 {
     return p->rc == 0 &&
@@ -135,16 +135,11 @@ Test(connect, a_peer_without_the_otp26_flags_is_refused)
 
 /* A peer that connects again while the node still holds a connection to
  * it (a restarted node whose old connection has not timed out yet) gets
- * "alive", confirms, and the node drops the old connection. OTP then
- * takes the old connection down like any other: links and monitors
+ * "alive", confirms, and the node drops the old connection. As in OTP,
+ * the old connection goes down like any other: links and monitors
  * across it fire with noconnection, and node watchers see nodedown before
- * the new nodeup. enode's en_conn_fail skips all of that when another
- * connection to the same node exists, which the replacement being set up
- * is (conn.c, "unless another connection to the same node carries on"),
- * so links to the old incarnation's processes stay forever. Enable once a
- * replaced connection fires its links and monitors. */
-Test(connect, a_second_connection_from_the_same_peer_replaces_the_first,
-     .disabled = true)
+ * the new nodeup. */
+Test(connect, a_second_connection_from_the_same_peer_replaces_the_first)
 {
     rt_setup();
     fp_t *second = NULL;
@@ -162,4 +157,111 @@ Test(connect, a_second_connection_from_the_same_peer_replaces_the_first,
                      rt_fmt("{'EXIT', %s, noconnection}", fp_pid_text(&p)));
     cr_assert_eq(fp_sync(second, T_MS), 0, "%s", fp_error(second));
     fp_free(second);
+}
+
+/* The same, with a visible peer: node watchers see the old connection's
+ * nodedown, then the new one's nodeup. */
+Test(connect, a_replaced_connection_is_nodedown_then_nodeup)
+{
+    fp_config_t c = {.flags = FP_FLAGS_DEFAULT | EN_DFLAG_PUBLISHED};
+    fp_t *second = NULL;
+
+    rt_node = rt_node_new(NULL);
+    enode_mbox_t *mb = rt_mbox(NULL, 0);
+    erlang_ref ref;
+
+    cr_assert_eq(enode_monitor_nodes(mb, 1), 0);
+    cr_assert_eq(fp_connect(&rt_fp, rt_node, &c), 0, "%s", fp_error(rt_fp));
+    erlang_pid p = rt_peer_pid(1);
+    cr_assert_str_eq(rt_next(mb, T_MS), "{nodeup, peer@localhost}");
+    cr_assert_eq(enode_monitor(mb, &p, &ref), 0);
+    cr_assert_eq(fp_sync(rt_fp, T_MS), 0, "%s", fp_error(rt_fp));
+    cr_assert_eq(fp_connect(&second, rt_node, &c), 0, "%s\nnode log:\n%s",
+                 fp_error(second), rt_log());
+    cr_assert_str_eq(rt_next(mb, T_MS),
+                     rt_fmt("{'DOWN', %s, process, %s, noconnection}",
+                            fp_ref_text(&ref), fp_pid_text(&p)));
+    cr_assert_str_eq(rt_next(mb, T_MS), "{nodedown, peer@localhost}");
+    cr_assert_str_eq(rt_next(mb, T_MS), "{nodeup, peer@localhost}");
+    cr_assert_eq(enode_is_connected(rt_node, FP_DEFAULT_NAME), 1);
+    fp_free(second);
+}
+
+/* ---- what was queued while connecting ------------------------------------ */
+
+/* The fake peer's packet is a PAYLOAD_EXIT2 that came in fragments. */
+static int is_fragmented_exit2(const fp_pkt_t *p, void *ud)
+{
+    (void)ud;
+    return p->rc == 0 && p->m.op == EN_DOP_PAYLOAD_EXIT2 && p->fragments > 1;
+}
+
+/* Signals queued before the flags are known take the forms those flags
+ * call for once they are: SEND_SENDER, a PAYLOAD exit (in fragments, its
+ * reason being over 64 KiB), MONITOR_P. */
+Test(connect, queued_signals_take_the_forms_of_the_peers_flags)
+{
+    listen_with(NULL);
+    enode_mbox_t *mb = rt_mbox(NULL, 0);
+    erlang_pid p = rt_peer_pid(1);
+    erlang_ref ref;
+    static char big[100 * 1024];
+    ei_x_buff *reason = rt_term_slot();
+
+    memset(big, 'q', sizeof big);
+    ei_x_encode_binary(reason, big, sizeof big);
+    cr_assert_eq(enode_send(mb, &p, rt_term("hello")), 0);
+    cr_assert_eq(enode_exit(mb, &p, reason), 0);
+    cr_assert_eq(enode_monitor(mb, &p, &ref), 0);
+    accept_or_fail();
+    const fp_pkt_t *a = fp_expect(rt_fp, NULL, NULL, T_MS);
+    cr_assert(a, "%s", fp_error(rt_fp));
+    cr_assert_eq(a->m.op, EN_DOP_SEND_SENDER);
+    cr_assert(fp_pid_eq(&a->m.from, enode_mbox_pid(mb)));
+    a = fp_expect(rt_fp, NULL, NULL, T_MS);
+    cr_assert(a, "%s", fp_error(rt_fp));
+    cr_assert(is_fragmented_exit2(a, NULL), "op %d in %d fragments",
+              a->m.op, a->fragments);
+    cr_assert_eq(a->m.reason_len, (size_t)reason->index - 1);
+    a = fp_expect(rt_fp, NULL, NULL, T_MS);
+    cr_assert(a, "%s", fp_error(rt_fp));
+    cr_assert_eq(a->m.op, EN_DOP_MONITOR_P);
+    cr_assert(fp_ref_eq(&a->m.ref, &ref));
+}
+
+/* Toward an older peer the same queue goes in the old forms; the
+ * monitor sends nothing (the peer has no DIST_MONITOR); the exit whose
+ * reason cannot fit a control tuple the peer could take whole is dropped
+ * alone, with a word in the log, and the connection carries the rest. */
+Test(connect, queued_signals_to_an_older_peer_take_the_old_forms)
+{
+    fp_config_t c = {.flags = FP_FLAGS_DEFAULT &
+                              ~(EN_DFLAG_EXIT_PAYLOAD | EN_DFLAG_SEND_SENDER |
+                                EN_DFLAG_DIST_MONITOR |
+                                EN_DFLAG_DIST_MONITOR_NAME)};
+    listen_with(&c);
+    enode_mbox_t *mb = rt_mbox(NULL, 0);
+    erlang_pid p = rt_peer_pid(1);
+    erlang_ref ref;
+    static char big[100 * 1024];
+    ei_x_buff *reason = rt_term_slot();
+
+    memset(big, 'q', sizeof big);
+    ei_x_encode_binary(reason, big, sizeof big);
+    cr_assert_eq(enode_send(mb, &p, rt_term("hello")), 0);
+    cr_assert_eq(enode_exit(mb, &p, reason), 0);
+    cr_assert_eq(enode_monitor(mb, &p, &ref), 0);
+    cr_assert_eq(enode_exit(mb, &p, rt_term("small")), 0);
+    accept_or_fail();
+    const fp_pkt_t *a = fp_expect(rt_fp, NULL, NULL, T_MS);
+    cr_assert(a, "%s", fp_error(rt_fp));
+    cr_assert_eq(a->m.op, EN_DOP_SEND);
+    a = fp_expect(rt_fp, NULL, NULL, T_MS);
+    cr_assert(a, "%s", fp_error(rt_fp));
+    cr_assert_eq(a->m.op, EN_DOP_EXIT2);
+    cr_assert_str_eq(fp_text(a->m.reason, a->m.reason_len), "small");
+    cr_assert_eq(fp_sync(rt_fp, T_MS), 0, "%s", fp_error(rt_fp));
+    cr_assert_eq(fp_count(rt_fp, NULL, NULL), 0);
+    cr_assert(strstr(rt_log(), "dropped: control message over 64 KiB"),
+              "log:\n%s", rt_log());
 }

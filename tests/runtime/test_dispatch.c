@@ -156,25 +156,35 @@ Test(dispatch, messages_arrive_whole_and_in_order)
     }
 }
 
-Test(dispatch, net_kernel_answers_is_auth_with_the_callers_tag)
+/* {'$gen_call', {Pid, [alias | Ref]}, {is_auth, Name}}, the call OTP 24+
+ * makes of a ping, to net_kernel. */
+static void is_auth_by_alias(const erlang_pid *p, const erlang_ref *ref)
 {
-    erlang_pid p = rt_peer_pid(1);
-    erlang_ref ref;
     ei_x_buff *x = rt_term_slot();
 
-    /* OTP 24+ tags calls [alias | Ref]; the reply carries it back whole. */
-    fp_ref(rt_fp, &ref);
     ei_x_encode_tuple_header(x, 3);
     ei_x_encode_atom(x, "$gen_call");
     ei_x_encode_tuple_header(x, 2);
-    ei_x_encode_pid(x, &p);
+    ei_x_encode_pid(x, p);
     ei_x_encode_list_header(x, 1);
     ei_x_encode_atom(x, "alias");
-    ei_x_encode_ref(x, &ref);
+    ei_x_encode_ref(x, ref);
     ei_x_format_wo_ver(x, "{is_auth, ~a}", FP_DEFAULT_NAME);
-    cr_assert_eq(fp_reg_send(rt_fp, &p, "net_kernel", x), 0);
-    const fp_pkt_t *r = fp_expect_to(rt_fp, EN_DOP_SEND_SENDER, &p, T_MS);
+    cr_assert_eq(fp_reg_send(rt_fp, p, "net_kernel", x), 0);
+}
+
+/* OTP 24+ tags calls [alias | Ref]; gen:reply/2 answers to the alias
+ * (ALIAS_SEND), with the tag carried back whole. */
+Test(dispatch, net_kernel_answers_is_auth_to_the_callers_alias)
+{
+    erlang_pid p = rt_peer_pid(1);
+    erlang_ref ref;
+
+    fp_ref(rt_fp, &ref);
+    is_auth_by_alias(&p, &ref);
+    const fp_pkt_t *r = fp_expect_op(rt_fp, EN_DOP_ALIAS_SEND, T_MS);
     cr_assert(r, "no answer: %s", fp_error(rt_fp));
+    cr_assert(fp_ref_eq(&r->m.ref, &ref));
     cr_assert_str_eq(fp_text(r->m.msg, r->m.msg_len),
                      rt_fmt("{[alias | %s], yes}", fp_ref_text(&ref)));
 }
@@ -332,12 +342,10 @@ Test(dispatch, a_fragment_of_no_message_drops_the_connection)
               "last error: %s", enode_last_error(rt_node));
 }
 
-/* Issue 10, item 5: once FRAGMENTS is agreed OTP reads only the 131 68
- * header form and drops a peer that sends a pass-through (112) packet
- * ("Got message from incompatible erlang"); enode still delivers it.
- * Enable once the node refuses it. */
-Test(dispatch, a_pass_through_packet_after_fragments_drops_the_connection,
-     .disabled = true)
+/* Once FRAGMENTS is agreed OTP reads only the 131 68 header form and
+ * drops a peer that sends a pass-through (112) packet ("Got message from
+ * incompatible erlang"); so does the node, saying why. */
+Test(dispatch, a_pass_through_packet_after_fragments_drops_the_connection)
 {
     enode_mbox_t *mb = rt_mbox(NULL, 0);
     erlang_pid p = rt_peer_pid(1);
@@ -348,6 +356,28 @@ Test(dispatch, a_pass_through_packet_after_fragments_drops_the_connection,
         fp_send_sender(rt_fp, &p, enode_mbox_pid(mb), rt_term("old_form")), 0);
     cr_assert_eq(fp_wait_closed(rt_fp, T_MS), 0, "%s", fp_error(rt_fp));
     cr_assert_str_eq(rt_next(mb, 0), "(timeout)");
+    cr_assert(strstr(enode_last_error(rt_node), "pass-through form") &&
+                  strstr(enode_last_error(rt_node), "FRAGMENTS"),
+              "last error: %s", enode_last_error(rt_node));
+}
+
+/* The other way round: without FRAGMENTS (nor the atom cache) OTP reads
+ * only the pass-through form, and a header packet costs the connection. */
+Test(dispatch_old_peer, a_header_packet_without_fragments_drops_the_connection)
+{
+    fp_config_t c = {.flags = FP_FLAGS_DEFAULT & ~EN_DFLAG_FRAGMENTS};
+    rt_setup_with(NULL, &c);
+    enode_mbox_t *mb = rt_mbox(NULL, 0);
+    erlang_pid p = rt_peer_pid(1);
+
+    cr_assert_eq(fp_wire(rt_fp), EN_WIRE_PASSTHROUGH);
+    fp_force_wire(rt_fp, EN_WIRE_DISTHDR);
+    cr_assert_eq(
+        fp_send_sender(rt_fp, &p, enode_mbox_pid(mb), rt_term("new_form")), 0);
+    cr_assert_eq(fp_wait_closed(rt_fp, T_MS), 0, "%s", fp_error(rt_fp));
+    cr_assert_str_eq(rt_next(mb, 0), "(timeout)");
+    cr_assert(strstr(enode_last_error(rt_node), "pass-through form (112)"),
+              "last error: %s", enode_last_error(rt_node));
 }
 
 TestSuite(dispatch_limits, .fini = rt_teardown, .timeout = 20);

@@ -264,13 +264,11 @@ Test(links, payload_exits_work_as_the_plain_ones)
     cr_assert_str_eq(rt_exit_reason(plain), "{shutdown, 2}");
 }
 
-/* Issue 10, item 1: the node sends a link exit signal's reason inside
- * the control message (EXIT), which cannot be fragmented, even when the
- * peer negotiated EXIT_PAYLOAD; a reason over 64 KiB then fails the
- * fragment split and costs the whole connection ("out of memory
- * splitting a message"). OTP sends PAYLOAD_EXIT there. Enable once the
- * node uses the PAYLOAD forms. */
-Test(links, a_large_exit_reason_reaches_a_linked_peer, .disabled = true)
+/* A control tuple is never fragmented, so a link's exit reason over
+ * 64 KiB can only go as the payload of PAYLOAD_EXIT, as OTP sends it to
+ * a peer with EXIT_PAYLOAD: it then arrives in fragments, and the
+ * connection stays. */
+Test(links, a_large_exit_reason_reaches_a_linked_peer)
 {
     enode_mbox_t *mb = rt_mbox(NULL, 0);
     erlang_pid p = rt_peer_pid(1);

@@ -311,11 +311,8 @@ TestSuite(monitor_flags, .fini = rt_teardown, .timeout = 20);
 
 /* OTP sends MONITOR_P only when DIST_MONITOR and DIST_MONITOR_NAME are
  * both agreed; otherwise the monitor only watches the connection (erts
- * dist.c). enode sends MONITOR_P whatever the flags (monitors.c does not
- * look at them), so a peer that cannot take it gets it anyway. Enable
- * once enode honours the flags. */
-Test(monitor_flags, no_monitor_p_to_a_peer_without_dist_monitor,
-     .disabled = true)
+ * dist.c), and so it does here. */
+Test(monitor_flags, no_monitor_p_to_a_peer_without_dist_monitor)
 {
     fp_config_t c = {.flags = FP_FLAGS_DEFAULT & ~(EN_DFLAG_DIST_MONITOR |
                                                    EN_DFLAG_DIST_MONITOR_NAME)};

@@ -249,8 +249,9 @@ Test(rpc, with_link_the_result_comes_as_an_exit_signal_too)
     erlang_pid worker = expect_spawn_reply(&caller, &req, 3);
     const char *want = rt_fmt("{%s, error, badarg, []}", fp_ref_text(&res));
     cr_assert_str_eq(expect_result(&worker, &caller, &req), want);
-    const fp_pkt_t *x = fp_expect_to(rt_fp, EN_DOP_EXIT, &caller, T_MS);
-    cr_assert(x, "no EXIT: %s", fp_error(rt_fp));
+    const fp_pkt_t *x = fp_expect_to(rt_fp, EN_DOP_PAYLOAD_EXIT, &caller,
+                                     T_MS);
+    cr_assert(x, "no PAYLOAD_EXIT: %s", fp_error(rt_fp));
     cr_assert(fp_pid_eq(&x->m.from, &worker));
     cr_assert_str_eq(fp_text(x->m.reason, x->m.reason_len), want);
 }
@@ -291,12 +292,10 @@ Test(rpc, a_spawn_of_anything_but_erpc_is_notsup)
     cr_assert_eq(fp_count(rt_fp, is_monitor_exit, NULL), 0);
 }
 
-/* Issue 10, item 1: a result travels as the reason of MONITOR_P_EXIT, a
- * control message that is never fragmented, so a result over 64 KiB
- * costs the whole connection ("out of memory splitting a message") and
- * the caller sees nodedown. With EXIT_PAYLOAD agreed it must go as
- * PAYLOAD_MONITOR_P_EXIT. Enable once it does. */
-Test(rpc, a_result_over_64_kib_arrives, .disabled = true)
+/* A result travels as the reason of the monitor's exit; over 64 KiB it
+ * can only go as the payload of PAYLOAD_MONITOR_P_EXIT (a control tuple
+ * is never fragmented), which it does with EXIT_PAYLOAD agreed. */
+Test(rpc, a_result_over_64_kib_arrives)
 {
     erlang_pid caller = rt_peer_pid(1);
     erlang_ref req, res;

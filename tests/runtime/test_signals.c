@@ -89,18 +89,19 @@ Test(signals, a_mailbox_exit_reaches_every_link_and_monitor)
     cr_assert_eq(enode_monitor(local_mon, me, &local_ref), 0);
     sync_peer();
 
+    /* The peer has EXIT_PAYLOAD, as OTP has: the reasons go as payloads. */
     cr_assert_eq(enode_mbox_exit(mb, rt_term("{shutdown, fan}")), 0);
-    const fp_pkt_t *x = expect(EN_DOP_EXIT, &p1);
+    const fp_pkt_t *x = expect(EN_DOP_PAYLOAD_EXIT, &p1);
     cr_assert(fp_pid_eq(&x->m.from, me));
     cr_assert_str_eq(reason_of(x), "{shutdown, fan}");
-    x = expect(EN_DOP_EXIT, &p2);
+    x = expect(EN_DOP_PAYLOAD_EXIT, &p2);
     cr_assert(fp_pid_eq(&x->m.from, me));
     cr_assert_str_eq(reason_of(x), "{shutdown, fan}");
-    x = expect(EN_DOP_MONITOR_P_EXIT, &p3);
+    x = expect(EN_DOP_PAYLOAD_MONITOR_P_EXIT, &p3);
     cr_assert(x->m.has_from && fp_pid_eq(&x->m.from, me));
     cr_assert(fp_ref_eq(&x->m.ref, &r3));
     cr_assert_str_eq(reason_of(x), "{shutdown, fan}");
-    x = expect(EN_DOP_MONITOR_P_EXIT, &p4);
+    x = expect(EN_DOP_PAYLOAD_MONITOR_P_EXIT, &p4);
     cr_assert(x->m.has_from_name);
     cr_assert_str_eq(x->m.from_name, "srv");
     cr_assert(fp_ref_eq(&x->m.ref, &r4));
@@ -127,7 +128,7 @@ Test(signals, freeing_a_live_mailbox_exits_it_normally)
     cr_assert_eq(fp_link(rt_fp, &p, &me), 0);
     sync_peer();
     enode_mbox_free(mb);
-    const fp_pkt_t *x = expect(EN_DOP_EXIT, &p);
+    const fp_pkt_t *x = expect(EN_DOP_PAYLOAD_EXIT, &p);
     cr_assert(fp_pid_eq(&x->m.from, &me));
     cr_assert_str_eq(reason_of(x), "normal");
 }
@@ -140,8 +141,7 @@ Test(signals, enode_exit_of_a_peer_pid_is_exit2)
     cr_assert_eq(enode_exit(mb, &p, rt_term("{bye, 1}")), 0);
     const fp_pkt_t *x = fp_expect(rt_fp, NULL, NULL, T_MS);
     cr_assert(x, "%s", fp_error(rt_fp));
-    cr_assert(x->m.op == EN_DOP_EXIT2 || x->m.op == EN_DOP_PAYLOAD_EXIT2,
-              "op %d", x->m.op);
+    cr_assert_eq(x->m.op, EN_DOP_PAYLOAD_EXIT2);
     cr_assert(fp_pid_eq(&x->m.from, enode_mbox_pid(mb)));
     cr_assert(fp_pid_eq(&x->m.to_pid, &p));
     cr_assert_str_eq(reason_of(x), "{bye, 1}");
@@ -194,6 +194,60 @@ Test(signals, aliases_of_a_mailbox_are_its_own)
     cr_assert_str_eq(rt_next(b, T_MS), "for_b");
 }
 
+/* ---- peers without EXIT_PAYLOAD ------------------------------------------ */
+
+TestSuite(old_forms, .fini = rt_teardown, .timeout = 20);
+
+/* A peer without EXIT_PAYLOAD (an older or smaller node) gets the
+ * reasons inside the control tuples, as OTP sends them to such a peer. */
+Test(old_forms, a_peer_without_exit_payload_gets_the_old_forms)
+{
+    fp_config_t c = {.flags = FP_FLAGS_DEFAULT & ~EN_DFLAG_EXIT_PAYLOAD};
+    rt_setup_with(NULL, &c);
+    enode_mbox_t *mb = rt_mbox("old", 0), *other = rt_mbox(NULL, 0);
+    erlang_pid p1 = rt_peer_pid(1), p2 = rt_peer_pid(2), p3 = rt_peer_pid(3);
+    erlang_ref r3;
+    const erlang_pid *me = enode_mbox_pid(mb);
+
+    fp_ref(rt_fp, &r3);
+    cr_assert_eq(fp_link(rt_fp, &p1, me), 0);
+    cr_assert_eq(fp_monitor(rt_fp, &p3, NULL, "old", &r3), 0);
+    sync_peer();
+    cr_assert_eq(enode_exit(other, &p2, rt_term("{bye, 2}")), 0);
+    const fp_pkt_t *x = expect(EN_DOP_EXIT2, &p2);
+    cr_assert_str_eq(reason_of(x), "{bye, 2}");
+    cr_assert_eq(enode_mbox_exit(mb, rt_term("{shutdown, old}")), 0);
+    x = expect(EN_DOP_EXIT, &p1);
+    cr_assert_str_eq(reason_of(x), "{shutdown, old}");
+    x = expect(EN_DOP_MONITOR_P_EXIT, &p3);
+    cr_assert_str_eq(x->m.from_name, "old");
+    cr_assert_str_eq(reason_of(x), "{shutdown, old}");
+}
+
+/* A reason too large for a control tuple that must go whole into the
+ * first fragment cannot reach such a peer: the send fails, says why, and
+ * the connection stays. */
+Test(old_forms, an_exit_too_large_for_an_old_form_fails_that_send_alone)
+{
+    fp_config_t c = {.flags = FP_FLAGS_DEFAULT & ~EN_DFLAG_EXIT_PAYLOAD};
+    rt_setup_with(NULL, &c);
+    enode_mbox_t *mb = rt_mbox(NULL, 0);
+    erlang_pid p = rt_peer_pid(1);
+    static char big[100 * 1024];
+    ei_x_buff *reason = rt_term_slot();
+
+    memset(big, 'r', sizeof big);
+    ei_x_encode_binary(reason, big, sizeof big);
+    cr_assert_eq(enode_exit(mb, &p, reason), ENODE_EBADTERM);
+    cr_assert(strstr(enode_last_error(rt_node), "control message over 64 KiB"),
+              "last error: %s", enode_last_error(rt_node));
+    cr_assert_eq(enode_exit(mb, &p, rt_term("small")), 0);
+    const fp_pkt_t *x = expect(EN_DOP_EXIT2, &p);
+    cr_assert_str_eq(reason_of(x), "small");
+    sync_peer();
+    cr_assert_eq(fp_count(rt_fp, NULL, NULL), 0);
+}
+
 /* ---- node monitoring: needs a connection made after the watch ------------ */
 
 TestSuite(node_watch, .fini = rt_teardown, .timeout = 20);
@@ -212,12 +266,8 @@ Test(node_watch, nodeup_and_nodedown_of_a_visible_peer)
 }
 
 /* net_kernel:monitor_nodes(true) reports visible nodes only; a hidden
- * node comes and goes unannounced unless {node_type, all} is asked for.
- * enode tells its watchers of every node, hidden ones too, so a C node
- * sees more than the Erlang code it replaces. Enable once
- * enode_monitor_nodes follows OTP (or document the difference in
- * enode_monitor_nodes(3) and drop this test). */
-Test(node_watch, a_hidden_peer_is_not_announced, .disabled = true)
+ * node comes and goes unannounced, and so it does to enode's watchers. */
+Test(node_watch, a_hidden_peer_is_not_announced)
 {
     rt_node = rt_node_new(NULL);
     enode_mbox_t *mb = rt_mbox(NULL, 0);
@@ -226,4 +276,8 @@ Test(node_watch, a_hidden_peer_is_not_announced, .disabled = true)
     cr_assert_eq(fp_connect(&rt_fp, rt_node, NULL), 0, "%s", fp_error(rt_fp));
     sync_peer();
     cr_assert_str_eq(rt_next(mb, 0), "(timeout)");
+    /* Nor does it go announced. */
+    fp_close(rt_fp);
+    cr_assert_str_eq(rt_next(mb, 200), "(timeout)");
+    cr_assert_eq(enode_is_connected(rt_node, FP_DEFAULT_NAME), 0);
 }

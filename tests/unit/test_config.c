@@ -112,6 +112,41 @@ Test(config, bad_flags_are_named)
     }
 }
 
+/* global on or off, as erl reads -connect_all and -kernel connect_all. */
+Test(config, connect_all)
+{
+    enode_config_t c;
+    char err[256] = "";
+
+    enode_config_init(&c);
+    cr_assert_eq(c.connect_all, 1);
+    {
+        ARGV("-connect_all", "false", "-x");
+        cr_assert_eq(enode_config_from_args(&c, &argc, argv, err, sizeof err),
+                     0, "%s", err);
+        cr_assert_eq(c.connect_all, 0);
+        cr_assert_eq(argc, 2);
+    }
+    {
+        ARGV("-kernel", "connect_all", "true");
+        cr_assert_eq(enode_config_from_args(&c, &argc, argv, err, sizeof err),
+                     0, "%s", err);
+        cr_assert_eq(c.connect_all, 1);
+    }
+    {
+        ARGV("-connect_all", "maybe");
+        expect_error(argv, argc, "-connect_all maybe");
+    }
+    {
+        ARGV("-kernel", "connect_all", "0");
+        expect_error(argv, argc, "connect_all");
+    }
+    {
+        ARGV("-connect_all");
+        expect_error(argv, argc, "-connect_all needs");
+    }
+}
+
 /* execve() may start a program with no arguments, not even its name
  * (found by tests/fuzz/fuzz_config): argc 0 stays 0, and nothing is
  * written past argv[0] (an exact-size array, so ASan would see it). */

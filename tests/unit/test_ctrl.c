@@ -1253,6 +1253,16 @@ static int reencode(const en_dmsg_t *m, int wire, en_buf_t *out)
     case EN_DOP_SPAWN_REPLY:
         return en_ctrl_spawn_reply(out, wire, &m->ref, to, m->spawn_flags,
                                    m->spawn_result, m->spawn_result_len);
+    case EN_DOP_PAYLOAD_EXIT:
+        return en_ctrl_payload_exit(out, wire, from, to, m->reason,
+                                    m->reason_len);
+    case EN_DOP_PAYLOAD_EXIT2:
+        return en_ctrl_payload_exit2(out, wire, from, to, m->reason,
+                                     m->reason_len);
+    case EN_DOP_PAYLOAD_MONITOR_P_EXIT:
+        return en_ctrl_payload_monitor_p_exit(out, wire, from, from_name, to,
+                                              &m->ref, m->reason,
+                                              m->reason_len);
     default:
         return 1;
     }
@@ -1683,9 +1693,10 @@ Test(ctrl_real, reencoding_reproduces_otp_bytes)
         covered += roundtrip_identical(real_packets[i].data,
                                        real_packets[i].len,
                                        real_packets[i].name);
-    /* Every captured packet whose op has an encoder (18 pass-through and
-     * 12 header-form packets, all ops with an encoder in both forms). */
-    cr_assert_eq(covered, 30, "%d packets re-encoded", covered);
+    /* Every captured packet whose op has an encoder (22 pass-through and
+     * 16 header-form packets, all ops with an encoder in both forms, the
+     * three PAYLOAD exits included). */
+    cr_assert_eq(covered, 38, "%d packets re-encoded", covered);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2282,4 +2293,154 @@ Test(ctrl_bad, term_size_directly)
     cr_assert_eq(en_term_size("\x63" "1.5", 4, &n, &why), EN_CTRL_EMALFORMED);
     cr_assert_eq(en_term_size("\x6e\x08\x00\x01", 4, &n, NULL),
                  EN_CTRL_EMALFORMED);
+}
+
+/* ------------------------------------------------------------------ */
+/* Atoms OTP refuses                                                    */
+/* ------------------------------------------------------------------ */
+
+/* An atom term: tag, length (1 or 2 bytes as the tag wants), text. */
+static size_t atom_term(uint8_t *buf, uint8_t tag, const uint8_t *text,
+                        size_t len)
+{
+    size_t at = 0;
+    buf[at++] = tag;
+    if (tag == ERL_ATOM_EXT || tag == ERL_ATOM_UTF8_EXT)
+        buf[at++] = (uint8_t)(len >> 8);
+    buf[at++] = (uint8_t)len;
+    memcpy(buf + at, text, len);
+    return at + len;
+}
+
+static int atom_ok(uint8_t tag, const uint8_t *text, size_t len,
+                   const char **why)
+{
+    static uint8_t buf[4 + 1200];
+    size_t n, size = atom_term(buf, tag, text, len);
+    *why = NULL;
+    return en_term_size((const char *)buf, size, &n, why) == 0 && n == size;
+}
+
+Test(ctrl_atoms, up_to_255_characters_in_any_encoding)
+{
+    static uint8_t text[1020];
+    const char *why;
+
+    memset(text, 'a', 255);
+    cr_assert(atom_ok(ERL_ATOM_EXT, text, 255, &why), "%s", why);
+    cr_assert(atom_ok(ERL_SMALL_ATOM_UTF8_EXT, text, 255, &why), "%s", why);
+    /* Latin-1: any byte is a character. */
+    memset(text, 0xE9, 255);
+    cr_assert(atom_ok(ERL_ATOM_EXT, text, 255, &why), "%s", why);
+    cr_assert(atom_ok(ERL_SMALL_ATOM_EXT, text, 255, &why), "%s", why);
+    /* 255 four-byte characters: 1020 bytes, which OTP takes. */
+    for (int i = 0; i < 255; i++)
+        memcpy(text + 4 * i, "\xF0\x9F\x98\x80", 4); /* U+1F600 */
+    cr_assert(atom_ok(ERL_ATOM_UTF8_EXT, text, 1020, &why), "%s", why);
+    cr_assert(atom_ok(ERL_ATOM_UTF8_EXT, (const uint8_t *)"", 0, &why));
+}
+
+Test(ctrl_atoms, over_255_characters_is_refused)
+{
+    static uint8_t text[1024];
+    const char *why;
+
+    memset(text, 'a', sizeof text);
+    cr_assert(!atom_ok(ERL_ATOM_EXT, text, 256, &why));
+    cr_assert_str_eq(why, "an atom is over 255 characters long");
+    cr_assert(!atom_ok(ERL_ATOM_UTF8_EXT, text, 256, &why));
+    cr_assert_str_eq(why, "an atom is over 255 characters long");
+    /* 256 two-byte characters fit a 16-bit length, not an atom. */
+    for (int i = 0; i < 256; i++)
+        memcpy(text + 2 * i, "\xC3\xA9", 2);
+    cr_assert(!atom_ok(ERL_ATOM_UTF8_EXT, text, 512, &why));
+    cr_assert_str_eq(why, "an atom is over 255 characters long");
+}
+
+Test(ctrl_atoms, utf8_atoms_must_be_valid_utf8)
+{
+    static const struct {
+        const char *text;
+        const char *what;
+    } bad[] = {
+        {"\x80", "a lone continuation byte"},
+        {"a\xC3", "a sequence cut short"},
+        {"\xE2\x82", "a sequence cut short"},
+        {"\xC0\x80", "an overlong NUL"},
+        {"\xE0\x80\xAF", "an overlong slash"},
+        {"\xED\xA0\x80", "a surrogate, U+D800"},
+        {"\xF4\x90\x80\x80", "above U+10FFFF"},
+        {"\xF8\x88\x80\x80\x80", "a five-byte form"},
+        {"\xC3\x28", "a bad continuation byte"},
+    };
+    const char *why;
+
+    for (size_t i = 0; i < NELEMS(bad); i++) {
+        const uint8_t *t = (const uint8_t *)bad[i].text;
+        size_t len = strlen(bad[i].text);
+        cr_assert(!atom_ok(ERL_SMALL_ATOM_UTF8_EXT, t, len, &why), "%s",
+                  bad[i].what);
+        cr_assert_str_eq(why, "an atom is not valid UTF-8", "%s",
+                         bad[i].what);
+        cr_assert(!atom_ok(ERL_ATOM_UTF8_EXT, t, len, &why), "%s",
+                  bad[i].what);
+        /* The same bytes are fine Latin-1. */
+        cr_assert(atom_ok(ERL_SMALL_ATOM_EXT, t, len, &why), "%s",
+                  bad[i].what);
+    }
+    cr_assert(atom_ok(ERL_SMALL_ATOM_UTF8_EXT,
+                      (const uint8_t *)"\xE2\x82\xAC\xEF\xBF\xBF\xF4\x8F\xBF\xBF",
+                      10, &why),
+              "U+20AC, U+FFFF, U+10FFFF: %s", why);
+}
+
+/* A pid whose node is an atom OTP refuses, inside a SEND: the packet is
+ * malformed, and the reason says which atom rule it broke. */
+Test(ctrl_atoms, inside_a_pid_and_a_control_message)
+{
+    uint8_t pkt[600];
+    size_t at = 0;
+    char err[256];
+    en_dmsg_t m;
+
+    pkt[at++] = 112;
+    pkt[at++] = 131;
+    pkt[at++] = ERL_SMALL_TUPLE_EXT;
+    pkt[at++] = 3;
+    pkt[at++] = ERL_SMALL_INTEGER_EXT;
+    pkt[at++] = EN_DOP_SEND;
+    at += atom_term(pkt + at, ERL_SMALL_ATOM_UTF8_EXT, (const uint8_t *)"", 0);
+    pkt[at++] = ERL_NEW_PID_EXT;
+    at += atom_term(pkt + at, ERL_SMALL_ATOM_UTF8_EXT,
+                    (const uint8_t *)"n\xFF@h", 4);
+    memset(pkt + at, 0, 12);
+    at += 12;
+    pkt[at++] = 131;
+    pkt[at++] = ERL_NIL_EXT;
+    cr_assert_eq(en_ctrl_decode(pkt, at, &m, err, sizeof err),
+                 EN_CTRL_EMALFORMED);
+    cr_assert(strstr(err, "not valid UTF-8"), "%s", err);
+
+    /* A REG_SEND to a name of 300 characters. */
+    static uint8_t name[300];
+    memset(name, 'n', sizeof name);
+    at = 0;
+    pkt[at++] = 112;
+    pkt[at++] = 131;
+    pkt[at++] = ERL_SMALL_TUPLE_EXT;
+    pkt[at++] = 4;
+    pkt[at++] = ERL_SMALL_INTEGER_EXT;
+    pkt[at++] = EN_DOP_REG_SEND;
+    pkt[at++] = ERL_NEW_PID_EXT;
+    at += atom_term(pkt + at, ERL_SMALL_ATOM_UTF8_EXT, (const uint8_t *)"n@h",
+                    3);
+    memset(pkt + at, 0, 12);
+    at += 12;
+    at += atom_term(pkt + at, ERL_SMALL_ATOM_UTF8_EXT, (const uint8_t *)"", 0);
+    at += atom_term(pkt + at, ERL_ATOM_UTF8_EXT, name, sizeof name);
+    pkt[at++] = 131;
+    pkt[at++] = ERL_NIL_EXT;
+    cr_assert_eq(en_ctrl_decode(pkt, at, &m, err, sizeof err),
+                 EN_CTRL_EMALFORMED);
+    cr_assert(strstr(err, "over 255 characters"), "%s", err);
 }

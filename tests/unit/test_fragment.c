@@ -851,6 +851,44 @@ Test(frag_split, bad_packets_are_refused_and_out_is_untouched)
     en_buf_free(&pkt);
 }
 
+/* The in-place split gives what en_frag_split gives, keeps what comes
+ * before the packet, and leaves the buffer alone when it refuses. */
+Test(frag_split, in_place_split_of_the_last_packet)
+{
+    en_buf_t pkt = EN_BUF_INIT, copy = EN_BUF_INIT, tail = EN_BUF_INIT;
+    make_packet(&pkt, 3 * EN_FRAG_SIZE + 5);
+    cr_assert_eq(en_frag_split(&copy, pkt.data, pkt.len, 9, EN_FRAG_SIZE), 0);
+    for (size_t fs = 100; fs <= EN_FRAG_SIZE; fs = fs * 7 + 1) {
+        en_buf_t other = EN_BUF_INIT;
+        tail.len = 0;
+        cr_assert_eq(en_buf_append(&tail, "head", 4), 0);
+        cr_assert_eq(en_buf_append(&tail, pkt.data, pkt.len), 0);
+        cr_assert_eq(en_frag_split_tail(&tail, 4, 9, fs), 0);
+        cr_assert_eq(memcmp(tail.data, "head", 4), 0);
+        cr_assert_eq(en_frag_split(&other, pkt.data, pkt.len, 9, fs), 0);
+        cr_assert_eq(tail.len, 4 + other.len, "fragment size %zu", fs);
+        cr_assert_eq(memcmp(tail.data + 4, other.data, other.len), 0,
+                     "fragment size %zu", fs);
+        en_buf_free(&other);
+    }
+    tail.len = 0;
+    cr_assert_eq(en_buf_append(&tail, pkt.data, pkt.len), 0);
+    cr_assert_eq(en_frag_split_tail(&tail, 0, 9, EN_FRAG_SIZE), 0);
+    cr_assert_eq(tail.len, copy.len);
+    cr_assert_eq(memcmp(tail.data, copy.data, copy.len), 0);
+    /* A control term larger than a fragment: refused, nothing moved. */
+    tail.len = 0;
+    cr_assert_eq(en_buf_append(&tail, pkt.data, pkt.len), 0);
+    cr_assert_eq(en_frag_split_tail(&tail, 0, 9, 8), EN_CTRL_EINVAL);
+    cr_assert_eq(tail.len, pkt.len);
+    cr_assert_eq(memcmp(tail.data, pkt.data, pkt.len), 0);
+    cr_assert_eq(en_frag_split_tail(&tail, tail.len + 1, 9, 8),
+                 EN_CTRL_EINVAL);
+    en_buf_free(&tail);
+    en_buf_free(&copy);
+    en_buf_free(&pkt);
+}
+
 /* A whole message in one 131 69 with FragId 1. */
 Test(frag_split, single_fragment_message)
 {
