@@ -73,13 +73,16 @@ void tc_warn(const en_tls_conf_t *conf, const char *fmt, ...)
 
 int tc_unknown_option(const char *where, char *err, size_t errlen)
 {
-    return en_errf(err, errlen,
-                   "%s: unknown option (enode reads certfile, keyfile, "
-                   "cacertfile, password, verify, fail_if_no_peer_cert, depth, "
-                   "versions, ciphers, dhfile, server_name_indication, "
-                   "eccs, supported_groups, signature_algs, crl_check, "
-                   "crl_cache)",
-                   where);
+    char names[1024] = "";
+    size_t len = 0;
+    en_tls_effect_t effect;
+    const char *name;
+    for (size_t i = 0; (name = en_tls_option_at(i, &effect)) != NULL; i++)
+        if (effect == EN_TLS_HONOURED && len < sizeof names)
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s",
+                                    len ? ", " : "", name);
+    return en_errf(err, errlen, "%s: unknown option (enode reads %s)", where,
+                   names);
 }
 
 int tc_apply_option(en_tls_conf_t *conf, en_tls_side_t *side,

@@ -71,8 +71,8 @@ typedef struct en_tls_side {
     unsigned char sigalgs[EN_TLS_MAX_SIGALGS];
     int n_sigalgs;
     struct en_ctx_state *ctx_states; /* per context made; see en_tls_ctx_new */
-    int options_given;        /* options read for this side */
-    int from_optfile;         /* the optfile had an entry for it */
+    int options_given;               /* options read for this side */
+    int from_optfile;                /* the optfile had an entry for it */
 } en_tls_side_t;
 
 /* Receives one sentence per option that is accepted but has no effect. */
@@ -112,6 +112,18 @@ int en_tls_conf_parse_optfile(en_tls_conf_t *conf, const char *path,
  * Returns 0 or -1 with a sentence in err. */
 int en_tls_conf_set_opt(en_tls_conf_t *conf, const char *key, const char *value,
                         char *err, size_t errlen);
+
+/* What enode does with an ssl option that an OTP option file may hold. */
+typedef enum en_tls_effect {
+    EN_TLS_HONOURED,  /* read and applied (some only in OTP's default) */
+    EN_TLS_NO_EFFECT, /* accepted, with a warning that says why */
+    EN_TLS_REFUSED    /* an error that says why */
+} en_tls_effect_t;
+
+/* The name of the i-th option enode knows (0, 1, ...), and into *effect
+ * (if not NULL) what enode does with it; NULL past the last.  Every ssl
+ * option of OTP 29 is there; any other name is an error. */
+const char *en_tls_option_at(size_t i, en_tls_effect_t *effect);
 
 /* Whether this side checks the peer's certificate: verify_peer, or no
  * verify option and a cacertfile given (enode's default, stricter than

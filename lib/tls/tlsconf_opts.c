@@ -242,6 +242,49 @@ static int opt_crl_cache(opt_call_t *c)
 }
 
 /* ------------------------------------------------------------------ */
+/* Options honoured in one value only: the one that is what enode does */
+/* ------------------------------------------------------------------ */
+
+/* The value must be the atom `only`; else the option is refused, why. */
+static int only_atom(opt_call_t *c, const char *only, const char *why)
+{
+    char name[MAXATOMLEN_UTF8];
+    if (tc_value_atom(c, name) == 0 && strcmp(name, only) == 0)
+        return 0;
+    char shown[128];
+    return en_errf(c->err, c->errlen, "%s is not supported with value %s: %s",
+                   c->where, tc_show(c->buf, c->index, shown, sizeof shown),
+                   why);
+}
+
+/* protocol: tls (dtls is for datagrams). */
+static int opt_protocol(opt_call_t *c)
+{
+    return only_atom(c, "tls", "the distribution runs over TLS, not DTLS");
+}
+
+/* stapling: no_staple; enode asks for no OCSP response. */
+static int opt_stapling(opt_call_t *c)
+{
+    return only_atom(c, "no_staple",
+                     "enode does not ask for OCSP stapling (use CRLs)");
+}
+
+/* customize_hostname_check: [] only; enode checks host names as OTP does
+ * by default, and cannot run a match_fun or an fqdn_fun. */
+static int opt_customize_hostname_check(opt_call_t *c)
+{
+    int idx = c->index, arity;
+    if (ei_decode_list_header(c->buf, &idx, &arity) == 0 && arity == 0)
+        return 0;
+    char shown[128];
+    return en_errf(c->err, c->errlen,
+                   "%s is not supported with value %s: enode checks host "
+                   "names as OTP does by default and cannot run Erlang funs",
+                   c->where, tc_show(c->buf, c->index, shown, sizeof shown));
+}
+
+/* ------------------------------------------------------------------ */
 /* Options accepted without effect, options refused, and the table     */
 /* ------------------------------------------------------------------ */
 
@@ -258,6 +301,13 @@ static int opt_refused(opt_call_t *c)
                    c->option->why);
 }
 
+#define NO_TICKETS "enode does not use session tickets"
+#define NO_RENEGOTIATION "enode never renegotiates"
+#define NO_APP_PROTOCOL "the distribution negotiates no application protocol"
+#define NO_FUNS "enode cannot run Erlang funs"
+
+/* Every ssl option of OTP 29 (ssl_config's list), and log_alert, which
+ * OTP still takes as an old name of log_level. */
 static const option_t options[] = {
     {"certfile", opt_certfile, BOTH_SIDES, AS_STRING, NULL},
     {"keyfile", opt_keyfile, BOTH_SIDES, AS_STRING, NULL},
@@ -278,23 +328,65 @@ static const option_t options[] = {
     {"supported_groups", tc_opt_supported_groups, BOTH_SIDES, OPTFILE_ONLY,
      NULL},
     {"signature_algs", tc_opt_signature_algs, BOTH_SIDES, OPTFILE_ONLY, NULL},
+    {"protocol", opt_protocol, BOTH_SIDES, OPTFILE_ONLY, NULL},
+    {"stapling", opt_stapling, CLIENT_ONLY, OPTFILE_ONLY, NULL},
+    {"customize_hostname_check", opt_customize_hostname_check, CLIENT_ONLY,
+     OPTFILE_ONLY, NULL},
 
     {"secure_renegotiate", opt_no_effect, BOTH_SIDES, AS_ATOM,
-     "enode never renegotiates"},
+     NO_RENEGOTIATION},
     {"client_renegotiation", opt_no_effect, SERVER_ONLY, OPTFILE_ONLY,
-     "enode never renegotiates"},
+     NO_RENEGOTIATION},
+    {"renegotiate_at", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
+     NO_RENEGOTIATION},
     {"reuse_sessions", opt_no_effect, BOTH_SIDES, AS_ATOM,
      "enode does not resume TLS sessions"},
     {"reuse_session", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
      "enode does not resume TLS sessions"},
-    {"session_tickets", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
-     "enode does not use session tickets"},
+    {"session_tickets", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY, NO_TICKETS},
+    {"use_ticket", opt_no_effect, CLIENT_ONLY, OPTFILE_ONLY, NO_TICKETS},
+    {"early_data", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY, NO_TICKETS},
+    {"anti_replay", opt_no_effect, SERVER_ONLY, OPTFILE_ONLY, NO_TICKETS},
+    {"stateless_tickets_seed", opt_no_effect, SERVER_ONLY, OPTFILE_ONLY,
+     NO_TICKETS},
     {"hibernate_after", opt_no_effect, BOTH_SIDES, AS_INTEGER,
+     "it tunes Erlang processes"},
+    {"receiver_spawn_opts", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
+     "it tunes Erlang processes"},
+    {"sender_spawn_opts", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
      "it tunes Erlang processes"},
     {"ktls", opt_no_effect, BOTH_SIDES, AS_ATOM,
      "enode does not use kernel TLS; peers see the same bytes either way"},
     {"honor_cipher_order", opt_no_effect, SERVER_ONLY, OPTFILE_ONLY,
      "wolfSSL chooses the cipher suite"},
+    {"honor_ecc_order", opt_no_effect, SERVER_ONLY, OPTFILE_ONLY,
+     "wolfSSL chooses the key exchange group"},
+    {"psk_groups", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
+     "wolfSSL chooses the groups of its first key shares"},
+    {"cookie", opt_no_effect, SERVER_ONLY, OPTFILE_ONLY,
+     "wolfSSL decides when to send a HelloRetryRequest cookie"},
+    {"certificate_authorities", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
+     "wolfSSL decides which CA names it sends"},
+    {"allow_any_ca_purpose", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
+     "wolfSSL checks the purposes of CA certificates its own way"},
+    {"fallback", opt_no_effect, CLIENT_ONLY, OPTFILE_ONLY,
+     "enode never retries a handshake with an older version"},
+    {"handshake", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
+     "enode always makes the whole handshake"},
+    {"key_update_at", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
+     "enode does not start TLS 1.3 key updates"},
+    {"max_fragment_length", opt_no_effect, CLIENT_ONLY, OPTFILE_ONLY,
+     "enode does not ask for shorter records"},
+    {"alpn_advertised_protocols", opt_no_effect, CLIENT_ONLY, OPTFILE_ONLY,
+     NO_APP_PROTOCOL},
+    {"alpn_preferred_protocols", opt_no_effect, SERVER_ONLY, OPTFILE_ONLY,
+     NO_APP_PROTOCOL},
+    {"client_preferred_next_protocols", opt_no_effect, CLIENT_ONLY,
+     OPTFILE_ONLY, NO_APP_PROTOCOL},
+    {"next_protocols_advertised", opt_no_effect, SERVER_ONLY, OPTFILE_ONLY,
+     NO_APP_PROTOCOL},
+    {"next_protocol_selector", opt_no_effect, CLIENT_ONLY, OPTFILE_ONLY,
+     NO_APP_PROTOCOL},
     {"log_level", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
      "enode reports TLS failures in its own error messages"},
     {"log_alert", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY,
@@ -311,10 +403,20 @@ static const option_t options[] = {
      "it concerns TLS 1.0 only"},
     {"erl_dist", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY, "OTP sets it itself"},
 
-    {"verify_fun", opt_refused, BOTH_SIDES, AS_STRING,
-     "enode cannot run Erlang funs"},
-    {"partial_chain", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
-     "enode cannot run Erlang funs"},
+    {"verify_fun", opt_refused, BOTH_SIDES, AS_STRING, NO_FUNS},
+    {"partial_chain", opt_refused, BOTH_SIDES, OPTFILE_ONLY, NO_FUNS},
+    {"user_lookup_fun", opt_refused, BOTH_SIDES, OPTFILE_ONLY, NO_FUNS},
+    {"sni_fun", opt_refused, SERVER_ONLY, OPTFILE_ONLY, NO_FUNS},
+    {"sni_hosts", opt_refused, SERVER_ONLY, OPTFILE_ONLY,
+     "enode has one certificate per side and does not choose one by SNI"},
+    {"cert_policy_opts", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
+     "wolfSSL does not check certificate policies"},
+    {"psk_identity", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
+     "enode does not use pre-shared keys"},
+    {"srp_identity", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
+     "enode does not use SRP"},
+    {"use_srtp", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
+     "it concerns DTLS only"},
     {"cacerts", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
      "enode reads certificates from PEM files: use cacertfile"},
     {"cert", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
@@ -323,15 +425,30 @@ static const option_t options[] = {
      "enode reads keys from PEM files: use keyfile"},
     {"certs_keys", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
      "enode reads one certificate and key: use certfile and keyfile"},
+    {"dh", opt_refused, SERVER_ONLY, OPTFILE_ONLY,
+     "enode reads DH parameters from PEM files: use dhfile"},
     {"signature_algs_cert", opt_refused, BOTH_SIDES, OPTFILE_ONLY,
      "wolfSSL cannot send the signature_algorithms_cert extension; "
      "signature_algs restricts the signatures of certificates too"},
 };
 
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
 const option_t *tc_find_option(const char *name)
 {
-    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+    for (size_t i = 0; i < N_OPTIONS; i++)
         if (strcmp(options[i].name, name) == 0)
             return &options[i];
     return NULL;
+}
+
+const char *en_tls_option_at(size_t i, en_tls_effect_t *effect)
+{
+    if (i >= N_OPTIONS)
+        return NULL;
+    if (effect)
+        *effect = options[i].apply == opt_no_effect ? EN_TLS_NO_EFFECT
+                  : options[i].apply == opt_refused ? EN_TLS_REFUSED
+                                                    : EN_TLS_HONOURED;
+    return options[i].name;
 }
