@@ -64,6 +64,8 @@ typedef struct en_net_settings {
     int n_ssl_dist_opts;              /* pairs */
     enode_verify_fn verify;
     void *verify_user;
+    const enode_verify_fun_entry_t *verify_funs; /* for verify_fun options */
+    int n_verify_funs;
 } en_net_settings_t;
 
 /* A peer reached at a fixed port, without EPMD. */
@@ -101,6 +103,14 @@ typedef struct en_net {
     WOLFSSL_CTX *tls_server, *tls_client;
     enode_verify_fn verify; /* the application's TLS check, or NULL */
     void *verify_user;
+    /* the C functions that the server and client sides' verify_fun
+     * options name (verifyfun.c); fn NULL: none, or the built-in
+     * inet_tls_dist:verify_client when builtin is set */
+    struct en_side_fun {
+        enode_verify_fun_fn fn;
+        void *user;
+        int builtin;
+    } server_fun, client_fun;
     en_tls_rx_pool_t tls_rx; /* where TLS sessions read into */
 
     /* connections */

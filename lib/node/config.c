@@ -20,6 +20,27 @@ void enode_config_init(enode_config_t *c)
     c->connect_all = 1;
 }
 
+int enode_config_add_verify_fun(enode_config_t *config, const char *module,
+                                const char *function, enode_verify_fun_fn fn,
+                                void *user)
+{
+    if (!config || !module || !function || !fn ||
+        config->n_verify_funs >= ENODE_MAX_VERIFY_FUNS ||
+        (strcmp(module, "inet_tls_dist") == 0 &&
+         strcmp(function, "verify_client") == 0))
+        return ENODE_EINVAL;
+    for (int i = 0; i < config->n_verify_funs; i++)
+        if (strcmp(config->verify_funs[i].module, module) == 0 &&
+            strcmp(config->verify_funs[i].function, function) == 0)
+            return ENODE_EINVAL;
+    enode_verify_fun_entry_t *e = &config->verify_funs[config->n_verify_funs++];
+    e->module = module;
+    e->function = function;
+    e->fn = fn;
+    e->user = user;
+    return 0;
+}
+
 /* connect_all's value, as erl reads it: the booleans. */
 static int parse_bool(const char *s, int *out)
 {

@@ -38,6 +38,9 @@ void tc_side_free(en_tls_side_t *side)
     free(side->ciphers);
     free(side->sni_host);
     free(side->crl_dir);
+    free(side->verify_module);
+    free(side->verify_function);
+    free(side->verify_state);
     side_init(side);
 }
 

@@ -70,6 +70,12 @@ typedef struct en_tls_side {
     int n_eccs, n_groups;
     unsigned char sigalgs[EN_TLS_MAX_SIGALGS];
     int n_sigalgs;
+    /* verify_fun {fun Module:Function/3, State}: the C function the
+     * application registered under that name runs on the peer's chain
+     * (net layer); State as term_to_binary(State), version byte first. */
+    char *verify_module, *verify_function;
+    char *verify_state;
+    int verify_state_len;
     struct en_ctx_state *ctx_states; /* per context made; see en_tls_ctx_new */
     int options_given;               /* options read for this side */
     int from_optfile;                /* the optfile had an entry for it */

@@ -29,8 +29,7 @@ static int parse_integer(const char *s, long long *out)
     return errno || *end ? -1 : 0;
 }
 
-/* The one term in text ("{a, b}", with or without a final '.') into x. */
-static int encode_term_text(ei_x_buff *x, const char *value)
+int tc_encode_term_text(ei_x_buff *x, const char *value)
 {
     size_t len = strlen(value);
     char *text = malloc(len + 2);
@@ -82,7 +81,9 @@ static int encode_arg(ei_x_buff *x, enum conv conv, const char *value)
     case OPTFILE_ONLY:
         break;
     case AS_TERM:
-        return encode_term_text(x, value);
+        return tc_encode_term_text(x, value);
+    case AS_VERIFY_FUN:
+        return tc_verify_fun_arg(x, value);
     }
     /* A binary keeps the bytes of a UTF-8 file name exactly as given. */
     return len > INT_MAX ? -2 : ei_x_encode_binary(x, value, (int)len);

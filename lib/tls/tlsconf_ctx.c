@@ -220,6 +220,10 @@ static int set_verify(WOLFSSL_CTX *ctx, const en_tls_side_t *side, int role,
         return en_errf(err, errlen,
                        "verify_peer needs a cacertfile: without CA "
                        "certificates no peer can be verified");
+    if (side->verify_module && verify != EN_VERIFY_PEER)
+        return en_errf(err, errlen,
+                       "verify_fun needs verify_peer (and a cacertfile): "
+                       "enode runs it on a chain that verified");
     int fail_if_none = role == EN_TLS_SERVER && side->fail_if_no_peer_cert == 1;
     if (fail_if_none && verify != EN_VERIFY_PEER)
         return en_errf(err, errlen,

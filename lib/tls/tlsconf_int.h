@@ -8,6 +8,7 @@
  *   tlsconf_args.c    -ssl_dist_opt pairs and the ssl_dist_optfile
  *   tlsconf_state.c   what a wolfSSL context keeps once it is made
  *   tlsconf_crl.c     crl_check with CRLs from a directory
+ *   tlsconf_verifyfun.c  verify_fun, named as OTP names it
  *   tlsconf_ctx.c     the wolfSSL context an option side describes
  */
 #ifndef ENODE_TLSCONF_INT_H
@@ -15,6 +16,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <ei.h>
 
 #include "tls/tlsconf.h"
 
@@ -31,7 +34,8 @@ enum conv {
     AS_INTEGER,
     AS_ATOM_LIST,
     AS_ATOM_OR_STRING, /* "disable" is an atom, anything else a string */
-    AS_TERM            /* Erlang term text, as OTP's termify */
+    AS_TERM,           /* Erlang term text, as OTP's termify */
+    AS_VERIFY_FUN      /* "{Module, Function, State}" -> {fun M:F/3, State} */
 };
 
 /* One option being applied: where it came from (for messages), the side
@@ -77,6 +81,16 @@ void tc_side_free(en_tls_side_t *side);
 int tc_opt_eccs(opt_call_t *c);
 int tc_opt_supported_groups(opt_call_t *c);
 int tc_opt_signature_algs(opt_call_t *c);
+
+/* verify_fun (tlsconf_verifyfun.c): the option's reader, and the term
+ * that -ssl_dist_opt's "{Module, Function, State}" stands for, into x
+ * (-2: not that shape). */
+int tc_opt_verify_fun(opt_call_t *c);
+int tc_verify_fun_arg(ei_x_buff *x, const char *value);
+
+/* The one term of text value ("{a, b}", a final '.' optional) into x;
+ * -2 if it is not one term (tlsconf_args.c). */
+int tc_encode_term_text(ei_x_buff *x, const char *value);
 
 /* ---- values (tlsconf_values.c) ---- */
 

@@ -328,6 +328,7 @@ static const option_t options[] = {
     {"supported_groups", tc_opt_supported_groups, BOTH_SIDES, OPTFILE_ONLY,
      NULL},
     {"signature_algs", tc_opt_signature_algs, BOTH_SIDES, OPTFILE_ONLY, NULL},
+    {"verify_fun", tc_opt_verify_fun, BOTH_SIDES, AS_VERIFY_FUN, NULL},
     {"protocol", opt_protocol, BOTH_SIDES, OPTFILE_ONLY, NULL},
     {"stapling", opt_stapling, CLIENT_ONLY, OPTFILE_ONLY, NULL},
     {"customize_hostname_check", opt_customize_hostname_check, CLIENT_ONLY,
@@ -403,7 +404,6 @@ static const option_t options[] = {
      "it concerns TLS 1.0 only"},
     {"erl_dist", opt_no_effect, BOTH_SIDES, OPTFILE_ONLY, "OTP sets it itself"},
 
-    {"verify_fun", opt_refused, BOTH_SIDES, AS_STRING, NO_FUNS},
     {"partial_chain", opt_refused, BOTH_SIDES, OPTFILE_ONLY, NO_FUNS},
     {"user_lookup_fun", opt_refused, BOTH_SIDES, OPTFILE_ONLY, NO_FUNS},
     {"sni_fun", opt_refused, SERVER_ONLY, OPTFILE_ONLY, NO_FUNS},
