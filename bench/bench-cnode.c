@@ -40,33 +40,49 @@ static int serve(enode_mbox_t *mbox)
     }
 }
 
-int main(int argc, char **argv)
+/* Fill config from erl's flags and ours. 0, or the status to exit with. */
+static int configure(enode_config_t *config, int argc, char **argv,
+                     int *threaded)
 {
-    enode_config_t config;
-    enode_t *node;
-    enode_mbox_t *mbox;
-    int threaded = 0;
     char err[512];
 
-    enode_config_init(&config);
-    if (enode_config_from_args(&config, &argc, argv, err, sizeof err) < 0) {
+    if (enode_config_from_args(config, &argc, argv, err, sizeof err) < 0) {
         fprintf(stderr, "bench-cnode: %s\n", err);
         return 2;
     }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-threaded") == 0) {
-            threaded = 1;
+            *threaded = 1;
         } else {
             fprintf(stderr, "bench-cnode: unknown argument '%s'\n", argv[i]);
             return 2;
         }
     }
-    if (!config.name)
-        config.name = "bench";
-    if (enode_new(&node, &config, err, sizeof err) < 0) {
-        fprintf(stderr, "bench-cnode: %s\n", err);
+    if (!enode_config_get_name(config, NULL))
+        enode_config_set_name(config, "bench", 0);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    enode_config_t *config;
+    enode_t *node;
+    enode_mbox_t *mbox;
+    int threaded = 0, status;
+    char err[512];
+
+    if (enode_config_new(&config) < 0) {
+        fprintf(stderr, "bench-cnode: out of memory\n");
         return 1;
     }
+    status = configure(config, argc, argv, &threaded);
+    if (status == 0 && enode_new(&node, config, err, sizeof err) < 0) {
+        fprintf(stderr, "bench-cnode: %s\n", err);
+        status = 1;
+    }
+    enode_config_free(config);
+    if (status != 0)
+        return status;
     if (enode_mbox_new(node, &mbox) < 0 || enode_register(mbox, "bench") < 0 ||
         (threaded && enode_start_thread(node) < 0)) {
         fprintf(stderr, "bench-cnode: %s\n", enode_last_error(node));

@@ -31,12 +31,30 @@
 
 #include <ei.h>
 
+#include <enode_version.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* The package version, e.g. "0.1.0". A static string; never freed. */
+/* ---- version -------------------------------------------------------------- */
+
+/* The version of these headers: ENODE_VERSION_MAJOR, ENODE_VERSION_MINOR,
+ * ENODE_VERSION_PATCH and ENODE_VERSION_STRING ("0.2.0") come from
+ * enode_version.h, and ENODE_VERSION_NUMBER packs the three numbers as
+ * MAJOR * 10000 + MINOR * 100 + PATCH (0.2.0 is 200, 1.12.3 is 11203). */
+#define ENODE_VERSION_NUMBER                                                   \
+    ((unsigned long)ENODE_VERSION_MAJOR * 10000UL +                            \
+     (unsigned long)ENODE_VERSION_MINOR * 100UL +                              \
+     (unsigned long)ENODE_VERSION_PATCH)
+
+/* The version of the library the program runs with, e.g. "0.2.0". A
+ * static string; never freed. */
 const char *enode_version(void);
+
+/* The same as a number packed like ENODE_VERSION_NUMBER, to compare the
+ * library with the headers the program was built with. */
+unsigned long enode_version_number(void);
 
 /* ---- errors --------------------------------------------------------------- */
 
@@ -56,6 +74,7 @@ enum {
     ENODE_EBADTERM = -12,  /* a term that cannot be encoded or decoded */
     ENODE_EEXIST = -13,    /* the name is in use */
     ENODE_ECONN = -14,     /* the connection to the node failed or was lost */
+    ENODE_ERAISED = -15,   /* the function called raised an exception */
 };
 
 /* A static English name for an ENODE_E* code. Never NULL. */
@@ -80,8 +99,8 @@ enum enode_log_level {
  * into the node from it. */
 typedef void (*enode_log_fn)(void *user, int level, const char *message);
 
-/* The peer's certificate, for an application's own TLS check (the
- * `verify` field of enode_config_t). Strings are valid during the call. */
+/* The peer's certificate, for an application's own TLS check (see
+ * enode_config_set_verify). Strings are valid during the call. */
 typedef struct enode_peer_cert {
     int we_are_server;     /* 1: the peer connected to us (we are the TLS
                               server); 0: we dialled it (TLS client) */
@@ -134,69 +153,121 @@ typedef struct enode_cert_event {
 typedef int (*enode_verify_fun_fn)(void *user, const enode_cert_event_t *ev,
                                    char *why, size_t whylen);
 
-#define ENODE_MAX_VERIFY_FUNS 8
-
-/* A C verify function under an Erlang module and function name. */
-typedef struct enode_verify_fun_entry {
-    const char *module, *function;
-    enode_verify_fun_fn fn;
-    void *user;
-} enode_verify_fun_entry_t;
-
-#define ENODE_MAX_SSL_DIST_OPTS 64
 #define ENODE_DEFAULT_MAX_MESSAGE ((size_t)256 * 1024 * 1024)
 
-/* Node configuration. Initialise with enode_config_init(), then set fields
- * or call enode_config_from_args(). Strings are borrowed: they must stay
- * valid until enode_new() returns (enode_new copies what it keeps). */
-typedef struct enode_config {
-    const char *name;       /* "alive" or "alive@host" (required) */
-    int long_names;         /* 1: like -name, 0: like -sname (default) */
-    const char *cookie;     /* NULL: read ~/.erlang.cookie */
-    enode_proto_t proto;    /* default ENODE_PROTO_TLS */
-    int ipv6;               /* 1: inet6_tls / inet6_tcp */
-    int hidden;             /* 1: like -hidden (not in nodes()) */
-    unsigned net_ticktime;  /* seconds; default 60, like net_ticktime */
-    unsigned setup_time_ms; /* handshake time limit; default 7000 */
-    int epmd_port;          /* 0: $ERL_EPMD_PORT, else 4369 */
-    int dist_port;          /* > 0: like -erl_epmd_port, no EPMD at all:
-                               listen on this port and reach every other
-                               node on the same port */
-    int listen_min, listen_max; /* inet_dist_listen_min/max; 0 = any */
-    size_t max_message_size; /* bytes; a peer that sends a bigger message
-                                loses its connection. 0: 256 MiB */
-    const char *ssl_dist_optfile; /* like -ssl_dist_optfile */
-    /* like repeated -ssl_dist_opt Key Value: alternating keys and values */
-    const char *ssl_dist_opts[2 * ENODE_MAX_SSL_DIST_OPTS];
-    int n_ssl_dist_opts; /* number of Key Value pairs */
-    enode_log_fn log;    /* NULL: errors and warnings to stderr */
-    void *log_user;
-    int log_level; /* messages above it are dropped; default WARNING */
-    enode_verify_fn verify; /* NULL: enode's own TLS checks only */
-    void *verify_user;
-    int connect_all; /* 1 (default): take part in OTP's global; 0: like
-                        -connect_all false, global is off (no connect
-                        sessions, no global names from this node) */
-    /* C functions that verify_fun options may name; see
-     * enode_config_add_verify_fun() */
-    enode_verify_fun_entry_t verify_funs[ENODE_MAX_VERIFY_FUNS];
-    int n_verify_funs;
-} enode_config_t;
+/* A node's configuration, opaque: made by enode_config_new(), filled by
+ * the setters below and by enode_config_from_args(), read by enode_new(),
+ * freed by enode_config_free(). It keeps copies of the strings it is
+ * given. One thread at a time may use a configuration.
+ *
+ * Every setter returns 0, or ENODE_EINVAL for a bad value (config NULL
+ * included; the configuration is then unchanged), or ENODE_ENOMEM. */
+typedef struct enode_config enode_config_t;
 
-/* Default values in every field. */
-void enode_config_init(enode_config_t *config);
+/* A new configuration with the defaults: no name; the cookie from
+ * ~/.erlang.cookie; TLS over IPv4; a visible node; net_ticktime 60 s; a
+ * setup time of 7 s; EPMD on $ERL_EPMD_PORT, else 4369; any port to
+ * listen on; messages up to ENODE_DEFAULT_MAX_MESSAGE; no TLS options;
+ * errors and warnings to stderr; no verify callback. */
+int enode_config_new(enode_config_t **config);
 
-/* Register fn as the verify fun Module:Function/3, for option files
- * that hold {verify_fun, {fun Module:Function/3, State}} (or
+/* Free a configuration and its strings. NULL is allowed. */
+void enode_config_free(enode_config_t *config);
+
+/* The node's name, "alive" or "alive@host" (alive takes letters, digits,
+ * '_' and '-'); required. long_names 1: like -name (a missing host is the
+ * fully qualified one), 0: like -sname (the default). */
+int enode_config_set_name(enode_config_t *config, const char *name,
+                          int long_names);
+
+/* The cookie, like -setcookie; NULL: read ~/.erlang.cookie (the default).
+ * An empty cookie is refused. */
+int enode_config_set_cookie(enode_config_t *config, const char *cookie);
+
+/* ENODE_PROTO_TLS (the default) or ENODE_PROTO_TCP. */
+int enode_config_set_proto(enode_config_t *config, enode_proto_t proto);
+
+/* 1: IPv6, like inet6_tls and inet6_tcp; 0: IPv4 (the default). */
+int enode_config_set_ipv6(enode_config_t *config, int ipv6);
+
+/* 1: a hidden node, like -hidden; 0: visible (the default). */
+int enode_config_set_hidden(enode_config_t *config, int hidden);
+
+/* 1 (the default): take part in OTP's global name server, as every visible
+ * Erlang node does. 0, like erl's -connect_all false: global is off (no
+ * connect sessions with other nodes, no global names from this node). */
+int enode_config_set_connect_all(enode_config_t *config, int connect_all);
+
+/* Like the kernel parameter net_ticktime: 1 to 86400 seconds (default 60). */
+int enode_config_set_net_ticktime(enode_config_t *config, unsigned seconds);
+
+/* The time a connection has to come up: 1 to 3600000 ms (default 7000;
+ * -kernel net_setuptime gives it in seconds). */
+int enode_config_set_setup_time_ms(enode_config_t *config, unsigned ms);
+
+/* The port of EPMD, 1 to 65535; 0: $ERL_EPMD_PORT, else 4369 (default). */
+int enode_config_set_epmd_port(enode_config_t *config, int port);
+
+/* 1 to 65535: run without EPMD, like -erl_epmd_port: listen on this port
+ * and reach every other node on it. 0: use EPMD (the default). */
+int enode_config_set_dist_port(enode_config_t *config, int port);
+
+/* Listen on the first free port from min to max, like
+ * inet_dist_listen_min and _max; max 0: min alone. min 0 (and max 0): any
+ * port the system gives (the default). Ports up to 65535, min <= max. */
+int enode_config_set_listen_range(enode_config_t *config, int min, int max);
+
+/* The largest message a peer may send, in bytes; a peer that sends a
+ * bigger one loses its connection. 0: ENODE_DEFAULT_MAX_MESSAGE. */
+int enode_config_set_max_message_size(enode_config_t *config, size_t bytes);
+
+/* A file of TLS options, like -ssl_dist_optfile; NULL: none. */
+int enode_config_set_ssl_dist_optfile(enode_config_t *config,
+                                      const char *path);
+
+/* One more TLS option, like -ssl_dist_opt Key Value; as many as wanted,
+ * applied in order after the optfile. The key must not be empty;
+ * enode_new() checks key and value. */
+int enode_config_add_ssl_dist_opt(enode_config_t *config, const char *key,
+                                  const char *value);
+
+/* Where log messages go: fn (NULL: standard error), with user, and which:
+ * those at level or below (ENODE_LOG_ERROR to ENODE_LOG_DEBUG; default
+ * ENODE_LOG_WARNING). */
+int enode_config_set_log(enode_config_t *config, enode_log_fn fn, void *user,
+                         int level);
+
+/* The application's own check of a peer's certificate, called with user;
+ * NULL: enode's own TLS checks only (the default). */
+int enode_config_set_verify(enode_config_t *config, enode_verify_fn fn,
+                            void *user);
+
+/* Register fn as the verify fun Module:Function/3, called with user, for
+ * option files that hold {verify_fun, {fun Module:Function/3, State}} (or
  * -ssl_dist_opt server_verify_fun "{Module,Function,State}"). A verify_fun
- * naming a function not registered stops enode_new(); one named
- * inet_tls_dist:verify_client is built in. The names are borrowed, as
- * config's strings are. Returns 0, or ENODE_EINVAL (NULL arguments, the
- * built-in's name, a name registered already, or
- * ENODE_MAX_VERIFY_FUNS reached). */
+ * naming a function not registered stops enode_new();
+ * inet_tls_dist:verify_client is built in. ENODE_EINVAL also for the
+ * built-in's name or a name registered already. */
 int enode_config_add_verify_fun(enode_config_t *config, const char *module,
                                 const char *function, enode_verify_fun_fn fn,
                                 void *user);
+
+/* What a configuration holds, for a program to read back what
+ * enode_config_from_args() found. The name ("alive" or "alive@host", NULL
+ * when there is none yet), valid until the name changes or the
+ * configuration is freed; *long_names gets 1 for -name (long_names may be
+ * NULL). */
+const char *enode_config_get_name(const enode_config_t *config,
+                                  int *long_names);
+
+/* 1 if a cookie was given (else ~/.erlang.cookie is read), 0 if not. */
+int enode_config_has_cookie(const enode_config_t *config);
+
+enode_proto_t enode_config_get_proto(const enode_config_t *config);
+int enode_config_get_hidden(const enode_config_t *config);
+int enode_config_get_connect_all(const enode_config_t *config);
+/* 0 when the node uses EPMD. */
+int enode_config_get_dist_port(const enode_config_t *config);
 
 /* Read erl's flags from argv into config: -sname N, -name N, -setcookie C,
  * -hidden, -proto_dist inet_tls|inet6_tls|inet_tcp|inet6_tcp,
@@ -205,8 +276,9 @@ int enode_config_add_verify_fun(enode_config_t *config, const char *module,
  * inet_dist_listen_max P | connect_all true|false, -erl_epmd_port P,
  * -epmd_port P, -connect_all true|false.
  * Flags it knows are removed from argv (argc is updated); others stay, in
- * order, for the program. On failure returns ENODE_EINVAL and writes a
- * sentence to err. config keeps pointers into argv. */
+ * order, for the program. On failure returns ENODE_EINVAL (or
+ * ENODE_ENOMEM) and writes a sentence to err; config may then hold some
+ * of the flags. config copies what it keeps: argv may go afterwards. */
 int enode_config_from_args(enode_config_t *config, int *argc, char **argv,
                            char *err, size_t errlen);
 
@@ -215,10 +287,12 @@ int enode_config_from_args(enode_config_t *config, int *argc, char **argv,
 typedef struct enode enode_t;
 typedef struct enode_mbox enode_mbox_t;
 
-/* Create a node: resolve its name, read the cookie and the TLS options,
- * open the listening socket and register with EPMD. On success *node is
- * ready to send and accept connections. On failure returns a code, and if
- * err is not NULL writes the reason there. Free with enode_free(). */
+/* Create a node from config: resolve its name, read the cookie and the
+ * TLS options, open the listening socket and register with EPMD. On
+ * success *node is ready to send and accept connections. On failure
+ * returns a code, and if err is not NULL writes the reason there. The
+ * node keeps nothing of config, which may be freed as soon as this
+ * returns. Free the node with enode_free(). */
 int enode_new(enode_t **node, const enode_config_t *config, char *err,
               size_t errlen);
 
@@ -419,22 +493,28 @@ int enode_alias(enode_mbox_t *mbox, erlang_ref *alias);
 /* Deactivate an alias, like unalias/1: later messages to it are dropped. */
 int enode_unalias(enode_mbox_t *mbox, const erlang_ref *alias);
 
-/* ---- Erlang calling C: rpc:call and erpc:call ------------------------------ */
+/* ---- Erlang calling C: rpc and erpc ---------------------------------------- */
 
 /* A C function that Erlang calls with rpc:call(Node, Module, Function,
- * Args) or erpc:call/4. args holds the argument list at args[index]
- * (arity elements: decode them with ei_decode_*, starting at index).
- * Encode the return value into result, which already holds a version
- * byte, and return 0; or encode a reason and return nonzero to make the
- * call fail with error:Reason (rpc:call returns {badrpc, {'EXIT',
- * {Reason, []}}}). It runs on the thread that runs the node's loop,
- * without the node's lock, so it may send messages; keep it short, as
- * the loop waits for it. */
+ * Args), erpc:call/4 and the other forms of rpc and erpc (call,
+ * block_call, cast, multicall, send_request, async_call). args holds the
+ * argument list at args[index] (arity elements: decode them with
+ * ei_decode_*, starting at index). Encode the return value into result,
+ * which already holds a version byte, and return 0; or encode a reason
+ * and return nonzero to make the call fail with error:Reason in
+ * Module:Function/Arity (rpc:call returns {badrpc, {'EXIT', {Reason,
+ * [{Module, Function, Arity, []}]}}}). It runs on the thread that runs
+ * the node's loop, without the node's lock, so it may send messages;
+ * keep it short, as the loop waits for it. */
 typedef int (*enode_rpc_fn)(void *user, const char *args, int index,
                             int arity, ei_x_buff *result);
 
-/* Make Module:Function callable from Erlang. A call to anything not
- * registered fails with undef, as it would on an Erlang node. */
+/* Make Module:Function callable from Erlang. Without registering
+ * anything, a node answers erlang:node/0, erlang:nodes/0,1,
+ * erlang:is_alive/0 and erlang:system_time/0,1, as every Erlang node
+ * does; a function registered under one of those names replaces it. A
+ * call to anything else not registered fails with undef, as it would on
+ * an Erlang node. */
 int enode_rpc_register(enode_t *node, const char *module,
                        const char *function, enode_rpc_fn fn, void *user);
 
@@ -484,6 +564,30 @@ int enode_global_registered_names(enode_t *node, enode_global_names_fn fn,
  * like global:send/2. ENODE_ENOTFOUND if no process has the name. */
 int enode_global_send(enode_mbox_t *from, const char *name,
                       const ei_x_buff *msg);
+
+/* ---- C calling Erlang: erpc -------------------------------------------------- */
+
+/* Call Module:Function(Args...) on node and wait at most timeout_ms (-1:
+ * forever). args holds the argument list (with or without the version
+ * byte first). On success result holds the value, version byte first. An
+ * exception in the call returns a negative code of its own,
+ * ENODE_ERAISED, with {Class, Reason} in result: {throw, Value},
+ * {exit, Reason} or {error, Reason}. result is allocated by the call
+ * (free it with ei_x_free) when it returns 0 or ENODE_ERAISED, and left
+ * alone otherwise. The call is erpc's: results and exceptions of any size
+ * arrive, and after ENODE_ETIMEOUT nothing of the call reaches the
+ * mailbox. An unreachable node gives ENODE_ECONN. Other messages stay
+ * queued, in order. In event-loop mode it runs the loop while it waits. */
+int enode_rpc_call(enode_mbox_t *mbox, const char *node, const char *module,
+                   const char *function, const ei_x_buff *args,
+                   ei_x_buff *result, int timeout_ms);
+
+/* Run Module:Function(Args...) on node without waiting for it, like
+ * erpc:cast/4: returns once the request is queued (after connecting, at
+ * most the setup time). What the function returns or raises is not
+ * reported. */
+int enode_rpc_cast(enode_mbox_t *mbox, const char *node, const char *module,
+                   const char *function, const ei_x_buff *args);
 
 /* ---- calls (gen:call) --------------------------------------------------- */
 

@@ -289,12 +289,21 @@ static int open_session(ec_session_t *s, const struct call_opts *o,
     char err[512];
 
     snprintf(self, selflen, "enode_call_%ld", (long)getpid());
-    cfg->name = o->self ? o->self : self;
-    cfg->long_names = o->target_long;
-    if (o->cookie) /* else -setcookie, or ~/.erlang.cookie */
-        cfg->cookie = o->cookie;
-    cfg->hidden = 1;
-    cfg->log_level = o->verbose ? ENODE_LOG_INFO : ENODE_LOG_ERROR;
+    const char *name = o->self ? o->self : self;
+    if (enode_config_set_name(cfg, name, o->target_long) < 0) {
+        en_node_name_check(name, err, sizeof err);
+        fprintf(stderr, "enode-call: can't create C node: %s\n", err);
+        return EC_EXIT_FAIL;
+    }
+    /* else -setcookie, or ~/.erlang.cookie */
+    if (o->cookie && enode_config_set_cookie(cfg, o->cookie) < 0) {
+        fprintf(stderr, "enode-call: can't create C node: the cookie is "
+                "empty or too long\n");
+        return EC_EXIT_FAIL;
+    }
+    enode_config_set_hidden(cfg, 1);
+    enode_config_set_log(cfg, NULL, NULL,
+                         o->verbose ? ENODE_LOG_INFO : ENODE_LOG_ERROR);
     int rc = enode_new(&s->node, cfg, err, sizeof err);
     if (rc == ENODE_EEPMD) /* our node registers; erl_call's needs EPMD too */
         return connect_failed(s, o, err);
@@ -311,35 +320,52 @@ static int open_session(ec_session_t *s, const struct call_opts *o,
     return rc;
 }
 
+/* erl's flags into cfg, and the target's full name. -1 to go on, or the
+ * status to exit with. */
+static int configure(enode_config_t *cfg, int *argc, char **argv,
+                     const struct call_opts *o, char *target, size_t len)
+{
+    char err[512];
+
+    if (enode_config_from_args(cfg, argc, argv, err, sizeof err) < 0) {
+        fprintf(stderr, "enode-call: %s\n", err);
+        return EC_EXIT_FAIL;
+    }
+    if (*argc > 1)
+        return illegal(argv[1]);
+    if (!o->target) { /* erl_call prints its usage and exits 0 */
+        usage();
+        return EC_EXIT_OK;
+    }
+    if (o->timeout_s)
+        start_timeout(o->timeout_s);
+    if (en_node_full_name(o->target, o->target_long, target, len, err,
+                          sizeof err) < 0) {
+        fprintf(stderr, "enode-call: %s\n", err);
+        return EC_EXIT_FAIL;
+    }
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     struct call_opts o = {0};
-    enode_config_t cfg;
-    char target[512], self[64], err[512];
+    enode_config_t *cfg = NULL;
+    char target[512], self[64];
     ec_session_t s = {.target = target};
 
     int status = parse_own_flags(&argc, argv, &o);
     if (status >= 0)
         return status;
-    enode_config_init(&cfg);
-    if (enode_config_from_args(&cfg, &argc, argv, err, sizeof err) < 0) {
-        fprintf(stderr, "enode-call: %s\n", err);
+    if (enode_config_new(&cfg) < 0) {
+        fprintf(stderr, "enode-call: out of memory\n");
         return EC_EXIT_FAIL;
     }
-    if (argc > 1)
-        return illegal(argv[1]);
-    if (!o.target) { /* erl_call prints its usage and exits 0 */
-        usage();
-        return EC_EXIT_OK;
-    }
-    if (o.timeout_s)
-        start_timeout(o.timeout_s);
-    if (en_node_full_name(o.target, o.target_long, target, sizeof target, err,
-                          sizeof err) < 0) {
-        fprintf(stderr, "enode-call: %s\n", err);
-        return EC_EXIT_FAIL;
-    }
-    if ((status = open_session(&s, &o, &cfg, self, sizeof self)) >= 0)
+    status = configure(cfg, &argc, argv, &o, target, sizeof target);
+    if (status < 0)
+        status = open_session(&s, &o, cfg, self, sizeof self);
+    enode_config_free(cfg);
+    if (status >= 0)
         return status;
     status = run(&s, &o);
     enode_free(s.node);

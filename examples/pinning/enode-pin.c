@@ -78,50 +78,67 @@ static void echo(enode_mbox_t *mbox, const enode_msg_t *m)
     ei_x_free(&reply);
 }
 
-int main(int argc, char **argv)
+/* Fill config from erl's flags and ours, pins included. 0, or the status
+ * to exit with once it said why. */
+static int configure(enode_config_t *config, int argc, char **argv,
+                     struct pins *pins, const char **connect_to)
 {
-    static struct pins pins;
-    enode_config_t config;
-    enode_t *node;
-    enode_mbox_t *mbox;
-    const char *connect_to = NULL;
     char err[512];
 
-    enode_config_init(&config);
-    if (enode_config_from_args(&config, &argc, argv, err, sizeof err) < 0) {
+    if (enode_config_from_args(config, &argc, argv, err, sizeof err) < 0) {
         fprintf(stderr, "enode-pin: %s\n", err);
         return 2;
     }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-pin") == 0 && i + 1 < argc) {
-            if (pins.count == MAX_PINS ||
-                normalise(argv[++i], pins.sha256[pins.count]) < 0) {
+            if (pins->count == MAX_PINS ||
+                normalise(argv[++i], pins->sha256[pins->count]) < 0) {
                 fprintf(stderr, "enode-pin: -pin %s: not a SHA-256 "
                         "fingerprint (or more than %d)\n", argv[i], MAX_PINS);
                 return 2;
             }
-            pins.count++;
+            pins->count++;
         } else if (strcmp(argv[i], "-connect") == 0 && i + 1 < argc) {
-            connect_to = argv[++i];
+            *connect_to = argv[++i];
         } else if (strcmp(argv[i], "-v") == 0) {
-            config.log_level = ENODE_LOG_INFO;
+            enode_config_set_log(config, NULL, NULL, ENODE_LOG_INFO);
         } else {
             fprintf(stderr, "enode-pin: unknown argument '%s'\n", argv[i]);
             return 2;
         }
     }
-    if (pins.count == 0) {
+    if (pins->count == 0) {
         fprintf(stderr, "enode-pin: give at least one -pin SHA256\n");
         return 2;
     }
-    if (!config.name)
-        config.name = "pinned";
-    config.verify = check_pin;
-    config.verify_user = &pins;
-    if (enode_new(&node, &config, err, sizeof err) < 0) {
-        fprintf(stderr, "enode-pin: %s\n", err);
+    if (!enode_config_get_name(config, NULL))
+        enode_config_set_name(config, "pinned", 0);
+    enode_config_set_verify(config, check_pin, pins);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct pins pins;
+    enode_config_t *config;
+    enode_t *node;
+    enode_mbox_t *mbox;
+    const char *connect_to = NULL;
+    char err[512];
+    int status;
+
+    if (enode_config_new(&config) < 0) {
+        fprintf(stderr, "enode-pin: out of memory\n");
         return 1;
     }
+    status = configure(config, argc, argv, &pins, &connect_to);
+    if (status == 0 && enode_new(&node, config, err, sizeof err) < 0) {
+        fprintf(stderr, "enode-pin: %s\n", err);
+        status = 1;
+    }
+    enode_config_free(config); /* the node keeps what it needs */
+    if (status != 0)
+        return status;
     enode_mbox_new(node, &mbox);
     enode_register(mbox, "echo");
     if (connect_to && enode_connect(node, connect_to) < 0) {

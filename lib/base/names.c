@@ -100,12 +100,10 @@ static int this_host(int long_names, char *host, size_t len, char *err,
     return -1;
 }
 
-int en_node_full_name(const char *name, int long_names, char *full,
-                      size_t fulllen, char *err, size_t errlen)
+int en_node_name_check(const char *name, char *err, size_t errlen)
 {
     const char *at;
     size_t alen;
-    char host[256];
 
     if (!name || !*name) {
         snprintf(err, errlen, "no node name: give -sname or -name");
@@ -119,15 +117,35 @@ int en_node_full_name(const char *name, int long_names, char *full,
                  "letters, digits, '_' and '-'", name);
         return -1;
     }
-    if (at) {
-        if (!at[1] || strchr(at + 1, '@')) {
-            snprintf(err, errlen, "invalid node name '%s'", name);
-            return -1;
-        }
-        snprintf(host, sizeof host, "%s", at + 1);
-    } else if (this_host(long_names, host, sizeof host, err, errlen) < 0) {
+    if (at && (!at[1] || strchr(at + 1, '@'))) {
+        snprintf(err, errlen, "invalid node name '%s'", name);
         return -1;
     }
+    if (strlen(name) > EN_NODE_NAME_MAX) {
+        snprintf(err, errlen,
+                 "node name '%.40s...' is too long: %zu characters, and a "
+                 "node name is an atom, which holds at most %d",
+                 name, strlen(name), EN_ATOM_CHARS_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+int en_node_full_name(const char *name, int long_names, char *full,
+                      size_t fulllen, char *err, size_t errlen)
+{
+    const char *at;
+    size_t alen;
+    char host[256];
+
+    if (en_node_name_check(name, err, errlen) < 0)
+        return -1;
+    at = strchr(name, '@');
+    alen = at ? (size_t)(at - name) : strlen(name);
+    if (at)
+        snprintf(host, sizeof host, "%s", at + 1);
+    else if (this_host(long_names, host, sizeof host, err, errlen) < 0)
+        return -1;
     /* the alive part is ASCII: bytes are characters */
     size_t len = alen + 1 + strlen(host);
     if (len > EN_NODE_NAME_MAX || len >= fulllen) {

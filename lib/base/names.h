@@ -10,6 +10,11 @@
  * up to four bytes each, and its NUL. */
 #define EN_NODE_NAME_BUF 1024
 
+/* Whether name ("alive" or "alive@host") is a node name as erl takes it,
+ * without asking the system for the host: 0, or -1 with a sentence in
+ * err. */
+int en_node_name_check(const char *name, char *err, size_t errlen);
+
 /* Build the full node name from `name` ("alive" or "alive@host") as
  * -sname (long = 0) or -name (long = 1) would: a missing host becomes the
  * short host name, or for long names the fully qualified one. Writes

@@ -46,6 +46,13 @@ typedef struct en_net_hooks {
     void (*node_down)(void *ud, const char *peer, int was_up, int visible);
 } en_net_hooks_t;
 
+/* A C function registered as the verify fun module:function/3. */
+typedef struct en_verify_fun_entry {
+    char *module, *function;
+    enode_verify_fun_fn fn;
+    void *user;
+} en_verify_fun_entry_t;
+
 /* How the node speaks to others: from enode_config_t. Strings are
  * borrowed during en_net_open(). */
 typedef struct en_net_settings {
@@ -64,7 +71,7 @@ typedef struct en_net_settings {
     int n_ssl_dist_opts;              /* pairs */
     enode_verify_fn verify;
     void *verify_user;
-    const enode_verify_fun_entry_t *verify_funs; /* for verify_fun options */
+    const en_verify_fun_entry_t *verify_funs; /* for verify_fun options */
     int n_verify_funs;
 } en_net_settings_t;
 
@@ -178,6 +185,14 @@ int en_net_disconnect(en_net_t *net, const char *peer);
 /* Connect to peer and wait (at most the setup time) until it is up.
  * 0, or a code with the error set. */
 int en_net_connect_wait(en_net_t *net, const char *peer);
+/* The same, waiting until `until` (monotonic ms) at most: ENODE_ETIMEOUT
+ * if the connection is still being set up then. */
+int en_net_connect_until(en_net_t *net, const char *peer, uint64_t until);
+
+/* fn for each peer whose connection is up; visible: both sides published
+ * (it is in Erlang's nodes(), else in nodes(hidden)). */
+typedef void (*en_peer_fn)(void *ud, const char *peer, int visible);
+void en_net_each_peer(en_net_t *net, en_peer_fn fn, void *ud);
 
 /* ---- sending (out.c) ----------------------------------------------------- */
 

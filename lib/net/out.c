@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "proto/ctrl.h"
+#include "proto/dflags.h"
 
 int en_conn_is_up(const en_conn_t *c)
 {
@@ -68,14 +69,21 @@ int en_net_disconnect(en_net_t *net, const char *peer)
     if (!c)
         return ENODE_ENOTFOUND;
     en_conns_flush_corked(net); /* what was sent before goes first */
-    en_conn_fail(c, ENODE_ECLOSED, "disconnected by the application");
+    en_conn_closed_by_us(c, "disconnected by the application");
     en_net_wake(net);
     return 0;
 }
 
 int en_net_connect_wait(en_net_t *net, const char *peer)
 {
-    uint64_t until = en_now_ms() + net->setup_ms + 500;
+    int rc = en_net_connect_until(net, peer,
+                                  en_now_ms() + net->setup_ms + 500);
+    return rc == ENODE_ETIMEOUT ? ENODE_ECONN : rc;
+}
+
+int en_net_connect_until(en_net_t *net, const char *peer, uint64_t until)
+{
+    uint64_t started = en_now_ms();
     en_conn_t *c;
 
     net->last_conn_code = 0;
@@ -91,8 +99,17 @@ int en_net_connect_wait(en_net_t *net, const char *peer)
         return 0;
     if (net->last_conn_code < 0)
         return net->last_conn_code;
-    if (c)
-        en_core_error(net->core, "%s: connection not up after %u ms", peer,
-                      net->setup_ms);
+    if (c) {
+        en_core_error(net->core, "%s: connection not up after %llu ms", peer,
+                      (unsigned long long)(en_now_ms() - started));
+        return ENODE_ETIMEOUT;
+    }
     return ENODE_ECONN;
+}
+
+void en_net_each_peer(en_net_t *net, en_peer_fn fn, void *ud)
+{
+    for (en_conn_t *c = net->conns; c; c = c->next)
+        if (c->phase == EN_PH_UP)
+            fn(ud, c->peer, (c->flags & EN_DFLAG_PUBLISHED) != 0);
 }

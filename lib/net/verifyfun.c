@@ -44,7 +44,7 @@ static int resolve_side(const en_net_settings_t *s, const en_tls_side_t *side,
         return 0;
     }
     for (int i = 0; i < s->n_verify_funs; i++) {
-        const enode_verify_fun_entry_t *e = &s->verify_funs[i];
+        const en_verify_fun_entry_t *e = &s->verify_funs[i];
         if (strcmp(e->module, side->verify_module) == 0 &&
             strcmp(e->function, side->verify_function) == 0) {
             f->fn = e->fn;

@@ -1,8 +1,11 @@
-/* api.c - the public calls that take an enode_t: each takes the node's
- * lock where it must and hands over to the layer that does the work.
+/* api.c - the public calls that take an enode_t (and the rpc calls,
+ * which take a mailbox but need its node's rpc service): each takes the
+ * node's lock where it must and hands over to the layer that does the
+ * work.
  */
 #include "node/node.h"
 
+#include <stddef.h>
 #include <stdio.h>
 
 const char *enode_name(const enode_t *n)
@@ -121,4 +124,28 @@ int enode_rpc_register(enode_t *n, const char *module, const char *function,
     int rc = en_rpc_register_locked(&n->rpc, module, function, fn, user);
     pthread_mutex_unlock(&n->core.lock);
     return rc;
+}
+
+/* The node a mailbox lives on. */
+static enode_t *node_of(enode_mbox_t *mb)
+{
+    return (enode_t *)((char *)en_mbox_proc(mb) - offsetof(enode_t, proc));
+}
+
+int enode_rpc_call(enode_mbox_t *mb, const char *node, const char *module,
+                   const char *function, const ei_x_buff *args,
+                   ei_x_buff *result, int timeout_ms)
+{
+    if (!mb)
+        return ENODE_EINVAL;
+    return en_rpc_call(&node_of(mb)->rpc, mb, node, module, function, args,
+                       result, timeout_ms);
+}
+
+int enode_rpc_cast(enode_mbox_t *mb, const char *node, const char *module,
+                   const char *function, const ei_x_buff *args)
+{
+    if (!mb)
+        return ENODE_EINVAL;
+    return en_rpc_cast(&node_of(mb)->rpc, mb, node, module, function, args);
 }

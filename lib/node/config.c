@@ -1,23 +1,277 @@
-/* config.c - node configuration: defaults and erl's command-line flags.
+/* config.c - a node's configuration: its defaults, setters and getters.
  *
- * enode_config_from_args() reads the same flags as `erl`, so that every
- * tool and example built on enode shares one vocabulary with the Erlang
- * nodes of the cluster.
+ * Each setter checks its value before it changes anything, so that a
+ * refused value leaves the configuration as it was, and copies the
+ * strings it keeps. erl's flags are read in config_args.c.
  */
-#include "enode.h"
+#include "node/config_int.h"
 
-#include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-void enode_config_init(enode_config_t *c)
+#include "base/names.h"
+#include "proto/handshake.h"
+
+int enode_config_new(enode_config_t **out)
 {
-    memset(c, 0, sizeof *c);
+    enode_config_t *c;
+
+    if (!out)
+        return ENODE_EINVAL;
+    *out = NULL;
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return ENODE_ENOMEM;
     c->proto = ENODE_PROTO_TLS;
     c->net_ticktime = 60;
     c->setup_time_ms = 7000;
+    c->max_message_size = ENODE_DEFAULT_MAX_MESSAGE;
     c->log_level = ENODE_LOG_WARNING;
     c->connect_all = 1;
+    *out = c;
+    return 0;
+}
+
+void enode_config_free(enode_config_t *c)
+{
+    if (!c)
+        return;
+    free(c->name);
+    free(c->cookie);
+    free(c->ssl_dist_optfile);
+    for (int i = 0; i < 2 * c->n_ssl_dist_opts; i++)
+        free(c->ssl_dist_opts[i]);
+    free(c->ssl_dist_opts);
+    for (int i = 0; i < c->n_verify_funs; i++) {
+        free(c->verify_funs[i].module);
+        free(c->verify_funs[i].function);
+    }
+    free(c->verify_funs);
+    free(c);
+}
+
+/* Replace *slot with a copy of s (NULL stays NULL). */
+static int keep_copy(char **slot, const char *s)
+{
+    char *copy = NULL;
+
+    if (s && !(copy = strdup(s)))
+        return ENODE_ENOMEM;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+int enode_config_set_name(enode_config_t *c, const char *name, int long_names)
+{
+    char why[8];
+
+    if (!c || en_node_name_check(name, why, sizeof why) < 0)
+        return ENODE_EINVAL;
+    if (keep_copy(&c->name, name) < 0)
+        return ENODE_ENOMEM;
+    c->long_names = long_names != 0;
+    return 0;
+}
+
+int enode_config_set_cookie(enode_config_t *c, const char *cookie)
+{
+    if (!c || (cookie && (!cookie[0] ||
+                          strlen(cookie) >= EN_HS_COOKIE_MAX)))
+        return ENODE_EINVAL;
+    return keep_copy(&c->cookie, cookie);
+}
+
+int enode_config_set_proto(enode_config_t *c, enode_proto_t proto)
+{
+    if (!c || (proto != ENODE_PROTO_TLS && proto != ENODE_PROTO_TCP))
+        return ENODE_EINVAL;
+    c->proto = proto;
+    return 0;
+}
+
+int enode_config_set_ipv6(enode_config_t *c, int ipv6)
+{
+    if (!c)
+        return ENODE_EINVAL;
+    c->ipv6 = ipv6 != 0;
+    return 0;
+}
+
+int enode_config_set_hidden(enode_config_t *c, int hidden)
+{
+    if (!c)
+        return ENODE_EINVAL;
+    c->hidden = hidden != 0;
+    return 0;
+}
+
+int enode_config_set_connect_all(enode_config_t *c, int connect_all)
+{
+    if (!c)
+        return ENODE_EINVAL;
+    c->connect_all = connect_all != 0;
+    return 0;
+}
+
+int enode_config_set_net_ticktime(enode_config_t *c, unsigned seconds)
+{
+    if (!c || seconds < 1 || seconds > 86400)
+        return ENODE_EINVAL;
+    c->net_ticktime = seconds;
+    return 0;
+}
+
+int enode_config_set_setup_time_ms(enode_config_t *c, unsigned ms)
+{
+    if (!c || ms < 1 || ms > 3600 * 1000)
+        return ENODE_EINVAL;
+    c->setup_time_ms = ms;
+    return 0;
+}
+
+static int is_port(int port)
+{
+    return port >= 0 && port <= 65535;
+}
+
+int enode_config_set_epmd_port(enode_config_t *c, int port)
+{
+    if (!c || !is_port(port))
+        return ENODE_EINVAL;
+    c->epmd_port = port;
+    return 0;
+}
+
+int enode_config_set_dist_port(enode_config_t *c, int port)
+{
+    if (!c || !is_port(port))
+        return ENODE_EINVAL;
+    c->dist_port = port;
+    return 0;
+}
+
+int enode_config_set_listen_range(enode_config_t *c, int min, int max)
+{
+    if (!c || !is_port(min) || !is_port(max) || (max && (!min || max < min)))
+        return ENODE_EINVAL;
+    c->listen_min = min;
+    c->listen_max = max;
+    return 0;
+}
+
+int enode_config_set_max_message_size(enode_config_t *c, size_t bytes)
+{
+    if (!c)
+        return ENODE_EINVAL;
+    c->max_message_size = bytes ? bytes : ENODE_DEFAULT_MAX_MESSAGE;
+    return 0;
+}
+
+int enode_config_set_ssl_dist_optfile(enode_config_t *c, const char *path)
+{
+    if (!c || (path && !path[0]))
+        return ENODE_EINVAL;
+    return keep_copy(&c->ssl_dist_optfile, path);
+}
+
+/* Room for one more pair, doubling the array as it fills. */
+static int room_for_a_pair(enode_config_t *c)
+{
+    if (c->n_ssl_dist_opts < c->room_ssl_dist_opts)
+        return 0;
+    if (c->room_ssl_dist_opts > INT_MAX / 4)
+        return ENODE_ENOMEM;
+    int room = c->room_ssl_dist_opts ? 2 * c->room_ssl_dist_opts : 8;
+    char **opts = realloc(c->ssl_dist_opts, 2 * (size_t)room * sizeof *opts);
+    if (!opts)
+        return ENODE_ENOMEM;
+    c->ssl_dist_opts = opts;
+    c->room_ssl_dist_opts = room;
+    return 0;
+}
+
+int enode_config_add_ssl_dist_opt(enode_config_t *c, const char *key,
+                                  const char *value)
+{
+    char *k, *v;
+
+    if (!c || !key || !key[0] || !value)
+        return ENODE_EINVAL;
+    if (room_for_a_pair(c) < 0)
+        return ENODE_ENOMEM;
+    k = strdup(key);
+    v = strdup(value);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return ENODE_ENOMEM;
+    }
+    c->ssl_dist_opts[2 * c->n_ssl_dist_opts] = k;
+    c->ssl_dist_opts[2 * c->n_ssl_dist_opts + 1] = v;
+    c->n_ssl_dist_opts++;
+    return 0;
+}
+
+int enode_config_set_log(enode_config_t *c, enode_log_fn fn, void *user,
+                         int level)
+{
+    if (!c || level < ENODE_LOG_ERROR || level > ENODE_LOG_DEBUG)
+        return ENODE_EINVAL;
+    c->log = fn;
+    c->log_user = user;
+    c->log_level = level;
+    return 0;
+}
+
+int enode_config_set_verify(enode_config_t *c, enode_verify_fn fn,
+                            void *user)
+{
+    if (!c)
+        return ENODE_EINVAL;
+    c->verify = fn;
+    c->verify_user = user;
+    return 0;
+}
+
+const char *enode_config_get_name(const enode_config_t *c, int *long_names)
+{
+    if (long_names)
+        *long_names = c ? c->long_names : 0;
+    return c ? c->name : NULL;
+}
+
+int enode_config_has_cookie(const enode_config_t *c)
+{
+    return c && c->cookie;
+}
+
+enode_proto_t enode_config_get_proto(const enode_config_t *c)
+{
+    return c ? c->proto : ENODE_PROTO_TLS;
+}
+
+int enode_config_get_hidden(const enode_config_t *c)
+{
+    return c ? c->hidden : 0;
+}
+
+int enode_config_get_connect_all(const enode_config_t *c)
+{
+    return c ? c->connect_all : 1;
+}
+
+int enode_config_get_dist_port(const enode_config_t *c)
+{
+    return c ? c->dist_port : 0;
+}
+
+static int is_verify_fun(const en_verify_fun_entry_t *e, const char *module,
+                         const char *function)
+{
+    return strcmp(e->module, module) == 0 &&
+           strcmp(e->function, function) == 0;
 }
 
 int enode_config_add_verify_fun(enode_config_t *config, const char *module,
@@ -25,229 +279,28 @@ int enode_config_add_verify_fun(enode_config_t *config, const char *module,
                                 void *user)
 {
     if (!config || !module || !function || !fn ||
-        config->n_verify_funs >= ENODE_MAX_VERIFY_FUNS ||
         (strcmp(module, "inet_tls_dist") == 0 &&
          strcmp(function, "verify_client") == 0))
         return ENODE_EINVAL;
     for (int i = 0; i < config->n_verify_funs; i++)
-        if (strcmp(config->verify_funs[i].module, module) == 0 &&
-            strcmp(config->verify_funs[i].function, function) == 0)
+        if (is_verify_fun(&config->verify_funs[i], module, function))
             return ENODE_EINVAL;
-    enode_verify_fun_entry_t *e = &config->verify_funs[config->n_verify_funs++];
-    e->module = module;
-    e->function = function;
+    en_verify_fun_entry_t *more =
+        realloc(config->verify_funs,
+                (size_t)(config->n_verify_funs + 1) * sizeof *more);
+    if (!more)
+        return ENODE_ENOMEM;
+    config->verify_funs = more;
+    en_verify_fun_entry_t *e = &more[config->n_verify_funs];
+    e->module = strdup(module);
+    e->function = strdup(function);
+    if (!e->module || !e->function) {
+        free(e->module);
+        free(e->function);
+        return ENODE_ENOMEM;
+    }
     e->fn = fn;
     e->user = user;
-    return 0;
-}
-
-/* connect_all's value, as erl reads it: the booleans. */
-static int parse_bool(const char *s, int *out)
-{
-    if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0) {
-        *out = s[0] == 't';
-        return 0;
-    }
-    return -1;
-}
-
-/* Parse a port or a count: a decimal in [lo, hi]. */
-static int parse_uint(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v;
-
-    if (!s || !*s)
-        return -1;
-    v = strtol(s, &end, 10);
-    if (*end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int set_proto(enode_config_t *c, const char *v)
-{
-    static const struct {
-        const char *name;
-        enode_proto_t proto;
-        int ipv6;
-    } protos[] = {
-        {"inet_tls", ENODE_PROTO_TLS, 0},
-        {"inet6_tls", ENODE_PROTO_TLS, 1},
-        {"inet_tcp", ENODE_PROTO_TCP, 0},
-        {"inet6_tcp", ENODE_PROTO_TCP, 1},
-    };
-    for (size_t i = 0; i < sizeof protos / sizeof protos[0]; i++) {
-        if (strcmp(v, protos[i].name) == 0) {
-            c->proto = protos[i].proto;
-            c->ipv6 = protos[i].ipv6;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* -kernel Key Value: the kernel parameters a distribution node uses. */
-static int set_kernel(enode_config_t *c, const char *key, const char *val,
-                      char *err, size_t errlen)
-{
-    long v;
-
-    if (strcmp(key, "net_ticktime") == 0) {
-        if (parse_uint(val, 1, 86400, &v) < 0)
-            goto bad;
-        c->net_ticktime = (unsigned)v;
-    } else if (strcmp(key, "net_setuptime") == 0) {
-        if (parse_uint(val, 1, 3600, &v) < 0)
-            goto bad;
-        c->setup_time_ms = (unsigned)v * 1000;
-    } else if (strcmp(key, "inet_dist_listen_min") == 0) {
-        if (parse_uint(val, 1, 65535, &v) < 0)
-            goto bad;
-        c->listen_min = (int)v;
-    } else if (strcmp(key, "inet_dist_listen_max") == 0) {
-        if (parse_uint(val, 1, 65535, &v) < 0)
-            goto bad;
-        c->listen_max = (int)v;
-    } else if (strcmp(key, "connect_all") == 0) {
-        if (parse_bool(val, &c->connect_all) < 0)
-            goto bad;
-    } else {
-        snprintf(err, errlen, "-kernel %s: not a parameter enode knows",
-                 key);
-        return -1;
-    }
-    return 0;
-bad:
-    snprintf(err, errlen, "-kernel %s %s: not a valid value", key, val);
-    return -1;
-}
-
-/* How many values each flag takes; -1 for -ssl_dist_opt (pairs). */
-static int flag_arity(const char *flag)
-{
-    static const struct {
-        const char *flag;
-        int arity;
-    } flags[] = {
-        {"-sname", 1},        {"-name", 1},         {"-setcookie", 1},
-        {"-hidden", 0},       {"-proto_dist", 1},   {"-ssl_dist_optfile", 1},
-        {"-ssl_dist_opt", -1}, {"-kernel", 2},      {"-erl_epmd_port", 1},
-        {"-epmd_port", 1},    {"-connect_all", 1},
-    };
-    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
-        if (strcmp(flag, flags[i].flag) == 0)
-            return flags[i].arity;
-    return -2;
-}
-
-/* Apply one known flag whose values are v[0..]. */
-static int apply_flag(enode_config_t *c, const char *flag, char **v,
-                      char *err, size_t errlen)
-{
-    long n;
-
-    if (strcmp(flag, "-sname") == 0 || strcmp(flag, "-name") == 0) {
-        c->name = v[0];
-        c->long_names = flag[1] == 'n';
-    } else if (strcmp(flag, "-setcookie") == 0) {
-        c->cookie = v[0];
-    } else if (strcmp(flag, "-hidden") == 0) {
-        c->hidden = 1;
-    } else if (strcmp(flag, "-proto_dist") == 0) {
-        if (set_proto(c, v[0]) < 0) {
-            snprintf(err, errlen,
-                     "-proto_dist %s: enode speaks inet_tls, inet6_tls, "
-                     "inet_tcp and inet6_tcp", v[0]);
-            return -1;
-        }
-    } else if (strcmp(flag, "-ssl_dist_optfile") == 0) {
-        c->ssl_dist_optfile = v[0];
-    } else if (strcmp(flag, "-kernel") == 0) {
-        return set_kernel(c, v[0], v[1], err, errlen);
-    } else if (strcmp(flag, "-connect_all") == 0) {
-        if (parse_bool(v[0], &c->connect_all) < 0) {
-            snprintf(err, errlen, "-connect_all %s: true or false", v[0]);
-            return -1;
-        }
-    } else if (strcmp(flag, "-erl_epmd_port") == 0 ||
-               strcmp(flag, "-epmd_port") == 0) {
-        if (parse_uint(v[0], 1, 65535, &n) < 0) {
-            snprintf(err, errlen, "%s %s: not a port number", flag, v[0]);
-            return -1;
-        }
-        if (flag[1] == 'e' && flag[2] == 'r')
-            c->dist_port = (int)n;
-        else
-            c->epmd_port = (int)n;
-    }
-    return 0;
-}
-
-/* -ssl_dist_opt takes Key Value pairs until the next flag. Returns how
- * many argv entries it used, or -1. */
-static int take_ssl_dist_opts(enode_config_t *c, int argc, char **argv,
-                              int i, char *err, size_t errlen)
-{
-    int used = 0;
-
-    while (i + used + 1 < argc && argv[i + used][0] != '-') {
-        if (c->n_ssl_dist_opts >= ENODE_MAX_SSL_DIST_OPTS) {
-            snprintf(err, errlen, "-ssl_dist_opt: more than %d options",
-                     ENODE_MAX_SSL_DIST_OPTS);
-            return -1;
-        }
-        c->ssl_dist_opts[2 * c->n_ssl_dist_opts] = argv[i + used];
-        c->ssl_dist_opts[2 * c->n_ssl_dist_opts + 1] = argv[i + used + 1];
-        c->n_ssl_dist_opts++;
-        used += 2;
-    }
-    if (used == 0 || (i + used < argc && argv[i + used][0] != '-')) {
-        snprintf(err, errlen, "-ssl_dist_opt needs Key Value pairs");
-        return -1;
-    }
-    return used;
-}
-
-int enode_config_from_args(enode_config_t *c, int *argc, char **argv,
-                           char *err, size_t errlen)
-{
-    int in = 1, out = 1;
-    char dummy[1];
-
-    if (!err) {
-        err = dummy;
-        errlen = sizeof dummy;
-    }
-    /* execve() may give no arguments, not even the program's name: then
-     * there is no flag to read and argv[1] is not ours to write. */
-    if (*argc < 1)
-        return 0;
-    while (in < *argc) {
-        const char *flag = argv[in];
-        int arity = flag_arity(flag);
-        if (arity == -2) {
-            argv[out++] = argv[in++];
-            continue;
-        }
-        if (arity == -1) {
-            int used = take_ssl_dist_opts(c, *argc, argv, in + 1, err, errlen);
-            if (used < 0)
-                return ENODE_EINVAL;
-            in += 1 + used;
-            continue;
-        }
-        if (in + arity >= *argc) {
-            snprintf(err, errlen, "%s needs %d value%s", flag, arity,
-                     arity == 1 ? "" : "s");
-            return ENODE_EINVAL;
-        }
-        if (apply_flag(c, flag, argv + in + 1, err, errlen) < 0)
-            return ENODE_EINVAL;
-        in += 1 + arity;
-    }
-    argv[out] = NULL;
-    *argc = out;
+    config->n_verify_funs++;
     return 0;
 }

@@ -19,6 +19,7 @@ const char *enode_strerror(int code)
     case ENODE_EBADTERM: return "bad term";
     case ENODE_EEXIST: return "name in use";
     case ENODE_ECONN: return "connection failed or lost";
+    case ENODE_ERAISED: return "the function called raised an exception";
     default: return "unknown error";
     }
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/config_int.h"
 #include "svc/net_kernel.h"
 
 static int init_core(enode_t *n, const enode_config_t *cfg, char *err,
@@ -45,7 +46,7 @@ static void net_settings(const enode_config_t *cfg, en_net_settings_t *s)
     s->listen_max = cfg->listen_max;
     s->cookie = cfg->cookie;
     s->ssl_dist_optfile = cfg->ssl_dist_optfile;
-    s->ssl_dist_opts = cfg->ssl_dist_opts;
+    s->ssl_dist_opts = (const char *const *)cfg->ssl_dist_opts;
     s->n_ssl_dist_opts = cfg->n_ssl_dist_opts;
     s->verify = cfg->verify;
     s->verify_user = cfg->verify_user;
@@ -70,6 +71,7 @@ static int start_services(enode_t *n, char *err, size_t errlen)
                  enode_strerror(rc));
         return rc;
     }
+    en_erpc_start(&n->rpc);
     return 0;
 }
 
@@ -86,6 +88,10 @@ int enode_new(enode_t **out, const enode_config_t *cfg, char *err,
         errlen = sizeof dummy;
     }
     *out = NULL;
+    if (!cfg) {
+        snprintf(err, errlen, "no configuration: see enode_config_new()");
+        return ENODE_EINVAL;
+    }
     wolfSSL_Init();
     ei_init();
     n = calloc(1, sizeof *n);

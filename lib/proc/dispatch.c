@@ -3,15 +3,17 @@
  * Messages go to mailboxes (services are mailboxes too), named by pid,
  * by registered name or by alias, in the old forms or in OTP 28's
  * ALTACT_SIG_SEND; links, exit signals and monitors to links.c, exit.c
- * and monitors.c, spawn requests (erpc) to the service that took them.
- * What enode does not handle (group leaders) is logged and dropped. Only
- * a malformed packet costs the peer its connection, as it would with an
+ * and monitors.c, spawn requests (erpc) to the service that took them,
+ * the replies to our own to spawn.c. What enode does not handle (group
+ * leaders) is logged and dropped. Only a malformed packet costs the peer
+ * its connection, as it would with an
  * OTP node.
  */
 #include "proc/dispatch.h"
 #include "proc/exit.h"
 #include "proc/links.h"
 #include "proc/monitors.h"
+#include "proc/spawn.h"
 
 #include <string.h>
 
@@ -132,6 +134,10 @@ void en_dispatch_packet(void *ud, en_conn_t *c, const uint8_t *data,
             p->spawn(p->spawn_ud, c, &m);
         else
             spawn_notsup(p, c, &m);
+        break;
+    case EN_DOP_SPAWN_REPLY:
+    case EN_DOP_SPAWN_REPLY_TT:
+        en_spawn_reply(p, c, &m);
         break;
     default:
         if (en_links_dispatch(p, c, &m) || en_exit_dispatch(p, &m) ||

@@ -7,6 +7,7 @@
  *   send.c      messages from a mailbox
  *   links.c     the link set, LINK and UNLINK_ID (links.h)
  *   monitors.c  monitors both ways, node monitors (monitors.h)
+ *   spawn.c     our spawn requests to other nodes, and their replies
  *   exit.c      exit signals, a mailbox's exit and end (exit.h)
  *   call.c      gen:call both ways
  *   dispatch.c  a peer's packets to the modules above
@@ -98,10 +99,5 @@ en_mbox_t *en_mbox_live(en_proc_t *p, const erlang_pid *pid);
  * with or without its version byte. */
 int en_mbox_deliver(en_mbox_t *mb, const erlang_pid *from,
                     const char *to_name, const char *msg, size_t len);
-/* Selective receive: wait for the first message match() accepts; the
- * others stay queued in order. Takes the lock itself. */
-typedef int (*en_match_fn)(const char *term, int len, void *ud);
-int en_receive_match(en_mbox_t *mb, en_match_fn match, void *ud,
-                     enode_msg_t *out, int timeout_ms);
 
 #endif

@@ -4,6 +4,7 @@
 #include "proc/dispatch.h"
 #include "proc/exit.h"
 #include "proc/monitors.h"
+#include "proc/spawn.h"
 
 #include "base/list.h"
 
@@ -29,6 +30,7 @@ static void on_node_down(void *ud, const char *peer, int was_up,
     en_proc_t *p = ud;
 
     en_monitors_node_down(p, peer);
+    en_spawn_node_down(p, peer);
     en_exit_node_down(p, peer);
     /* Services hear of failed dials too, as global's sync_other does
      * through monitor_node: it forgets the node and ends calls waiting
@@ -57,6 +59,7 @@ void en_proc_free(en_proc_t *p)
 {
     while (p->mboxes)
         en_mbox_free_locked(p->mboxes);
+    en_spawn_free_all(p);
 }
 
 void en_proc_watch_nodes(en_proc_t *p, en_node_watch_t *w)

@@ -59,6 +59,7 @@ typedef struct en_proc {
     en_node_watch_t *watches;
     en_spawn_fn spawn;
     void *spawn_ud;
+    struct en_spawn_req *spawns; /* our spawn requests awaiting a reply */
 } en_proc_t;
 
 /* ---- the layer (proc.c) ------------------------------------------------ */
@@ -98,6 +99,13 @@ void en_mbox_drop(en_mbox_t *mb,
                   int (*match)(const char *term, size_t len, void *ud),
                   void *ud);
 
+/* Selective receive: wait for the first message match() accepts (term
+ * with its version byte); the others stay queued in order. Takes the
+ * lock itself, and runs the loop while it waits when no thread does. */
+typedef int (*en_match_fn)(const char *term, int len, void *ud);
+int en_receive_match(en_mbox_t *mb, en_match_fn match, void *ud,
+                     enode_msg_t *out, int timeout_ms);
+
 /* ---- sending (send.c, remote.c) -------------------------------------------- */
 
 /* A message from `from` to the pid `to` or to name on node_name (NULL:
@@ -132,6 +140,31 @@ int en_monitor_locked(en_mbox_t *mb, const erlang_pid *pid, const char *name,
                       const char *node_name, erlang_ref *ref);
 /* ENODE_ENOTFOUND if mb holds no such monitor (it fired, or never was). */
 int en_demonitor_locked(en_mbox_t *mb, const erlang_ref *ref);
+
+/* ---- spawning on other nodes (spawn.c) ------------------------------------ */
+
+/* mb asks node to run module:function(Args...) in a new process, as
+ * spawn_request/5 does; the caller has checked that the peer speaks
+ * SPAWN. args is the argument list (bare or versioned), gl the new
+ * process's group leader.
+ *
+ * With monitor (erpc's [{reply, error_only}, monitor]), the answer
+ * arrives in mb: {'DOWN', ReqId, process, Pid, Reason} when the process
+ * ends, or {spawn_reply, ReqId, error, Reason} when none was made
+ * (`noconnection` if the node goes before it answers). Without, nothing
+ * arrives ([{reply, no}]). *req_id gets ReqId. 0, or ENODE_EINVAL (args
+ * is not a proper list of at most 255 elements), ENODE_ECONN, ... */
+int en_spawn_request_locked(en_mbox_t *mb, const char *node,
+                            const erlang_pid *gl, const char *module,
+                            const char *function, const char *args,
+                            size_t len, int monitor, erlang_ref *req_id);
+/* The length of the proper list term t (bare or versioned, checked
+ * within len), or -1 if it is no such thing. */
+long en_list_length(const char *t, size_t len);
+/* Give up waiting for a request with monitor, as erpc does on a timeout
+ * (spawn_request_abandon/1, then demonitor/2 with info): 1 if nothing of
+ * it will arrive any more; 0 if its answer is in mb's queue already. */
+int en_spawn_abandon_locked(en_mbox_t *mb, const erlang_ref *req_id);
 
 /* ---- gen:call (call.c) ------------------------------------------------------ */
 

@@ -309,6 +309,25 @@ int en_ctrl_spawn_reply(en_buf_t *out, int wire, const erlang_ref *req_id,
                         const erlang_pid *to, long flags,
                         const char *result, size_t result_len);
 
+/* {29, ReqId, From, GroupLeader, {Module, Function, Arity}, Opts} + Args:
+ * spawn Module:Function(Args...) on the peer. opts is a list term such as
+ * [monitor], args the argument list (Arity is its length, which the
+ * caller gives). Only if the peer negotiated SPAWN. */
+int en_ctrl_spawn_request(en_buf_t *out, int wire, const erlang_ref *req_id,
+                          const erlang_pid *from,
+                          const erlang_pid *group_leader, const char *module,
+                          const char *function, long arity, const char *opts,
+                          size_t opts_len, const char *args, size_t args_len);
+
+/* What a SPAWN_REQUEST names besides the fields of en_sig_t. */
+typedef struct en_spawn_sig {
+    const erlang_pid *group_leader;
+    const char *module, *function;
+    long arity;
+    const char *opts; /* a list term */
+    size_t opts_len;
+} en_spawn_sig_t;
+
 /* A signal to send, for en_ctrl_encode(): the op and what it needs.
  *
  *   op                      fields
@@ -321,6 +340,7 @@ int en_ctrl_spawn_reply(en_buf_t *out, int wire, const erlang_ref *req_id,
  *   MONITOR_P, DEMONITOR_P  from, to or to_name, ref
  *   MONITOR_P_EXIT          from or from_name, to, ref, msg (the reason)
  *   SPAWN_REPLY             ref (ReqId), to, flags, msg (the result)
+ *   SPAWN_REQUEST           ref (ReqId), from, spawn, msg (the arguments)
  *
  * Terms are with or without their 131, as for the encoders above. */
 typedef struct en_sig {
@@ -332,6 +352,7 @@ typedef struct en_sig {
     long flags;
     const char *msg;
     size_t msg_len;
+    const en_spawn_sig_t *spawn; /* SPAWN_REQUEST */
 } en_sig_t;
 
 /* The flags to encode for while a peer's are not known yet (the

@@ -414,3 +414,29 @@ int en_ctrl_spawn_reply(en_buf_t *out, int wire, const erlang_ref *req_id,
                          NULL, 0};
     return put_packet(out, wire, &c);
 }
+
+int en_ctrl_spawn_request(en_buf_t *out, int wire, const erlang_ref *req_id,
+                          const erlang_pid *from,
+                          const erlang_pid *group_leader, const char *module,
+                          const char *function, long arity, const char *opts,
+                          size_t opts_len, const char *args, size_t args_len)
+{
+    /* {Module, Function, Arity}: two atoms of at most 255 characters,
+     * 4 bytes each in UTF-8. */
+    char mfa[2 * (MAXATOMLEN_UTF8 + 8) + 16];
+    int n = 0;
+
+    if (!args || !module || !function || strlen(module) >= MAXATOMLEN_UTF8 ||
+        strlen(function) >= MAXATOMLEN_UTF8 ||
+        ei_encode_tuple_header(mfa, &n, 3) < 0 ||
+        ei_encode_atom_as(mfa, &n, module, ERLANG_UTF8, ERLANG_UTF8) < 0 ||
+        ei_encode_atom_as(mfa, &n, function, ERLANG_UTF8, ERLANG_UTF8) < 0 ||
+        ei_encode_long(mfa, &n, arity) < 0)
+        return EN_CTRL_EINVAL;
+    struct enc_ctrl c = {EN_DOP_SPAWN_REQUEST, 5,
+                         {ref_field(req_id), pid_field(from),
+                          pid_field(group_leader), term_field(mfa, (size_t)n),
+                          term_field(opts, opts_len)},
+                         args, args_len};
+    return put_packet(out, wire, &c);
+}

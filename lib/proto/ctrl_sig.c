@@ -100,6 +100,13 @@ static int encode_form(en_buf_t *out, int wire, uint64_t f, const en_sig_t *s)
     case EN_DOP_SPAWN_REPLY:
         return en_ctrl_spawn_reply(out, wire, s->ref, s->to, s->flags,
                                    s->msg, s->msg_len);
+    case EN_DOP_SPAWN_REQUEST:
+        if (!s->spawn)
+            return EN_CTRL_EINVAL;
+        return en_ctrl_spawn_request(
+            out, wire, s->ref, s->from, s->spawn->group_leader,
+            s->spawn->module, s->spawn->function, s->spawn->arity,
+            s->spawn->opts, s->spawn->opts_len, s->msg, s->msg_len);
     default:
         return EN_CTRL_EINVAL;
     }
@@ -140,7 +147,7 @@ int en_ctrl_encode(en_buf_t *out, int wire, uint64_t peer_flags,
 
 /* The signal a decoded packet carries, as en_ctrl_encode() takes it; -1
  * for an op en_ctrl_encode() never writes. */
-static int sig_of(const en_dmsg_t *m, en_sig_t *s)
+static int sig_of(const en_dmsg_t *m, en_sig_t *s, en_spawn_sig_t *spawn)
 {
     *s = (en_sig_t){.op = m->op,
                     .from = m->has_from ? &m->from : NULL,
@@ -169,6 +176,16 @@ static int sig_of(const en_dmsg_t *m, en_sig_t *s)
         s->msg = m->spawn_result;
         s->msg_len = m->spawn_result_len;
         break;
+    case EN_DOP_SPAWN_REQUEST:
+        *spawn = (en_spawn_sig_t){
+            .group_leader = m->has_group_leader ? &m->group_leader : NULL,
+            .module = m->spawn_module,
+            .function = m->spawn_function,
+            .arity = m->spawn_arity,
+            .opts = m->spawn_opts,
+            .opts_len = m->spawn_opts_len};
+        s->spawn = spawn;
+        break;
     default:
         return -1;
     }
@@ -181,6 +198,7 @@ int en_ctrl_reencode(en_buf_t *out, int wire, uint64_t peer_flags,
 {
     en_dmsg_t m;
     en_sig_t s;
+    en_spawn_sig_t spawn;
 
     if (len < EN_FRAME_HDR_LEN || en_get32(pkt) != len - EN_FRAME_HDR_LEN) {
         en_errf(errbuf, errlen, "a queued packet has a wrong length");
@@ -190,7 +208,7 @@ int en_ctrl_reencode(en_buf_t *out, int wire, uint64_t peer_flags,
                             &m, errbuf, errlen);
     if (rc < 0)
         return EN_CTRL_EMALFORMED;
-    if (sig_of(&m, &s) < 0) {
+    if (sig_of(&m, &s, &spawn) < 0) {
         en_errf(errbuf, errlen, "a queued packet has op %d, which this node "
                                 "does not send", m.op);
         return EN_CTRL_EMALFORMED;

@@ -1,17 +1,10 @@
-/* rpc.c - Erlang calling C functions: the table, and erpc's spawn
- * requests.
+/* rpc.c - Erlang calling C functions: the table, and one call through
+ * it.
  *
- * Since OTP 23, rpc:call and erpc:call spawn erpc:execute_call/4 on the
- * target node with a monitor (SPAWN_REQUEST), and wait for the DOWN of
- * that monitor, whose reason carries the result: {ResRef, return, Value},
- * or {ResRef, error, Reason, Stack} and the like. enode answers such a
- * request by calling the C function registered for Module:Function:
- * SPAWN_REPLY with a fresh pid, then MONITOR_P_EXIT with the result, as if
- * a process had run the call and exited.
- *
- * The older protocol of the `rex` server, {Caller, {call, M, F, A, GL}}
- * and its gen_server form, which ei_rpc() speaks, is answered from the
- * same table (rex.c).
+ * Every way Erlang calls this node (erpc.c, rex.c) ends in en_rpc_apply:
+ * the C function registered for Module:Function if there is one, else a
+ * built-in (bif.c), else undef, as an Erlang node reports a function
+ * that does not exist.
  */
 #include "svc/rpc.h"
 
@@ -45,6 +38,12 @@ int en_rpc_register_locked(en_rpc_t *r, const char *module,
     return 0;
 }
 
+int en_rpc_start(en_rpc_t *r, en_proc_t *p)
+{
+    r->proc = p;
+    return en_user_start(p, &r->user);
+}
+
 void en_rpc_free(en_rpc_t *r)
 {
     while (r->fns) {
@@ -62,15 +61,22 @@ static struct en_rpc_fn *find_fn(en_rpc_t *r, const char *m, const char *f)
     return NULL;
 }
 
-/* Encode {M, F, Args, []}, the stack frame of an undefined function. */
-static void encode_undef_frame(ei_x_buff *x, const char *m, const char *f,
-                               const char *args, int args_len)
+/* Reason, then the stack [{M, F, ArgsOrArity, []}] of the one frame
+ * that failed: args is the argument list when given, else arity. */
+static void put_error(ei_x_buff *x, const char *reason_atom, const char *m,
+                      const char *f, const char *args, int args_len,
+                      int arity)
 {
+    if (reason_atom)
+        ei_x_encode_atom(x, reason_atom);
     ei_x_encode_list_header(x, 1);
     ei_x_encode_tuple_header(x, 4);
-    ei_x_encode_atom(x, m);
-    ei_x_encode_atom(x, f);
-    ei_x_append_buf(x, args, args_len);
+    en_encode_name(x, m);
+    en_encode_name(x, f);
+    if (args)
+        ei_x_append_buf(x, args, args_len);
+    else
+        ei_x_encode_long(x, arity);
     ei_x_encode_empty_list(x);
     ei_x_encode_empty_list(x);
 }
@@ -98,169 +104,58 @@ static int as_proper_list(const char *args, ei_x_buff *list)
     return 1;
 }
 
+/* Run the registered C function, without the lock: it may call back into
+ * the node (to send, say); what it reads lies in the packet or in list,
+ * which only this thread touches. */
+static int run_fn(en_rpc_t *rpc, struct en_rpc_fn *r, const char *m,
+                  const char *f, const char *args, int index, int arity,
+                  ei_x_buff *out)
+{
+    pthread_mutex_t *lock = &rpc->proc->core->lock;
+    ei_x_buff result;
+
+    if (ei_x_new_with_version(&result) < 0) {
+        ei_x_encode_atom(out, "system_limit");
+        put_error(out, NULL, m, f, NULL, 0, arity);
+        return EN_RPC_ERROR;
+    }
+    pthread_mutex_unlock(lock);
+    int rc = r->fn(r->user, args, index, arity, &result);
+    pthread_mutex_lock(lock);
+    ei_x_append_buf(out, result.buff + 1, result.index - 1);
+    ei_x_free(&result);
+    if (rc == 0)
+        return EN_RPC_RETURN;
+    put_error(out, NULL, m, f, NULL, 0, arity);
+    return EN_RPC_ERROR;
+}
+
 int en_rpc_apply(en_rpc_t *rpc, const char *m, const char *f,
                  const char *args, int args_len, ei_x_buff *out)
 {
     struct en_rpc_fn *r = find_fn(rpc, m, f);
-    pthread_mutex_t *lock = &rpc->proc->core->lock;
-    int i = 0, arity, rc;
-    ei_x_buff result, list;
+    int i = 0, arity, kind;
+    ei_x_buff list;
 
-    if (!r) {
-        encode_undef_frame(out, m, f, args, args_len);
-        return EN_RPC_UNDEF;
-    }
     int rewritten = as_proper_list(args, &list);
-    if (rewritten > 0)
-        args = list.buff;
-    if (rewritten < 0 || ei_decode_list_header(args, &i, &arity) < 0) {
+    const char *argl = rewritten > 0 ? list.buff : args;
+    if (rewritten < 0 || ei_decode_list_header(argl, &i, &arity) < 0) {
+        /* Not a list: apply/3 itself fails. */
         if (rewritten > 0)
             ei_x_free(&list);
         ei_x_encode_atom(out, "badarg");
+        ei_x_encode_empty_list(out);
         return EN_RPC_ERROR;
     }
-    if (ei_x_new_with_version(&result) < 0) {
-        if (rewritten > 0)
-            ei_x_free(&list);
-        return EN_RPC_ERROR;
+    if (r)
+        kind = run_fn(rpc, r, m, f, argl, i, arity, out);
+    else if ((kind = en_bif_apply(rpc->proc, m, f, argl,
+                                  rewritten > 0 ? list.index : args_len, i,
+                                  arity, out)) < 0) {
+        put_error(out, "undef", m, f, args, args_len, 0);
+        kind = EN_RPC_ERROR;
     }
-    /* The function may call back into the node (to send, say), so it
-     * runs without the node's lock; what it reads lies in the packet,
-     * which only this thread touches. */
-    pthread_mutex_unlock(lock);
-    rc = r->fn(r->user, args, i, arity, &result);
-    pthread_mutex_lock(lock);
-    ei_x_append_buf(out, result.buff + 1, result.index - 1);
-    ei_x_free(&result);
     if (rewritten > 0)
         ei_x_free(&list);
-    return rc == 0 ? EN_RPC_RETURN : EN_RPC_ERROR;
-}
-
-/* ---- erpc: SPAWN_REQUEST of erpc:execute_call/4 --------------------------- */
-
-/* The reason the pretend process exits with: {ResRef, return, Value},
- * {ResRef, error, Reason, []}, or undef as erpc reports it. */
-static int call_reason(en_rpc_t *r, const char *argl, size_t len,
-                       ei_x_buff *reason)
-{
-    char m[MAXATOMLEN_UTF8], f[MAXATOMLEN_UTF8];
-    int i = 0, arity, ref_at, ref_end, args_at, end;
-    ei_x_buff body;
-
-    if (ei_decode_list_header(argl, &i, &arity) < 0 || arity != 4)
-        return -1;
-    ref_at = i;
-    if (ei_skip_term(argl, &i) < 0)
-        return -1;
-    ref_end = i;
-    if (ei_decode_atom(argl, &i, m) < 0 || ei_decode_atom(argl, &i, f) < 0)
-        return -1;
-    args_at = end = i;
-    if (ei_skip_term(argl, &end) < 0 || (size_t)end > len)
-        return -1;
-    if (ei_x_new(&body) < 0)
-        return -1;
-    int kind = en_rpc_apply(r, m, f, argl + args_at, end - args_at, &body);
-    ei_x_new_with_version(reason);
-    ei_x_encode_tuple_header(reason, kind == EN_RPC_RETURN ? 3 : 4);
-    ei_x_append_buf(reason, argl + ref_at, ref_end - ref_at);
-    ei_x_encode_atom(reason, kind == EN_RPC_RETURN ? "return" : "error");
-    if (kind == EN_RPC_UNDEF) {
-        ei_x_encode_atom(reason, "undef");
-        ei_x_append_buf(reason, body.buff, body.index);
-    } else {
-        ei_x_append_buf(reason, body.buff, body.index);
-        if (kind != EN_RPC_RETURN)
-            ei_x_encode_empty_list(reason);
-    }
-    ei_x_free(&body);
-    return 0;
-}
-
-/* Whether the spawn options ask for a monitor or a link. */
-static long spawn_flags(const char *opts, size_t len)
-{
-    long flags = 0;
-    int i = 0, arity;
-    char atom[MAXATOMLEN_UTF8];
-
-    if (!opts || ei_decode_list_header(opts, &i, &arity) < 0)
-        return 0;
-    for (int k = 0; k < arity && (size_t)i < len; k++) {
-        int at = i;
-        if (ei_decode_atom(opts, &i, atom) == 0) {
-            flags |= strcmp(atom, "link") == 0 ? 1 : 0;
-            flags |= strcmp(atom, "monitor") == 0 ? 2 : 0;
-        } else {
-            i = at;
-            ei_skip_term(opts, &i);
-        }
-    }
-    return flags;
-}
-
-static void reply_notsup(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
-{
-    ei_x_buff notsup;
-    if (en_atom_term(&notsup, "notsup") < 0)
-        return;
-    en_sig_t sig = {.op = EN_DOP_SPAWN_REPLY, .ref = &m->ref, .to = &m->from,
-                    .msg = notsup.buff, .msg_len = (size_t)notsup.index};
-    en_emit_on(p, c, &sig);
-    ei_x_free(&notsup);
-}
-
-/* Answer a SPAWN_REQUEST (erpc:call) from c's peer. */
-static void spawn_request(void *ud, en_conn_t *c, const en_dmsg_t *m)
-{
-    en_rpc_t *r = ud;
-    en_proc_t *p = r->proc;
-    erlang_pid worker;
-    ei_x_buff pid_term, reason;
-
-    if (strcmp(m->spawn_module, "erpc") != 0 ||
-        strcmp(m->spawn_function, "execute_call") != 0 ||
-        m->spawn_arity != 4 || !m->msg) {
-        en_core_log(p->core, ENODE_LOG_INFO,
-                    "%s asked to spawn %s:%s/%ld; enode runs only erpc calls",
-                    en_conn_peer(c), m->spawn_module, m->spawn_function,
-                    m->spawn_arity);
-        reply_notsup(p, c, m);
-        return;
-    }
-    long flags = spawn_flags(m->spawn_opts, m->spawn_opts_len);
-    en_make_pid(p, &worker);
-    ei_x_new_with_version(&pid_term);
-    ei_x_encode_pid(&pid_term, &worker);
-    en_sig_t reply = {.op = EN_DOP_SPAWN_REPLY, .ref = &m->ref,
-                      .to = &m->from, .flags = flags, .msg = pid_term.buff,
-                      .msg_len = (size_t)pid_term.index};
-    en_emit_on(p, c, &reply);
-    ei_x_free(&pid_term);
-    if (call_reason(r, m->msg, m->msg_len, &reason) < 0) {
-        en_core_log(p->core, ENODE_LOG_WARNING,
-                    "a malformed erpc request from %s", m->from.node);
-        en_atom_term(&reason, "badarg");
-    }
-    /* The connection may have gone while the function ran. */
-    if (en_conn_is_up(c)) {
-        en_sig_t down = {.op = EN_DOP_MONITOR_P_EXIT, .from = &worker,
-                         .to = &m->from, .ref = &m->ref, .msg = reason.buff,
-                         .msg_len = (size_t)reason.index};
-        en_sig_t exit = {.op = EN_DOP_EXIT, .from = &worker, .to = &m->from,
-                         .msg = reason.buff, .msg_len = (size_t)reason.index};
-        if (flags & 2)
-            en_emit_on(p, c, &down);
-        if (flags & 1)
-            en_emit_on(p, c, &exit);
-    }
-    ei_x_free(&reason);
-}
-
-int en_rpc_start(en_rpc_t *r, en_proc_t *p)
-{
-    r->proc = p;
-    en_proc_on_spawn(p, spawn_request, r);
-    return 0;
+    return kind;
 }

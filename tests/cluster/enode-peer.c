@@ -269,34 +269,51 @@ static void handle(const enode_msg_t *m)
     ei_x_free(&answer);
 }
 
-int main(int argc, char **argv)
+/* Fill config from erl's flags and ours. 0, or the status to exit with. */
+static int configure(enode_config_t *config, int argc, char **argv,
+                     const char **connect_to)
 {
-    enode_config_t config;
-    const char *connect_to = NULL;
     char err[512];
 
-    enode_config_init(&config);
-    if (enode_config_from_args(&config, &argc, argv, err, sizeof err) < 0) {
+    if (enode_config_from_args(config, &argc, argv, err, sizeof err) < 0) {
         fprintf(stderr, "enode-peer: %s\n", err);
         return 2;
     }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-connect") == 0 && i + 1 < argc) {
-            connect_to = argv[++i];
+            *connect_to = argv[++i];
         } else if (strcmp(argv[i], "-v") == 0) {
             verbose = 1;
-            config.log_level = ENODE_LOG_INFO;
+            enode_config_set_log(config, NULL, NULL, ENODE_LOG_INFO);
         } else {
             fprintf(stderr, "enode-peer: unknown argument '%s'\n", argv[i]);
             return 2;
         }
     }
-    if (!config.name)
-        config.name = "peer";
-    if (enode_new(&node, &config, err, sizeof err) < 0) {
-        fprintf(stderr, "enode-peer: %s\n", err);
+    if (!enode_config_get_name(config, NULL))
+        enode_config_set_name(config, "peer", 0);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    enode_config_t *config;
+    const char *connect_to = NULL;
+    char err[512];
+    int status;
+
+    if (enode_config_new(&config) < 0) {
+        fprintf(stderr, "enode-peer: out of memory\n");
         return 1;
     }
+    status = configure(config, argc, argv, &connect_to);
+    if (status == 0 && enode_new(&node, config, err, sizeof err) < 0) {
+        fprintf(stderr, "enode-peer: %s\n", err);
+        status = 1;
+    }
+    enode_config_free(config);
+    if (status != 0)
+        return status;
     new_peer();
     if (connect_to && enode_connect(node, connect_to) < 0)
         die("cannot connect");

@@ -21,10 +21,34 @@ h_cluster_t *h_cluster_with_epmd(void)
     return c;
 }
 
-void h_enode_config(h_cluster_t *c, enode_config_t *cfg, const char *name)
+enode_config_t *h_enode_config(h_cluster_t *c, const char *name)
 {
-    enode_config_init(cfg);
-    cfg->name = name;
-    cfg->cookie = h_cluster_cookie(c);
-    cfg->ssl_dist_optfile = h_cluster_optfile(c);
+    enode_config_t *cfg;
+
+    if (enode_config_new(&cfg) < 0)
+        return NULL;
+    if (enode_config_set_name(cfg, name, 0) < 0 ||
+        enode_config_set_cookie(cfg, h_cluster_cookie(c)) < 0 ||
+        enode_config_set_ssl_dist_optfile(cfg, h_cluster_optfile(c)) < 0) {
+        enode_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+int h_enode_new(h_cluster_t *c, enode_t **node, const char *name,
+                void (*tweak)(enode_config_t *), char *err, size_t errlen)
+{
+    enode_config_t *cfg = h_enode_config(c, name);
+    int rc;
+
+    if (!cfg) {
+        snprintf(err, errlen, "cannot make a configuration for %s", name);
+        return ENODE_ENOMEM;
+    }
+    if (tweak)
+        tweak(cfg);
+    rc = enode_new(node, cfg, err, errlen);
+    enode_config_free(cfg);
+    return rc;
 }

@@ -228,12 +228,11 @@ Test(core, wrong_cookie_refused_both_ways, .init = up, .fini = down,
 
 static enode_t *new_node(const char *name, int threaded)
 {
-    enode_config_t cfg;
     enode_t *n;
     char err[512];
 
-    h_enode_config(cluster, &cfg, name);
-    cr_assert_eq(enode_new(&n, &cfg, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(h_enode_new(cluster, &n, name, NULL, err, sizeof err),
+                 0, "%s", err);
     if (threaded)
         cr_assert_eq(enode_start_thread(n), 0);
     return n;

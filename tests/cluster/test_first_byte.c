@@ -89,12 +89,15 @@ static const char *tls13_optfile(void)
 static enode_t *c_node(const char *name, const char *optfile)
 {
     enode_t *n;
-    enode_config_t cfg;
+    enode_config_t *cfg;
     char err[512];
-    h_enode_config(cluster, &cfg, name);
-    cfg.ssl_dist_optfile = optfile;
-    cfg.log = keep_log;
-    cr_assert_eq(enode_new(&n, &cfg, err, sizeof err), 0, "%s", err);
+    cfg = h_enode_config(cluster, name);
+    cr_assert_not_null(cfg);
+    cr_assert_eq(enode_config_set_ssl_dist_optfile(cfg, optfile), 0);
+    cr_assert_eq(enode_config_set_log(cfg, keep_log, NULL, ENODE_LOG_WARNING), 0);
+    int new_rc = enode_new(&n, cfg, err, sizeof err);
+    enode_config_free(cfg);
+    cr_assert_eq(new_rc, 0, "%s", err);
     cr_assert_eq(enode_start_thread(n), 0);
     return n;
 }
@@ -276,21 +279,24 @@ Test(first_byte, client_hello_arriving_after_a_look_at_an_empty_socket,
 
 static void tcp_config(enode_config_t *cfg)
 {
-    cfg->proto = ENODE_PROTO_TCP;
-    cfg->ssl_dist_optfile = NULL;
+    cr_assert_eq(enode_config_set_proto(cfg, ENODE_PROTO_TCP), 0);
+    cr_assert_eq(enode_config_set_ssl_dist_optfile(cfg, NULL), 0);
 }
 
 static enode_t *c_node_proto(const char *name, int tcp)
 {
     enode_t *n;
-    enode_config_t cfg;
+    enode_config_t *cfg;
     char err[512];
-    h_enode_config(cluster, &cfg, name);
+    cfg = h_enode_config(cluster, name);
+    cr_assert_not_null(cfg);
     if (tcp)
-        tcp_config(&cfg);
-    cfg.setup_time_ms = 2000;
-    cfg.log = keep_log;
-    cr_assert_eq(enode_new(&n, &cfg, err, sizeof err), 0, "%s", err);
+        tcp_config(cfg);
+    cr_assert_eq(enode_config_set_setup_time_ms(cfg, 2000), 0);
+    cr_assert_eq(enode_config_set_log(cfg, keep_log, NULL, ENODE_LOG_WARNING), 0);
+    int new_rc = enode_new(&n, cfg, err, sizeof err);
+    enode_config_free(cfg);
+    cr_assert_eq(new_rc, 0, "%s", err);
     cr_assert_eq(enode_start_thread(n), 0);
     return n;
 }

@@ -47,13 +47,15 @@ static void down(void)
 
 static void start_c_node(const char *name)
 {
-    enode_config_t cfg;
+    enode_config_t *cfg = h_enode_config(cluster, name);
     char err[512];
 
-    h_enode_config(cluster, &cfg, name);
+    cr_assert_not_null(cfg);
     if (getenv("TEST_GLOBAL_DEBUG")) /* the protocol, step by step */
-        cfg.log_level = ENODE_LOG_DEBUG;
-    cr_assert_eq(enode_new(&node, &cfg, err, sizeof err), 0, "%s", err);
+        enode_config_set_log(cfg, NULL, NULL, ENODE_LOG_DEBUG);
+    int rc = enode_new(&node, cfg, err, sizeof err);
+    enode_config_free(cfg);
+    cr_assert_eq(rc, 0, "%s", err);
     cr_assert_eq(enode_start_thread(node), 0);
 }
 
@@ -580,13 +582,16 @@ Test(global_names, a_c_mailbox_registered_is_found_everywhere)
  * runs the loop itself while it waits for the cluster. */
 Test(global_names, register_runs_the_loop_in_event_loop_mode)
 {
-    enode_config_t cfg;
+    enode_config_t *cfg;
     enode_mbox_t *mb;
     enode_msg_t m;
     char err[512];
 
-    h_enode_config(cluster, &cfg, "gnloop");
-    cr_assert_eq(enode_new(&node, &cfg, err, sizeof err), 0, "%s", err);
+    cfg = h_enode_config(cluster, "gnloop");
+    cr_assert_not_null(cfg);
+    int new_rc = enode_new(&node, cfg, err, sizeof err);
+    enode_config_free(cfg);
+    cr_assert_eq(new_rc, 0, "%s", err);
     cr_assert_eq(enode_mbox_new(node, &mb), 0);
     cr_assert_eq(enode_connect(node, h_node_name(a)), 0);
     en_global_stats_t st = {0};
@@ -835,14 +840,16 @@ static void capture(void *user, int level, const char *message)
 
 static void start_c_node_logged(const char *name)
 {
-    enode_config_t cfg;
+    enode_config_t *cfg;
     char err[512];
 
     c_log[0] = '\0';
-    h_enode_config(cluster, &cfg, name);
-    cfg.log = capture;
-    cfg.log_level = ENODE_LOG_INFO;
-    cr_assert_eq(enode_new(&node, &cfg, err, sizeof err), 0, "%s", err);
+    cfg = h_enode_config(cluster, name);
+    cr_assert_not_null(cfg);
+    cr_assert_eq(enode_config_set_log(cfg, capture, NULL, ENODE_LOG_INFO), 0);
+    int new_rc = enode_new(&node, cfg, err, sizeof err);
+    enode_config_free(cfg);
+    cr_assert_eq(new_rc, 0, "%s", err);
     cr_assert_eq(enode_start_thread(node), 0);
 }
 
@@ -965,19 +972,22 @@ Test(global_names, a_cluster_that_does_not_answer_times_out_cleanly)
 /* -connect_all false: no connect session either way, and no names. */
 Test(global_names, connect_all_false_turns_global_off)
 {
-    enode_config_t cfg;
+    enode_config_t *cfg;
     enode_mbox_t *mb;
     char err[512], a0[] = "prog", a1[] = "-connect_all", a2[] = "false";
     char *argv[] = {a0, a1, a2, NULL};
     int argc = 3;
     erlang_pid pid;
 
-    h_enode_config(cluster, &cfg, "gnoff");
-    cr_assert_eq(enode_config_from_args(&cfg, &argc, argv, err, sizeof err),
+    cfg = h_enode_config(cluster, "gnoff");
+    cr_assert_not_null(cfg);
+    cr_assert_eq(enode_config_from_args(cfg, &argc, argv, err, sizeof err),
                  0, "%s", err);
     cr_assert_eq(argc, 1);
-    cr_assert_eq(cfg.connect_all, 0);
-    cr_assert_eq(enode_new(&node, &cfg, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(enode_config_get_connect_all(cfg), 0);
+    int new_rc = enode_new(&node, cfg, err, sizeof err);
+    enode_config_free(cfg);
+    cr_assert_eq(new_rc, 0, "%s", err);
     cr_assert_eq(enode_start_thread(node), 0);
     cr_assert_eq(enode_connect(node, h_node_name(a)), 0);
     sees_c_node(a);

@@ -28,13 +28,15 @@ static void down(void)
 
 static enode_t *new_node(const char *name, size_t max_message)
 {
-    enode_config_t cfg;
+    enode_config_t *cfg = h_enode_config(cluster, name);
     enode_t *n;
     char err[512];
 
-    h_enode_config(cluster, &cfg, name);
-    cfg.max_message_size = max_message;
-    cr_assert_eq(enode_new(&n, &cfg, err, sizeof err), 0, "%s", err);
+    cr_assert_not_null(cfg);
+    cr_assert_eq(enode_config_set_max_message_size(cfg, max_message), 0);
+    int rc = enode_new(&n, cfg, err, sizeof err);
+    enode_config_free(cfg);
+    cr_assert_eq(rc, 0, "%s", err);
     cr_assert_eq(enode_start_thread(n), 0);
     return n;
 }

@@ -34,11 +34,7 @@ static void down(void)
 static int make_node(enode_t **n, const char *name, void (*tweak)(enode_config_t *),
                      char *err, size_t errlen)
 {
-    enode_config_t cfg;
-    h_enode_config(cluster, &cfg, name);
-    if (tweak)
-        tweak(&cfg);
-    return enode_new(n, &cfg, err, errlen);
+    return h_enode_new(cluster, n, name, tweak, err, errlen);
 }
 
 struct seen {
@@ -145,7 +141,7 @@ Test(node, a_refused_epmd_lookup_says_so, .init = up, .fini = down,
 
 static void no_certificate(enode_config_t *c)
 {
-    c->ssl_dist_optfile = NULL;
+    cr_assert_eq(enode_config_set_ssl_dist_optfile(c, NULL), 0);
 }
 
 Test(node, tls_without_certificate_refuses_to_start, .init = up,
@@ -175,7 +171,7 @@ static int free_port(void)
 static int fixed_port;
 static void without_epmd(enode_config_t *c)
 {
-    c->dist_port = fixed_port;
+    cr_assert_eq(enode_config_set_dist_port(c, fixed_port), 0);
 }
 
 Test(node, runs_without_epmd, .init = up, .fini = down, .timeout = 60)
@@ -218,7 +214,7 @@ Test(node, runs_without_epmd, .init = up, .fini = down, .timeout = 60)
 
 static void short_ticks(enode_config_t *c)
 {
-    c->net_ticktime = 4;
+    cr_assert_eq(enode_config_set_net_ticktime(c, 4), 0);
 }
 
 Test(node, ticks_keep_an_idle_connection_and_a_silent_peer_dies,
@@ -309,8 +305,9 @@ static void to_log_file(void *user, int level, const char *msg)
 
 static void quick_setup(enode_config_t *c)
 {
-    c->setup_time_ms = 1500;
-    c->log = to_log_file;
+    cr_assert_eq(enode_config_set_setup_time_ms(c, 1500), 0);
+    cr_assert_eq(enode_config_set_log(c, to_log_file, NULL, ENODE_LOG_WARNING),
+                 0);
 }
 
 /* A raw TCP connection to the node's port. */
@@ -515,7 +512,7 @@ Test(node, a_message_sent_just_before_free_arrives, .init = up,
 
 static void plain_tcp(enode_config_t *c)
 {
-    c->proto = ENODE_PROTO_TCP;
+    cr_assert_eq(enode_config_set_proto(c, ENODE_PROTO_TCP), 0);
 }
 
 /* Writing to a socket whose peer is gone raises SIGPIPE, whose default
@@ -589,8 +586,8 @@ static void log_with_level(void *user, int level, const char *msg)
 
 static void info_log(enode_config_t *c)
 {
-    c->log = log_with_level;
-    c->log_level = ENODE_LOG_INFO;
+    cr_assert_eq(enode_config_set_log(c, log_with_level, NULL, ENODE_LOG_INFO),
+                 0);
 }
 
 static int levels_logged(const char *needle)
@@ -641,7 +638,16 @@ Test(node, a_name_too_long_for_an_atom_is_named_as_such, .init = up,
 
     memset(name, 'a', 300);
     name[300] = 0;
-    cr_assert_eq(make_node(&n, name, NULL, err, sizeof err), ENODE_EINVAL);
+    /* The setter refuses it; -sname says why. */
+    enode_config_t *cfg;
+    cr_assert_eq(enode_config_new(&cfg), 0);
+    cr_assert_eq(enode_config_set_name(cfg, name, 0), ENODE_EINVAL);
+    char a0[] = "prog", a1[] = "-sname";
+    char *argv[] = {a0, a1, name, NULL};
+    int argc = 3;
+    cr_assert_eq(enode_config_from_args(cfg, &argc, argv, err, sizeof err),
+                 ENODE_EINVAL);
+    enode_config_free(cfg);
     cr_assert(strstr(err, "node name 'aaaa"), "%s", err);
     cr_assert(strstr(err, "is too long: 30"), "%s", err);
     cr_assert(strstr(err, "an atom, which holds at most 255"), "%s", err);

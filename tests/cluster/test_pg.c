@@ -51,13 +51,17 @@ static void down(void)
 
 static void start_c_node(const char *name)
 {
-    enode_config_t cfg;
+    enode_config_t *cfg;
     char err[512];
 
-    h_enode_config(cluster, &cfg, name);
+    cfg = h_enode_config(cluster, name);
+    cr_assert_not_null(cfg);
     if (getenv("TEST_PG_DEBUG"))
-        cfg.log_level = ENODE_LOG_DEBUG;
-    cr_assert_eq(enode_new(&node, &cfg, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(enode_config_set_log(cfg, NULL, NULL, ENODE_LOG_DEBUG),
+                     0);
+    int new_rc = enode_new(&node, cfg, err, sizeof err);
+    enode_config_free(cfg);
+    cr_assert_eq(new_rc, 0, "%s", err);
     cr_assert_eq(enode_start_thread(node), 0);
 }
 

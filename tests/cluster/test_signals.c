@@ -19,15 +19,14 @@ static enode_t *node;
 
 static void up(void)
 {
-    enode_config_t cfg;
     char err[512];
 
     cluster = h_cluster_with_epmd();
     cr_assert_not_null(cluster);
     otp = h_node_start(cluster, "erl", NULL);
     cr_assert_not_null(otp);
-    h_enode_config(cluster, &cfg, "sig");
-    cr_assert_eq(enode_new(&node, &cfg, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(h_enode_new(cluster, &node, "sig", NULL, err, sizeof err),
+                 0, "%s", err);
     cr_assert_eq(enode_start_thread(node), 0);
     cr_assert_eq(enode_connect(node, h_node_name(otp)), 0, "%s",
                  enode_last_error(node));

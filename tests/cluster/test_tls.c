@@ -136,19 +136,17 @@ static cnode_t *c_node_h(const char *name, const char *optfile,
     char err[512];
     cr_assert_not_null(c);
     pthread_mutex_init(&c->log.mu, NULL);
-    enode_config_t cfg;
-    enode_config_init(&cfg);
-    cfg.name = name;
-    cfg.cookie = h_cluster_cookie(cluster);
-    cfg.ssl_dist_optfile = optfile;
-    cfg.setup_time_ms = 4000;
-    cfg.log = capture_log;
-    cfg.log_user = &c->log;
-    cfg.verify = verify;
-    cfg.verify_user = verify_user;
-    cfg.hidden = hidden;
-    cr_assert_eq(enode_new(&c->node, &cfg, err, sizeof err), 0,
-                 "%s: %s", name, err);
+    enode_config_t *cfg = h_enode_config(cluster, name);
+    cr_assert_not_null(cfg);
+    cr_assert_eq(enode_config_set_ssl_dist_optfile(cfg, optfile), 0);
+    cr_assert_eq(enode_config_set_setup_time_ms(cfg, 4000), 0);
+    cr_assert_eq(enode_config_set_log(cfg, capture_log, &c->log,
+                                      ENODE_LOG_WARNING), 0);
+    cr_assert_eq(enode_config_set_verify(cfg, verify, verify_user), 0);
+    cr_assert_eq(enode_config_set_hidden(cfg, hidden), 0);
+    int rc = enode_new(&c->node, cfg, err, sizeof err);
+    enode_config_free(cfg);
+    cr_assert_eq(rc, 0, "%s: %s", name, err);
     cr_assert_eq(enode_start_thread(c->node), 0);
     return c;
 }
@@ -210,13 +208,26 @@ static void refused_as_server(cnode_t *c, h_node_t *otp, const char *why)
     if (!why)
         return;
     char needle[300];
-    cr_assert(h_eval_expectf(otp, "pang", "net_adm:ping('%s').",
-                             enode_name(c->node)));
     /* which peer (its address), which side (we are the server), why */
     snprintf(needle, sizeof needle, "TLS server: %s", why);
     if (strncmp(why, "TLS server: ", 12) == 0)
         snprintf(needle, sizeof needle, "%s", why);
-    cr_assert(logged(&c->log, needle, 5000), "expected \"%s\" in: %s", needle,
+    /* An OTP client that refuses us sends its alert and closes at once.
+     * If it closes with our last handshake record still unread, its
+     * kernel resets the connection and the alert can be lost before we
+     * read it: we then see only a close. That is the network, not enode,
+     * so such an attempt is tried again; the alert must show within
+     * three. */
+    for (int attempt = 0;; attempt++) {
+        cr_assert(h_eval_expectf(otp, "pang", "net_adm:ping('%s').",
+                                 enode_name(c->node)));
+        bool seen = logged(&c->log, needle, 5000);
+        if (seen || attempt == 2 ||
+            !strstr(c->log.text, "the peer closed the connection during the "
+                                 "TLS handshake"))
+            break;
+    }
+    cr_assert(logged(&c->log, needle, 0), "expected \"%s\" in: %s", needle,
               c->log.text);
     cr_assert(strstr(c->log.text, "connection from 127.0.0.1:"), "%s",
               c->log.text);
@@ -464,12 +475,12 @@ Test(tls, wrong_key_password_at_start_up, .init = up, .fini = down,
     enode_t *n;
     snprintf(extra, sizeof extra, "{password,\"wrong\"},");
     const char *conf = optfile_for("badpass", "enc", "enc", extra);
-    enode_config_t cfg;
-    enode_config_init(&cfg);
-    cfg.name = "badpass";
-    cfg.cookie = h_cluster_cookie(cluster);
-    cfg.ssl_dist_optfile = conf;
-    cr_assert_eq(enode_new(&n, &cfg, err, sizeof err), ENODE_ETLS);
+    enode_config_t *cfg = h_enode_config(cluster, "badpass");
+    cr_assert_not_null(cfg);
+    cr_assert_eq(enode_config_set_ssl_dist_optfile(cfg, conf), 0);
+    int rc = enode_new(&n, cfg, err, sizeof err);
+    enode_config_free(cfg);
+    cr_assert_eq(rc, ENODE_ETLS);
     cr_assert(strstr(err, "wrong password") || strstr(err, "password is wrong"),
               "%s", err);
     cr_assert(strstr(err, "enc.key"), "%s", err);

@@ -157,17 +157,20 @@ static capture_t log_of_c = {.mu = PTHREAD_MUTEX_INITIALIZER};
 static int c_new(enode_t **n, const char *name, const char *conf, seen_t *s,
                  char *err, size_t errlen)
 {
-    enode_config_t cfg;
-    enode_config_init(&cfg);
-    cfg.name = name;
-    cfg.cookie = h_cluster_cookie(cluster);
-    cfg.ssl_dist_optfile = conf;
-    cfg.setup_time_ms = 4000;
-    cfg.log = capture_log;
-    cfg.log_user = &log_of_c;
+    enode_config_t *cfg;
+    cr_assert_eq(enode_config_new(&cfg), 0);
+    cr_assert_eq(enode_config_set_name(cfg, name, 0), 0);
+    cr_assert_eq(enode_config_set_cookie(cfg, h_cluster_cookie(cluster)), 0);
+    cr_assert_eq(enode_config_set_ssl_dist_optfile(cfg, conf), 0);
+    cr_assert_eq(enode_config_set_setup_time_ms(cfg, 4000), 0);
     cr_assert_eq(
-        enode_config_add_verify_fun(&cfg, "test_vf", "check", record, s), 0);
-    return enode_new(n, &cfg, err, errlen);
+        enode_config_set_log(cfg, capture_log, &log_of_c, ENODE_LOG_WARNING),
+        0);
+    cr_assert_eq(
+        enode_config_add_verify_fun(cfg, "test_vf", "check", record, s), 0);
+    int rc = enode_new(n, cfg, err, errlen);
+    enode_config_free(cfg);
+    return rc;
 }
 
 static h_node_t *otp_with_chain(void)

@@ -50,7 +50,7 @@ static int big(void *user, const char *args, int i, int arity,
 
 static void up(void)
 {
-    enode_config_t cfg;
+    enode_config_t *cfg;
     char err[512], out[64];
 
     cluster = h_cluster_with_epmd();
@@ -62,8 +62,11 @@ static void up(void)
                         out, sizeof out, 0),
                  H_OK);
     otp_release = atoi(out);
-    h_enode_config(cluster, &cfg, "wire");
-    cr_assert_eq(enode_new(&node, &cfg, err, sizeof err), 0, "%s", err);
+    cfg = h_enode_config(cluster, "wire");
+    cr_assert_not_null(cfg);
+    int new_rc = enode_new(&node, cfg, err, sizeof err);
+    enode_config_free(cfg);
+    cr_assert_eq(new_rc, 0, "%s", err);
     cr_assert_eq(enode_rpc_register(node, "wire", "big", big, NULL), 0);
     cr_assert_eq(enode_mbox_new(node, &watch), 0);
     cr_assert_eq(enode_monitor_nodes(watch, 1), 0);

@@ -3,16 +3,18 @@
  * The input is an argv: its NUL-separated pieces, at most 64, each in an
  * exact-size heap copy, in an array of argc + 1 pointers ending in NULL,
  * as a program's main() gets them (argc is 0 for the empty input, as
- * execve() allows). The configuration is then taken further the way
- * enode_new() takes it, without sockets: the -ssl_dist_opt pairs go to
- * en_tls_conf_set_opt() (which reads some values as Erlang term text),
- * and a node name with a host goes to en_node_full_name() and
- * en_node_split().
+ * execve() allows). Once the arguments are freed, the configuration is
+ * taken further the way enode_new() takes it, without sockets: the
+ * -ssl_dist_opt pairs go to en_tls_conf_set_opt() (which reads some
+ * values as Erlang term text), and a node name with a host goes to
+ * en_node_full_name() and en_node_split(). The fields are read through
+ * the private node/config_int.h.
  *
  * Promises checked:
  *   - success: the flags are gone from argv, the other arguments stay in
  *     order after argv[0], argv[argc] is NULL, every string in the
- *     configuration is one of the arguments, and numbers are in range;
+ *     configuration is a copy of one of the arguments (so that argv may
+ *     go), and numbers are in range;
  *   - failure: ENODE_EINVAL with a sentence;
  *   - en_tls_conf_set_opt() and en_node_full_name() answer 0, or -1 with
  *     a sentence.
@@ -28,6 +30,7 @@
 
 #include "enode.h"
 #include "base/names.h"
+#include "node/config_int.h"
 #include "tls/tlsconf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -46,15 +49,21 @@ static void ignore_warning(void *arg, const char *message)
     CHECK(message && message[0] != '\0');
 }
 
-/* s is NULL or one of the original arguments. */
+/* s is NULL, or a copy of one of the original arguments (not the
+ * argument itself). */
 static int is_arg(const char *s, char **orig, int n)
 {
+    int copy = 0;
+
     if (!s)
         return 1;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         if (s == orig[i])
-            return 1;
-    return 0;
+            return 0;
+        if (strcmp(s, orig[i]) == 0)
+            copy = 1;
+    }
+    return copy;
 }
 
 static int port_ok(int port)
@@ -72,8 +81,9 @@ static void check_config(const enode_config_t *c, char **orig, int n)
     CHECK(c->setup_time_ms >= 1000 && c->setup_time_ms <= 3600 * 1000);
     CHECK(port_ok(c->epmd_port) && port_ok(c->dist_port) &&
           port_ok(c->listen_min) && port_ok(c->listen_max));
+    CHECK(c->max_message_size == ENODE_DEFAULT_MAX_MESSAGE);
     CHECK(c->n_ssl_dist_opts >= 0 &&
-          c->n_ssl_dist_opts <= ENODE_MAX_SSL_DIST_OPTS);
+          c->n_ssl_dist_opts <= c->room_ssl_dist_opts);
     for (int i = 0; i < 2 * c->n_ssl_dist_opts; i++)
         CHECK(c->ssl_dist_opts[i] && is_arg(c->ssl_dist_opts[i], orig, n));
 }
@@ -131,11 +141,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(argv, orig, (size_t)argc * sizeof *argv);
     argv[argc] = NULL;
 
-    enode_config_t cfg;
+    enode_config_t *cfg;
     char err[256] = "";
     int n = argc;
-    enode_config_init(&cfg);
-    int rc = enode_config_from_args(&cfg, &n, argv, err, sizeof err);
+    CHECK(enode_config_new(&cfg) == 0);
+    int rc = enode_config_from_args(cfg, &n, argv, err, sizeof err);
     if (rc == 0) {
         CHECK(n >= 0 && n <= argc && argv[n] == NULL);
         CHECK(argc == 0 ? n == 0 : argv[0] == orig[0]);
@@ -145,8 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 j++;
             CHECK(j < argc);
         }
-        check_config(&cfg, orig, argc);
-        take_further(&cfg);
+        check_config(cfg, orig, argc);
     } else {
         CHECK(rc == ENODE_EINVAL && err[0] != '\0');
     }
@@ -154,5 +163,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < argc; i++)
         free(orig[i]);
     free(argv);
+    if (rc == 0)
+        take_further(cfg); /* argv is gone: ASan sees a borrowed string */
+    enode_config_free(cfg);
     return 0;
 }

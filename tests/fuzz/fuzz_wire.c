@@ -198,26 +198,42 @@ typedef struct world {
     en_buf_t replies;
 } world_t;
 
+/* The node's configuration; every message is formatted (ENODE_LOG_DEBUG). */
+static enode_config_t *node_config(size_t max_message)
+{
+    enode_config_t *cfg;
+
+    if (enode_config_new(&cfg) != 0)
+        return NULL;
+    if (enode_config_set_name(cfg, "fake@vm", 0) != 0 ||
+        enode_config_set_cookie(cfg, "secret") != 0 ||
+        enode_config_set_proto(cfg, ENODE_PROTO_TCP) != 0 ||
+        enode_config_set_log(cfg, quiet, NULL, ENODE_LOG_DEBUG) != 0 ||
+        enode_config_set_max_message_size(cfg, max_message) != 0) {
+        enode_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
 static enode_t *new_node(size_t max_message)
 {
-    enode_config_t cfg;
+    enode_config_t *cfg = node_config(max_message);
     enode_t *n = NULL;
     char err[256];
 
-    enode_config_init(&cfg);
-    cfg.name = "fake@vm";
-    cfg.cookie = "secret";
-    cfg.proto = ENODE_PROTO_TCP;
-    cfg.log = quiet;
-    cfg.log_level = ENODE_LOG_DEBUG; /* every message is formatted */
-    cfg.max_message_size = max_message;
+    if (!cfg) {
+        fprintf(stderr, "fuzz_wire: cannot make a configuration\n");
+        abort();
+    }
     for (int attempt = 0; attempt < 20 && !n; attempt++) {
         if (!dist_port || attempt > 0)
             dist_port = pick_port();
-        cfg.dist_port = dist_port;
-        if (enode_new(&n, &cfg, err, sizeof err) != 0)
+        enode_config_set_dist_port(cfg, dist_port);
+        if (enode_new(&n, cfg, err, sizeof err) != 0)
             n = NULL;
     }
+    enode_config_free(cfg);
     if (!n) {
         fprintf(stderr, "fuzz_wire: cannot make a node: %s\n", err);
         abort();

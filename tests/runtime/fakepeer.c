@@ -53,6 +53,7 @@ struct fakepeer {
     fp_pkt_t *taken;        /* the packet fp_expect returned last */
     unsigned ticks, malformed;
     uint32_t next_ref;
+    int passive; /* fp_set_passive: another thread runs the node */
     char err[1024];
 };
 
@@ -192,22 +193,29 @@ static void pump_once(fp_t *fp, int ms, int want_write)
     struct pollfd pf[3];
     nfds_t n = 0;
 
-    pf[n++] = (struct pollfd){.fd = enode_fd(fp->node), .events = POLLIN};
+    if (!fp->passive)
+        pf[n++] = (struct pollfd){.fd = enode_fd(fp->node), .events = POLLIN};
     if (fp->fd >= 0 && !fp->closed)
         pf[n++] = (struct pollfd){
             .fd = fp->fd,
             .events = (short)(POLLIN | (want_write ? POLLOUT : 0))};
     if (fp->lfd >= 0 && fp->fd < 0)
         pf[n++] = (struct pollfd){.fd = fp->lfd, .events = POLLIN};
-    int node_ms = enode_timeout(fp->node);
+    int node_ms = fp->passive ? -1 : enode_timeout(fp->node);
     if (node_ms >= 0 && node_ms < ms)
         ms = node_ms;
     if (poll(pf, n, ms) < 0 && errno != EINTR)
         fail(fp, "poll: %s", strerror(errno));
-    enode_process(fp->node, 0);
+    if (!fp->passive)
+        enode_process(fp->node, 0);
     read_available(fp);
     if (fp->up)
         take_packets(fp);
+}
+
+void fp_set_passive(fp_t *fp, int passive)
+{
+    fp->passive = passive;
 }
 
 void fp_pump(fp_t *fp, int ms)

@@ -278,6 +278,12 @@ int fp_sync(fp_t *fp, int timeout_ms);
  * connection closes. For tests of time itself; others use fp_sync. */
 void fp_pump(fp_t *fp, int ms);
 
+/* Stop (1) or resume (0) running the node while the peer waits: for a
+ * test in which another thread runs the node's loop, such as a thread
+ * waiting in enode_rpc_call or enode_call in event-loop mode, or the
+ * node's own thread. The peer then only reads and writes its socket. */
+void fp_set_passive(fp_t *fp, int passive);
+
 /* Wait until the node closes the connection. 0, or -1 after timeout_ms. */
 int fp_wait_closed(fp_t *fp, int timeout_ms);
 

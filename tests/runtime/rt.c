@@ -56,27 +56,29 @@ static int free_port(void)
 enode_t *rt_node_new(const rt_node_opts_t *opts)
 {
     rt_node_opts_t none = {0};
-    enode_config_t cfg;
+    enode_config_t *cfg;
     enode_t *n = NULL;
     char err[512] = "";
 
     if (!opts)
         opts = &none;
-    enode_config_init(&cfg);
-    cfg.name = RT_NODE;
-    cfg.cookie = FP_DEFAULT_COOKIE;
-    cfg.proto = ENODE_PROTO_TCP;
-    cfg.hidden = opts->hidden;
-    cfg.max_message_size = opts->max_message;
-    cfg.connect_all = !opts->global_off;
-    cfg.log = keep_log;
-    cfg.log_level = ENODE_LOG_DEBUG;
+    cr_assert_eq(enode_config_new(&cfg), 0);
+    cr_assert_eq(enode_config_set_name(cfg, RT_NODE, 0), 0);
+    cr_assert_eq(enode_config_set_cookie(cfg, FP_DEFAULT_COOKIE), 0);
+    cr_assert_eq(enode_config_set_proto(cfg, ENODE_PROTO_TCP), 0);
+    cr_assert_eq(enode_config_set_hidden(cfg, opts->hidden), 0);
+    cr_assert_eq(enode_config_set_max_message_size(cfg, opts->max_message),
+                 0);
+    cr_assert_eq(enode_config_set_log(cfg, keep_log, NULL, ENODE_LOG_DEBUG),
+                 0);
+    cr_assert_eq(enode_config_set_connect_all(cfg, !opts->global_off), 0);
     /* Another test process may take the port between the two steps. */
     for (int attempt = 0; attempt < 20 && !n; attempt++) {
-        cfg.dist_port = free_port();
-        if (enode_new(&n, &cfg, err, sizeof err) != 0)
+        cr_assert_eq(enode_config_set_dist_port(cfg, free_port()), 0);
+        if (enode_new(&n, cfg, err, sizeof err) != 0)
             n = NULL;
     }
+    enode_config_free(cfg);
     cr_assert(n, "cannot make the node under test: %s", err);
     return n;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "enode.h"
+#include "node/config_int.h"
 #include "tls/tlsconf.h"
 
 /* term_to_binary({st, 1}) */
@@ -107,29 +108,33 @@ static int never(void *user, const enode_cert_event_t *ev, char *why,
 
 Test(verify_fun, registering_c_functions)
 {
-    enode_config_t cfg;
-    enode_config_init(&cfg);
-    cr_assert_eq(cfg.n_verify_funs, 0);
-    cr_assert_eq(enode_config_add_verify_fun(&cfg, "m", "f", never, NULL), 0);
-    cr_assert_eq(enode_config_add_verify_fun(&cfg, "m", "g", never, NULL), 0);
-    cr_assert_eq(enode_config_add_verify_fun(&cfg, "m", "f", never, NULL),
+    enode_config_t *cfg;
+    cr_assert_eq(enode_config_new(&cfg), 0);
+    cr_assert_eq(cfg->n_verify_funs, 0);
+    cr_assert_eq(enode_config_add_verify_fun(cfg, "m", "f", never, NULL), 0);
+    cr_assert_eq(enode_config_add_verify_fun(cfg, "m", "g", never, &cfg), 0);
+    cr_assert_eq(enode_config_add_verify_fun(cfg, "m", "f", never, NULL),
                  ENODE_EINVAL, "registered twice");
-    cr_assert_eq(enode_config_add_verify_fun(&cfg, "inet_tls_dist",
+    cr_assert_eq(enode_config_add_verify_fun(cfg, "inet_tls_dist",
                                              "verify_client", never, NULL),
                  ENODE_EINVAL, "the built-in's name");
-    cr_assert_eq(enode_config_add_verify_fun(&cfg, NULL, "f", never, NULL),
+    cr_assert_eq(enode_config_add_verify_fun(cfg, NULL, "f", never, NULL),
                  ENODE_EINVAL);
-    cr_assert_eq(enode_config_add_verify_fun(&cfg, "m", "h", NULL, NULL),
+    cr_assert_eq(enode_config_add_verify_fun(cfg, "m", "h", NULL, NULL),
                  ENODE_EINVAL);
-    char names[ENODE_MAX_VERIFY_FUNS][8];
-    for (int i = 2; i < ENODE_MAX_VERIFY_FUNS; i++) {
-        snprintf(names[i], sizeof names[i], "f%d", i);
-        cr_assert_eq(
-            enode_config_add_verify_fun(&cfg, "m", names[i], never, NULL), 0);
+    cr_assert_eq(enode_config_add_verify_fun(NULL, "m", "h", never, NULL),
+                 ENODE_EINVAL);
+    /* as many as wanted, names copied */
+    for (int i = 0; i < 40; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "f%d", i);
+        cr_assert_eq(enode_config_add_verify_fun(cfg, "m", name, never, NULL),
+                     0);
     }
-    cr_assert_eq(enode_config_add_verify_fun(&cfg, "m", "full", never, NULL),
-                 ENODE_EINVAL);
-    cr_assert_eq(cfg.n_verify_funs, ENODE_MAX_VERIFY_FUNS);
-    cr_assert_eq(cfg.verify_funs[1].fn, never);
-    cr_assert_str_eq(cfg.verify_funs[1].function, "g");
+    cr_assert_eq(cfg->n_verify_funs, 42);
+    cr_assert_str_eq(cfg->verify_funs[41].function, "f39");
+    cr_assert_eq(cfg->verify_funs[1].fn, never);
+    cr_assert_eq(cfg->verify_funs[1].user, &cfg);
+    cr_assert_str_eq(cfg->verify_funs[1].function, "g");
+    enode_config_free(cfg);
 }

@@ -1,0 +1,41 @@
+/* config_int.h - what an enode_config_t holds (internal).
+ *
+ * The struct is opaque to programs, so that a setting can be added
+ * without breaking the ABI. Strings and the TLS option pairs are the
+ * configuration's own copies, freed by enode_config_free(). Tests read the
+ * fields here to check what enode_config_from_args() parsed.
+ */
+#ifndef ENODE_NODE_CONFIG_INT_H
+#define ENODE_NODE_CONFIG_INT_H
+
+#include "enode.h"
+#include "net/net.h"
+
+struct enode_config {
+    char *name;             /* NULL until set */
+    int long_names;         /* 1: like -name */
+    char *cookie;           /* NULL: ~/.erlang.cookie */
+    enode_proto_t proto;
+    int ipv6;
+    int hidden;
+    unsigned net_ticktime;  /* seconds */
+    unsigned setup_time_ms;
+    int epmd_port;          /* 0: $ERL_EPMD_PORT, else 4369 */
+    int dist_port;          /* > 0: no EPMD */
+    int listen_min, listen_max;
+    size_t max_message_size;
+    char *ssl_dist_optfile; /* NULL: none */
+    char **ssl_dist_opts;   /* key, value, key, value... */
+    int n_ssl_dist_opts;    /* pairs */
+    int room_ssl_dist_opts; /* pairs ssl_dist_opts has room for */
+    enode_log_fn log;       /* NULL: standard error */
+    void *log_user;
+    int log_level;
+    enode_verify_fn verify;
+    void *verify_user;
+    int connect_all;        /* 0: like -connect_all false, global off */
+    en_verify_fun_entry_t *verify_funs; /* for verify_fun options */
+    int n_verify_funs;
+};
+
+#endif
