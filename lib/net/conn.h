@@ -151,6 +151,14 @@ uint64_t en_conn_deadline(const en_conn_t *c);
 /* Take the connections waiting on the listening socket. */
 void en_conn_accept(en_net_t *net);
 
+/* verifyfun.c: find the C functions that the sides' verify_fun options
+ * name (ENODE_EINVAL with err if one is not registered); and run c's
+ * side's on the peer's chain after the handshake: 0, or -1 with c
+ * failed. */
+int en_verify_fun_resolve(en_net_t *net, const en_net_settings_t *s, char *err,
+                          size_t errlen);
+int en_verify_fun_run(en_conn_t *c);
+
 /* ---- epmd_client.c ---- */
 int en_epmd_register(en_net_t *net, char *err, size_t errlen);
 

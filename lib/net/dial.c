@@ -145,7 +145,7 @@ static void tls_step(en_conn_t *c)
 
     c->tls_wants_write = io == EN_IO_WANT_WRITE;
     if (io == EN_IO_DONE) {
-        if (app_verify(c) == 0)
+        if (en_verify_fun_run(c) == 0 && app_verify(c) == 0)
             en_setup_start_handshake(c);
     } else if (io == EN_IO_WANT_READ || io == EN_IO_WANT_WRITE)
         en_conn_update_watch(c);
