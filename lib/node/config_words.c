@@ -82,6 +82,10 @@ int en_words_split(en_words_t *w, const char *s, int comments)
     return 0;
 }
 
+/* No set of flags comes near this; a device such as /dev/zero would
+ * otherwise be read until memory runs out. */
+#define ARGS_FILE_MAX (1024 * 1024)
+
 /* The whole file at path, NUL-terminated, or NULL with err set. */
 static char *slurp(const char *path, char *err, size_t errlen)
 {
@@ -106,7 +110,14 @@ static char *slurp(const char *path, char *err, size_t errlen)
         }
         got = fread(text + len, 1, room - len - 1, f);
         len += got;
-    } while (got > 0);
+    } while (got > 0 && len <= ARGS_FILE_MAX);
+    if (len > ARGS_FILE_MAX) {
+        snprintf(err, errlen, "-args_file %s: larger than %d bytes", path,
+                 ARGS_FILE_MAX);
+        free(text);
+        fclose(f);
+        return NULL;
+    }
     if (ferror(f)) {
         snprintf(err, errlen, "-args_file %s: %s", path, strerror(errno));
         free(text);

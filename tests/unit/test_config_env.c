@@ -224,6 +224,13 @@ Test(args_file, errors_name_the_file)
                          "No such file or directory");
     }
     {
+        ARGV("-args_file", "/dev/zero");
+        cr_assert_eq(enode_config_from_args(c, &argc, argv, err, sizeof err),
+                     ENODE_EINVAL);
+        cr_assert_str_eq(err, "-args_file /dev/zero: larger than 1048576 "
+                         "bytes");
+    }
+    {
         ARGV("-args_file");
         cr_assert_eq(enode_config_from_args(c, &argc, argv, err, sizeof err),
                      ENODE_EINVAL);
