@@ -91,6 +91,9 @@ enum en_io en_conn_read(en_conn_t *c, char *err, size_t errlen);
 /* The peer closed a connection that was up, as nodes do when they
  * disconnect or stop: news, not trouble (logged at info level). */
 void en_conn_closed_by_peer(en_conn_t *c, const char *why);
+/* This node closes c on purpose (the application's enode_disconnect):
+ * logged at info level too; what was queued for it is dropped. */
+void en_conn_closed_by_us(en_conn_t *c, const char *why);
 /* Write as much of c->out as the socket takes, as it is. -1 if the
  * connection failed (c is then dead). */
 int en_conn_flush(en_conn_t *c);
