@@ -65,6 +65,8 @@ typedef struct en_net_settings {
     int epmd_port;  /* 0: $ERL_EPMD_PORT, else 4369 */
     int dist_port;  /* > 0: no EPMD; every node listens on this port */
     int listen_min, listen_max;
+    const char *listen_addr; /* an IP literal; NULL: any address */
+    enode_auto_connect_t auto_connect; /* dist_auto_connect */
     const char *cookie; /* NULL: ~/.erlang.cookie */
     const char *ssl_dist_optfile;
     const char *const *ssl_dist_opts; /* key, value, key, value... */
@@ -128,6 +130,8 @@ typedef struct en_net {
     en_buf_t rx;  /* where connections that are up read into */
     struct en_peer_port *peer_ports;
     int last_conn_code; /* why the last connection failed */
+    enode_auto_connect_t auto_connect;
+    struct en_barred *barred; /* nodes a send may not connect to (once) */
 
     /* the loop's own thread (enode_start_thread) */
     pthread_t thread;
@@ -157,6 +161,19 @@ void en_net_close(en_net_t *net);
 /* The port to reach peer at without EPMD, or 0 to ask its EPMD. */
 int en_net_peer_port(const en_net_t *net, const char *peer);
 int en_net_set_peer_port(en_net_t *net, const char *peer, int port);
+
+/* ---- dist_auto_connect (autoconn.c) ------------------------------------ */
+
+/* 1 if a send (a link, a monitor, a call) toward peer, which is not
+ * connected, may connect to it; 0 if dist_auto_connect forbids it. */
+int en_net_may_dial(en_net_t *net, const char *peer);
+/* Say why a send did not connect to peer; returns ENODE_ECONN. */
+int en_net_refuse_dial(en_net_t *net, const char *peer);
+/* The connection to peer went down (once: a send may not connect again);
+ * a connection to peer came up (it may). */
+void en_net_bar(en_net_t *net, const char *peer);
+void en_net_unbar(en_net_t *net, const char *peer);
+void en_net_free_bars(en_net_t *net);
 
 /* ---- connections (conn.c) ---------------------------------------------- */
 
@@ -209,8 +226,9 @@ typedef struct en_out {
 } en_out_t;
 
 /* Begin a packet to peer, on the connection to it (dialled if `dial` and
- * there is none). ENODE_ECONN if there is no connection (the error is
- * set when a dial failed). */
+ * there is none, and dist_auto_connect allows it). ENODE_ECONN if there
+ * is no connection (the error is set when a dial failed or was not
+ * allowed). */
 int en_net_out_begin(en_net_t *net, const char *peer, int dial, en_out_t *o);
 /* Begin a packet on c itself, e.g. an answer to what c brought. */
 void en_net_out_on(en_conn_t *c, en_out_t *o);

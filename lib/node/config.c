@@ -6,6 +6,7 @@
  */
 #include "node/config_int.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ void enode_config_free(enode_config_t *c)
     free(c->name);
     free(c->cookie);
     free(c->ssl_dist_optfile);
+    free(c->listen_addr);
     for (int i = 0; i < 2 * c->n_ssl_dist_opts; i++)
         free(c->ssl_dist_opts[i]);
     free(c->ssl_dist_opts);
@@ -211,6 +213,27 @@ int enode_config_add_ssl_dist_opt(enode_config_t *c, const char *key,
     c->ssl_dist_opts[2 * c->n_ssl_dist_opts] = k;
     c->ssl_dist_opts[2 * c->n_ssl_dist_opts + 1] = v;
     c->n_ssl_dist_opts++;
+    return 0;
+}
+
+int enode_config_set_listen_address(enode_config_t *c, const char *address)
+{
+    unsigned char ip[sizeof(struct in6_addr)];
+
+    if (!c || (address && inet_pton(AF_INET, address, ip) != 1 &&
+               inet_pton(AF_INET6, address, ip) != 1))
+        return ENODE_EINVAL;
+    return keep_copy(&c->listen_addr, address);
+}
+
+int enode_config_set_auto_connect(enode_config_t *c,
+                                  enode_auto_connect_t mode)
+{
+    if (!c || (mode != ENODE_AUTO_CONNECT_ALWAYS &&
+               mode != ENODE_AUTO_CONNECT_NEVER &&
+               mode != ENODE_AUTO_CONNECT_ONCE))
+        return ENODE_EINVAL;
+    c->auto_connect = mode;
     return 0;
 }
 
