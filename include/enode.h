@@ -127,6 +127,7 @@ typedef int (*enode_verify_fn)(void *user, const enode_peer_cert_t *cert,
                                char *why, size_t whylen);
 
 #define ENODE_DEFAULT_MAX_MESSAGE ((size_t)256 * 1024 * 1024)
+#define ENODE_DEFAULT_MAX_FRAGMENTED 1024u
 
 /* A node's configuration, opaque: made by enode_config_new(), filled by
  * the setters below and by enode_config_from_args(), read by enode_new(),
@@ -193,6 +194,15 @@ int enode_config_set_listen_range(enode_config_t *config, int min, int max);
 /* The largest message a peer may send, in bytes; a peer that sends a
  * bigger one loses its connection. 0: ENODE_DEFAULT_MAX_MESSAGE. */
 int enode_config_set_max_message_size(enode_config_t *config, size_t bytes);
+
+/* The most messages a peer may have half sent in fragments at once on
+ * one connection; a peer that starts one more loses its connection.
+ * OTP has one open per process sending a message over 64 KiB to this
+ * node, so the default, ENODE_DEFAULT_MAX_FRAGMENTED (1024), is far from
+ * what real traffic meets. The bytes of those messages together are
+ * bounded by max_message_size. 0: the default. */
+int enode_config_set_max_fragmented_messages(enode_config_t *config,
+                                             unsigned count);
 
 /* A file of TLS options, like -ssl_dist_optfile; NULL: none. */
 int enode_config_set_ssl_dist_optfile(enode_config_t *config,

@@ -192,6 +192,7 @@ en_conn_t *en_conn_new(en_net_t *net, int initiator)
     c->fd = -1;
     c->deadline_ms = en_now_ms() + net->setup_ms;
     en_frag_init(&c->frags, net->max_message);
+    en_frag_set_max_sequences(&c->frags, net->max_fragmented);
     c->next = net->conns;
     net->conns = c;
     return c;

@@ -55,6 +55,7 @@ typedef struct en_net_settings {
     unsigned ticktime_ms;
     unsigned setup_ms;
     size_t max_message;
+    unsigned max_fragmented; /* 0: ENODE_DEFAULT_MAX_FRAGMENTED */
     int epmd_port;  /* 0: $ERL_EPMD_PORT, else 4369 */
     int dist_port;  /* > 0: no EPMD; every node listens on this port */
     int listen_min, listen_max;
@@ -83,6 +84,7 @@ typedef struct en_net {
     unsigned ticktime_ms;
     unsigned setup_ms;
     size_t max_message; /* a peer sending more loses its connection */
+    unsigned max_fragmented; /* fragmented messages open per connection */
     int epmd_port;
     int dist_port;
     uint64_t flags;    /* what we advertise */

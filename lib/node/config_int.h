@@ -23,6 +23,7 @@ struct enode_config {
     int dist_port;          /* > 0: no EPMD */
     int listen_min, listen_max;
     size_t max_message_size;
+    unsigned max_fragmented; /* fragmented messages open per connection */
     char *ssl_dist_optfile; /* NULL: none */
     char **ssl_dist_opts;   /* key, value, key, value... */
     int n_ssl_dist_opts;    /* pairs */

@@ -40,6 +40,7 @@ static void net_settings(const enode_config_t *cfg, en_net_settings_t *s)
     s->ticktime_ms = (cfg->net_ticktime ? cfg->net_ticktime : 60) * 1000;
     s->setup_ms = cfg->setup_time_ms;
     s->max_message = cfg->max_message_size;
+    s->max_fragmented = cfg->max_fragmented;
     s->epmd_port = cfg->epmd_port;
     s->dist_port = cfg->dist_port;
     s->listen_min = cfg->listen_min;

@@ -28,6 +28,7 @@ typedef struct rt_node_opts {
     int hidden;
     size_t max_message; /* 0: the default */
     int global_off;     /* like -connect_all false */
+    unsigned max_fragmented; /* 0: the default */
 } rt_node_opts_t;
 
 extern enode_t *rt_node;
