@@ -220,6 +220,12 @@ int enode_config_add_ssl_dist_opt(enode_config_t *config, const char *key,
 int enode_config_set_log(enode_config_t *config, enode_log_fn fn, void *user,
                          int level);
 
+/* The queue limits every mailbox starts with (see enode_mbox_set_limit):
+ * max_len messages, max_bytes bytes; 0: no limit on that one (the
+ * default, as in Erlang, where max_heap_size is off unless set). */
+int enode_config_set_mbox_limit(enode_config_t *config, size_t max_len,
+                                size_t max_bytes);
+
 /* The application's own check of a peer's certificate, called with user;
  * NULL: enode's own TLS checks only (the default). */
 int enode_config_set_verify(enode_config_t *config, enode_verify_fn fn,
@@ -361,6 +367,22 @@ int enode_mbox_new(enode_t *node, enode_mbox_t **mbox);
 
 /* Unregister and free a mailbox; undelivered messages are dropped. */
 void enode_mbox_free(enode_mbox_t *mbox);
+
+/* How many messages wait in the mailbox (*len) and the bytes they take
+ * (*bytes: their terms and the queue's own bookkeeping), like
+ * process_info(P, [message_queue_len, total_heap_size]); either may be
+ * NULL. 0, or ENODE_EINVAL. */
+int enode_mbox_info(const enode_mbox_t *mbox, size_t *len, size_t *bytes);
+
+/* Limit the mailbox's queue to max_len messages and max_bytes bytes (as
+ * enode_mbox_info counts them; 0: no limit on that one). A message that
+ * would take the queue over either makes the mailbox exit with reason
+ * `killed`, as a process over max_heap_size is killed: trapping exits
+ * does not stop it, links and monitors fire, and the log says why. A new
+ * mailbox starts with the node's limits (enode_config_set_mbox_limit;
+ * none by default). 0, or ENODE_EINVAL. */
+int enode_mbox_set_limit(enode_mbox_t *mbox, size_t max_len,
+                         size_t max_bytes);
 
 /* The mailbox's pid, valid while the mailbox lives. */
 const erlang_pid *enode_mbox_pid(const enode_mbox_t *mbox);

@@ -174,6 +174,16 @@ int enode_config_set_max_fragmented_messages(enode_config_t *c,
     return 0;
 }
 
+int enode_config_set_mbox_limit(enode_config_t *c, size_t max_len,
+                                size_t max_bytes)
+{
+    if (!c)
+        return ENODE_EINVAL;
+    c->mbox_max_len = max_len;
+    c->mbox_max_bytes = max_bytes;
+    return 0;
+}
+
 int enode_config_set_ssl_dist_optfile(enode_config_t *c, const char *path)
 {
     if (!c || (path && !path[0]))

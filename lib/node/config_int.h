@@ -24,6 +24,7 @@ struct enode_config {
     int listen_min, listen_max;
     size_t max_message_size;
     unsigned max_fragmented; /* fragmented messages open per connection */
+    size_t mbox_max_len, mbox_max_bytes; /* 0: no limit */
     char *ssl_dist_optfile; /* NULL: none */
     char **ssl_dist_opts;   /* key, value, key, value... */
     int n_ssl_dist_opts;    /* pairs */

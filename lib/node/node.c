@@ -103,6 +103,8 @@ int enode_new(enode_t **out, const enode_config_t *cfg, char *err,
     net_settings(cfg, &s);
     en_net_init(&n->net, &n->core);
     en_proc_init(&n->proc, &n->core, &n->net);
+    n->proc.mbox_max_len = cfg->mbox_max_len;
+    n->proc.mbox_max_bytes = cfg->mbox_max_bytes;
     if ((rc = init_core(n, cfg, err, errlen)) < 0 ||
         (rc = en_net_open(&n->net, &s, err, errlen)) < 0 ||
         (rc = en_net_publish(&n->net, err, errlen)) < 0 ||

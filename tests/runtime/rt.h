@@ -29,6 +29,7 @@ typedef struct rt_node_opts {
     size_t max_message; /* 0: the default */
     int global_off;     /* like -connect_all false */
     unsigned max_fragmented; /* 0: the default */
+    size_t mbox_max_len, mbox_max_bytes; /* 0: none */
 } rt_node_opts_t;
 
 extern enode_t *rt_node;
