@@ -75,6 +75,7 @@ enum {
     ENODE_EEXIST = -13,    /* the name is in use */
     ENODE_ECONN = -14,     /* the connection to the node failed or was lost */
     ENODE_ERAISED = -15,   /* the function called raised an exception */
+    ENODE_EBUSY = -16,     /* the connection is busy (dist_buf_busy_limit) */
 };
 
 /* A static English name for an ENODE_E* code. Never NULL. */
@@ -128,6 +129,7 @@ typedef int (*enode_verify_fn)(void *user, const enode_peer_cert_t *cert,
 
 #define ENODE_DEFAULT_MAX_MESSAGE ((size_t)256 * 1024 * 1024)
 #define ENODE_DEFAULT_MAX_FRAGMENTED 1024u
+#define ENODE_DEFAULT_DIST_BUF_BUSY_LIMIT ((size_t)1024 * 1024)
 
 /* A node's configuration, opaque: made by enode_config_new(), filled by
  * the setters below and by enode_config_from_args(), read by enode_new(),
@@ -220,6 +222,14 @@ int enode_config_add_ssl_dist_opt(enode_config_t *config, const char *key,
 int enode_config_set_log(enode_config_t *config, enode_log_fn fn, void *user,
                          int level);
 
+/* Like erl's +zdbbl (in KiB there) and -kernel dist_buf_busy_limit: when
+ * more than this many bytes wait to be written to a peer, the connection
+ * is busy and enode_send() to it waits, or returns ENODE_EBUSY in
+ * event-loop mode (see enode_send). 0: ENODE_DEFAULT_DIST_BUF_BUSY_LIMIT,
+ * 1 MiB, as in OTP. */
+int enode_config_set_dist_buf_busy_limit(enode_config_t *config,
+                                         size_t bytes);
+
 /* The queue limits every mailbox starts with (see enode_mbox_set_limit):
  * max_len messages, max_bytes bytes; 0: no limit on that one (the
  * default, as in Erlang, where max_heap_size is off unless set). */
@@ -252,7 +262,8 @@ int enode_config_get_dist_port(const enode_config_t *config);
  * -hidden, -proto_dist inet_tls|inet6_tls|inet_tcp|inet6_tcp,
  * -ssl_dist_optfile F, -ssl_dist_opt K V [K V ...],
  * -kernel net_ticktime S | net_setuptime S | inet_dist_listen_min P |
- * inet_dist_listen_max P | connect_all true|false, -erl_epmd_port P,
+ * inet_dist_listen_max P | connect_all true|false |
+ * dist_buf_busy_limit Bytes, +zdbbl KiB, -erl_epmd_port P,
  * -epmd_port P, -connect_all true|false.
  * Flags it knows are removed from argv (argc is updated); others stay, in
  * order, for the program. On failure returns ENODE_EINVAL (or
@@ -411,7 +422,15 @@ int enode_receive(enode_mbox_t *mbox, enode_msg_t *msg, int timeout_ms);
  * burst costs a few records and system calls, not one per message. The
  * loop is woken for it: in event-loop mode enode_fd() turns readable, and
  * the host must call enode_process() then, as for any other event.
- * enode_free() and enode_disconnect() first write what is queued. */
+ * enode_free() and enode_disconnect() first write what is queued.
+ *
+ * When more than dist_buf_busy_limit bytes wait to be written to the
+ * peer (enode_config_set_dist_buf_busy_limit; 1 MiB), the connection is
+ * busy: with a loop thread the send waits until the loop has written
+ * enough, as OTP suspends the sender (ENODE_ECONN if the connection goes
+ * meanwhile); in event-loop mode, or on the loop's thread (an rpc
+ * function), it returns ENODE_EBUSY at once and sends nothing: run
+ * enode_process() and send again. enode_reg_send() does the same. */
 int enode_send(enode_mbox_t *from, const erlang_pid *to, const ei_x_buff *msg);
 
 /* Send to the process registered as `name` on `node_name` (NULL or this

@@ -47,6 +47,8 @@ static int take_settings(en_net_t *net, const en_net_settings_t *s,
                                       : ENODE_DEFAULT_MAX_MESSAGE;
     net->max_fragmented = s->max_fragmented ? s->max_fragmented
                                             : ENODE_DEFAULT_MAX_FRAGMENTED;
+    net->busy_limit = s->busy_limit ? s->busy_limit
+                                    : ENODE_DEFAULT_DIST_BUF_BUSY_LIMIT;
     net->dist_port = s->dist_port;
     net->epmd_port = en_epmd_default_port(s->epmd_port);
     net->flags = our_flags(s->hidden);

@@ -41,6 +41,7 @@ static void net_settings(const enode_config_t *cfg, en_net_settings_t *s)
     s->setup_ms = cfg->setup_time_ms;
     s->max_message = cfg->max_message_size;
     s->max_fragmented = cfg->max_fragmented;
+    s->busy_limit = cfg->dist_buf_busy_limit;
     s->epmd_port = cfg->epmd_port;
     s->dist_port = cfg->dist_port;
     s->listen_min = cfg->listen_min;

@@ -71,6 +71,8 @@ enode_t *rt_node_new(const rt_node_opts_t *opts)
                  0);
     cr_assert_eq(
         enode_config_set_max_fragmented_messages(cfg, opts->max_fragmented), 0);
+    cr_assert_eq(enode_config_set_dist_buf_busy_limit(cfg, opts->busy_limit),
+                 0);
     cr_assert_eq(enode_config_set_mbox_limit(cfg, opts->mbox_max_len,
                                              opts->mbox_max_bytes),
                  0);
