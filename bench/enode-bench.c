@@ -13,6 +13,8 @@
  *   c_c_tls      enode C node -> enode C node over TLS
  *   erl_erl_tcp  Erlang -> Erlang over inet_tcp_dist (reference)
  *   erl_ei_tcp   Erlang -> ei C node over TCP (reference: erl_interface)
+ *   erl_c_tcp    Erlang -> enode C node over TCP (beside ei, same sender)
+ *   c_erl_tcp    enode C node -> Erlang over TCP
  *   c_c_tcp      enode C node -> enode C node over TCP (reference)
  *
  * Workloads: small tuples (msg/s), binaries of 1 KiB, 64 KiB and 1 MiB
@@ -627,6 +629,8 @@ enum {
     P_C_C_TLS,
     P_ERL_ERL_TCP,
     P_ERL_EI_TCP,
+    P_ERL_C_TCP,
+    P_C_ERL_TCP,
     P_C_C_TCP,
     N_PATHS
 };
@@ -860,6 +864,7 @@ static void start_cluster(bench_t *b)
     check_receiver(b->ea, h_cnode_name(b->cn_tls));
     check_receiver(b->ta, h_cnode_name(b->cn_tcp));
     check_receiver(b->ta, h_cnode_name(b->ei));
+    check_receiver(b->ta, h_node_name(b->tb));
     snprintf(name, sizeof name, "bc_tls_%d", me);
     cside_init(&b->c_tls, b->cluster, name, 1);
     snprintf(name, sizeof name, "bc_tcp_%d", me);
@@ -908,6 +913,11 @@ static void define_paths(bench_t *b)
                 b->ta, NULL, h_node_name(b->tb));
     define_path(b, P_ERL_EI_TCP, "erl_ei_tcp", "Erlang -> ei C node, TCP", 0,
                 b->ta, NULL, h_cnode_name(b->ei));
+    /* enode beside ei on ei's own ground: plain TCP, the same sender. */
+    define_path(b, P_ERL_C_TCP, "erl_c_tcp", "Erlang -> enode, TCP", 0, b->ta,
+                NULL, h_cnode_name(b->cn_tcp));
+    define_path(b, P_C_ERL_TCP, "c_erl_tcp", "enode -> Erlang, TCP", 0, NULL,
+                &b->c_tcp, h_node_name(b->tb));
     define_path(b, P_C_C_TCP, "c_c_tcp", "C node -> C node, TCP", 0, NULL,
                 &b->c_tcp, h_cnode_name(b->cn_tcp));
 }
@@ -1121,7 +1131,8 @@ static void print_main_table(const bench_t *b)
 {
     static const char *const heads[N_PATHS] = {
         "Erl->Erl TLS", "Erl->C TLS",  "C->Erl TLS", "C->C TLS",
-        "Erl->Erl TCP", "Erl->ei TCP", "C->C TCP"};
+        "Erl->Erl TCP", "Erl->ei TCP", "Erl->C TCP", "C->Erl TCP",
+        "C->C TCP"};
 
     printf("| %-24s|", "workload (median)");
     for (int i = 0; i < N_PATHS; i++)
@@ -1279,10 +1290,57 @@ static int targets_c_c(const bench_t *b, target_t *t, int n)
     return n;
 }
 
+/* No cliff above 64 KiB: a C node moves 1 MiB binaries to another at
+ * least 0.7x as fast as 64 KiB ones, over TCP and over TLS. */
+static int targets_no_cliff(const bench_t *b, target_t *t, int n)
+{
+    const int ids[2] = {P_C_C_TCP, P_C_C_TLS};
+
+    for (int j = 0; j < 2; j++) {
+        const path_t *p = &b->paths[ids[j]];
+        double big = stat_median(&p->m[M_BIN_1M]),
+               mid = stat_median(&p->m[M_BIN_64K]);
+        double r = mid > 0 ? big / mid : 0;
+        char what[160];
+        snprintf(what, sizeof what,
+                 "%s, 1 MiB binaries: at least 0.7x its 64 KiB figure",
+                 p->label);
+        n = add_target(t, n, have(p, M_BIN_1M) && have(p, M_BIN_64K),
+                       r >= 0.7, what, "%.2fx (%.0f against %.0f MB/s)", r,
+                       big, mid);
+    }
+    return n;
+}
+
+/* enode beside ei: an Erlang sender is no slower to enode than to ei. */
+static int targets_beside_ei(const bench_t *b, target_t *t, int n)
+{
+    const path_t *c = &b->paths[P_ERL_C_TCP], *ei = &b->paths[P_ERL_EI_TCP];
+    const struct {
+        int m;
+        double want;
+        const char *what;
+    } goals[] = {
+        {M_SMALL, 1.0, "Erlang -> enode TCP, small tuples: at least 1.0x ei"},
+        {M_BIN_1M, 0.9, "Erlang -> enode TCP, 1 MiB binaries: at least 0.9x ei"},
+    };
+
+    for (size_t i = 0; i < sizeof goals / sizeof *goals; i++) {
+        int m = goals[i].m;
+        double e = stat_median(&ei->m[m]), r = e > 0 ? stat_median(&c->m[m]) / e : 0;
+        n = add_target(t, n, have(c, m) && have(ei, m), r >= goals[i].want,
+                       goals[i].what, "%.2fx ei's %.0f %s", r, e,
+                       metrics[m].unit);
+    }
+    return n;
+}
+
 static int collect_targets(const bench_t *b, target_t *t)
 {
     int n = targets_mixed(b, t, 0);
     n = targets_c_c(b, t, n);
+    n = targets_no_cliff(b, t, n);
+    n = targets_beside_ei(b, t, n);
     double kb = per_conn_kb(&b->mem_c);
     return add_target(t, n, b->mem_c.rss_kb[2] > 0, kb < 64,
                       "idle memory per additional TLS connection under 64 KiB",

@@ -127,6 +127,33 @@ typedef struct enode_peer_cert {
 typedef int (*enode_verify_fn)(void *user, const enode_peer_cert_t *cert,
                                char *why, size_t whylen);
 
+/* One certificate of the peer's chain, shown to a C verify function that
+ * a verify_fun option names (enode_config_add_verify_fun). The function
+ * runs once the handshake and enode's own checks passed, on each
+ * certificate the peer sent: the CAs first, the one furthest from the
+ * peer first (OTP's `valid` events), and the peer's own last (depth 0,
+ * OTP's `valid_peer`). Pointers are valid during the call. */
+typedef struct enode_cert_event {
+    int we_are_server;        /* 1: the peer connected to us */
+    const char *peer_addr;    /* "127.0.0.1:4711" */
+    int depth;                /* 0: the peer's certificate; 1, 2...: CAs */
+    const unsigned char *der; /* the certificate, DER */
+    size_t der_len;
+    const char *sha256;  /* of der, 64 lowercase hex digits */
+    const char *subject; /* "/CN=node1/O=Example" */
+    const char *issuer;
+    const char *state; /* State of {fun M:F/3, State}: term_to_binary(State),
+                          for ei_decode_version() and ei_decode_*() */
+    int state_len;
+} enode_cert_event_t;
+
+/* Called with the node's lock held, from the loop's thread: do not call
+ * back into the node. Return 0 to let the certificate pass (OTP's
+ * {valid, State}); nonzero to refuse the peer, with a sentence in why
+ * (OTP's {fail, Reason}). */
+typedef int (*enode_verify_fun_fn)(void *user, const enode_cert_event_t *ev,
+                                   char *why, size_t whylen);
+
 #define ENODE_DEFAULT_MAX_MESSAGE ((size_t)256 * 1024 * 1024)
 #define ENODE_DEFAULT_MAX_FRAGMENTED 1024u
 #define ENODE_DEFAULT_DIST_BUF_BUSY_LIMIT ((size_t)1024 * 1024)
@@ -240,6 +267,16 @@ int enode_config_set_mbox_limit(enode_config_t *config, size_t max_len,
  * NULL: enode's own TLS checks only (the default). */
 int enode_config_set_verify(enode_config_t *config, enode_verify_fn fn,
                             void *user);
+
+/* Register fn as the verify fun Module:Function/3, called with user, for
+ * option files that hold {verify_fun, {fun Module:Function/3, State}} (or
+ * -ssl_dist_opt server_verify_fun "{Module,Function,State}"). A verify_fun
+ * naming a function not registered stops enode_new();
+ * inet_tls_dist:verify_client is built in. ENODE_EINVAL also for the
+ * built-in's name or a name registered already. */
+int enode_config_add_verify_fun(enode_config_t *config, const char *module,
+                                const char *function, enode_verify_fun_fn fn,
+                                void *user);
 
 /* What a configuration holds, for a program to read back what
  * enode_config_from_args() found. The name ("alive" or "alive@host", NULL

@@ -170,6 +170,14 @@ void en_conn_closed_by_peer(en_conn_t *c, const char *why)
         conn_end(c, ENODE_ECONN, ENODE_LOG_INFO, why);
 }
 
+void en_conn_closed_by_us(en_conn_t *c, const char *why)
+{
+    if (c->phase == EN_PH_UP)
+        conn_end(c, ENODE_ECLOSED, ENODE_LOG_INFO, why);
+    else if (c->phase != EN_PH_DEAD)
+        en_conn_fail(c, ENODE_ECLOSED, "%s", why);
+}
+
 void en_conn_free(en_conn_t *c)
 {
     en_conn_close_transport(c);

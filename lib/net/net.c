@@ -93,6 +93,9 @@ static int open_tls(en_net_t *net, const en_net_settings_t *s, char *err,
     net->tls_client = en_tls_ctx_new(&net->tlsconf.client, 1, err, errlen);
     if (!net->tls_client)
         return ENODE_ETLS;
+    int rc = en_verify_fun_resolve(net, s, err, errlen);
+    if (rc < 0)
+        return rc;
     /* Once per node: a side that verifies nothing is a choice to see. */
     if (!en_tls_side_verifies(&net->tlsconf.client))
         en_core_log(net->core, ENODE_LOG_WARNING,

@@ -46,6 +46,13 @@ typedef struct en_net_hooks {
     void (*node_down)(void *ud, const char *peer, int was_up, int visible);
 } en_net_hooks_t;
 
+/* A C function registered as the verify fun module:function/3. */
+typedef struct en_verify_fun_entry {
+    char *module, *function;
+    enode_verify_fun_fn fn;
+    void *user;
+} en_verify_fun_entry_t;
+
 /* How the node speaks to others: from enode_config_t. Strings are
  * borrowed during en_net_open(). */
 typedef struct en_net_settings {
@@ -66,6 +73,8 @@ typedef struct en_net_settings {
     int n_ssl_dist_opts;              /* pairs */
     enode_verify_fn verify;
     void *verify_user;
+    const en_verify_fun_entry_t *verify_funs; /* for verify_fun options */
+    int n_verify_funs;
 } en_net_settings_t;
 
 /* A peer reached at a fixed port, without EPMD. */
@@ -108,6 +117,14 @@ typedef struct en_net {
     WOLFSSL_CTX *tls_server, *tls_client;
     enode_verify_fn verify; /* the application's TLS check, or NULL */
     void *verify_user;
+    /* the C functions that the server and client sides' verify_fun
+     * options name (verifyfun.c); fn NULL: none, or the built-in
+     * inet_tls_dist:verify_client when builtin is set */
+    struct en_side_fun {
+        enode_verify_fun_fn fn;
+        void *user;
+        int builtin;
+    } server_fun, client_fun;
     en_tls_rx_pool_t tls_rx; /* where TLS sessions read into */
 
     /* connections */

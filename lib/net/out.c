@@ -106,7 +106,7 @@ int en_net_disconnect(en_net_t *net, const char *peer)
     if (!c)
         return ENODE_ENOTFOUND;
     en_conns_flush_corked(net); /* what was sent before goes first */
-    en_conn_fail(c, ENODE_ECLOSED, "disconnected by the application");
+    en_conn_closed_by_us(c, "disconnected by the application");
     en_net_wake(net);
     return 0;
 }

@@ -45,6 +45,11 @@ void enode_config_free(enode_config_t *c)
     for (int i = 0; i < 2 * c->n_ssl_dist_opts; i++)
         free(c->ssl_dist_opts[i]);
     free(c->ssl_dist_opts);
+    for (int i = 0; i < c->n_verify_funs; i++) {
+        free(c->verify_funs[i].module);
+        free(c->verify_funs[i].function);
+    }
+    free(c->verify_funs);
     free(c);
 }
 
@@ -289,4 +294,42 @@ int enode_config_get_connect_all(const enode_config_t *c)
 int enode_config_get_dist_port(const enode_config_t *c)
 {
     return c ? c->dist_port : 0;
+}
+
+static int is_verify_fun(const en_verify_fun_entry_t *e, const char *module,
+                         const char *function)
+{
+    return strcmp(e->module, module) == 0 &&
+           strcmp(e->function, function) == 0;
+}
+
+int enode_config_add_verify_fun(enode_config_t *config, const char *module,
+                                const char *function, enode_verify_fun_fn fn,
+                                void *user)
+{
+    if (!config || !module || !function || !fn ||
+        (strcmp(module, "inet_tls_dist") == 0 &&
+         strcmp(function, "verify_client") == 0))
+        return ENODE_EINVAL;
+    for (int i = 0; i < config->n_verify_funs; i++)
+        if (is_verify_fun(&config->verify_funs[i], module, function))
+            return ENODE_EINVAL;
+    en_verify_fun_entry_t *more =
+        realloc(config->verify_funs,
+                (size_t)(config->n_verify_funs + 1) * sizeof *more);
+    if (!more)
+        return ENODE_ENOMEM;
+    config->verify_funs = more;
+    en_verify_fun_entry_t *e = &more[config->n_verify_funs];
+    e->module = strdup(module);
+    e->function = strdup(function);
+    if (!e->module || !e->function) {
+        free(e->module);
+        free(e->function);
+        return ENODE_ENOMEM;
+    }
+    e->fn = fn;
+    e->user = user;
+    config->n_verify_funs++;
+    return 0;
 }

@@ -9,6 +9,7 @@
 #define ENODE_NODE_CONFIG_INT_H
 
 #include "enode.h"
+#include "net/net.h"
 
 struct enode_config {
     char *name;             /* NULL until set */
@@ -36,6 +37,8 @@ struct enode_config {
     enode_verify_fn verify;
     void *verify_user;
     int connect_all;        /* 0: like -connect_all false, global off */
+    en_verify_fun_entry_t *verify_funs; /* for verify_fun options */
+    int n_verify_funs;
 };
 
 #endif

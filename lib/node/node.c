@@ -52,6 +52,8 @@ static void net_settings(const enode_config_t *cfg, en_net_settings_t *s)
     s->n_ssl_dist_opts = cfg->n_ssl_dist_opts;
     s->verify = cfg->verify;
     s->verify_user = cfg->verify_user;
+    s->verify_funs = cfg->verify_funs;
+    s->n_verify_funs = cfg->n_verify_funs;
 }
 
 /* The services every node runs; a peer would miss any of them. */

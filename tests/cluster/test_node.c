@@ -638,7 +638,16 @@ Test(node, a_name_too_long_for_an_atom_is_named_as_such, .init = up,
 
     memset(name, 'a', 300);
     name[300] = 0;
-    cr_assert_eq(make_node(&n, name, NULL, err, sizeof err), ENODE_EINVAL);
+    /* The setter refuses it; -sname says why. */
+    enode_config_t *cfg;
+    cr_assert_eq(enode_config_new(&cfg), 0);
+    cr_assert_eq(enode_config_set_name(cfg, name, 0), ENODE_EINVAL);
+    char a0[] = "prog", a1[] = "-sname";
+    char *argv[] = {a0, a1, name, NULL};
+    int argc = 3;
+    cr_assert_eq(enode_config_from_args(cfg, &argc, argv, err, sizeof err),
+                 ENODE_EINVAL);
+    enode_config_free(cfg);
     cr_assert(strstr(err, "node name 'aaaa"), "%s", err);
     cr_assert(strstr(err, "is too long: 30"), "%s", err);
     cr_assert(strstr(err, "an atom, which holds at most 255"), "%s", err);
