@@ -79,6 +79,14 @@ static size_t qmsg_offset(size_t len)
     return (len + _Alignof(en_qmsg_t) - 1) & ~(_Alignof(en_qmsg_t) - 1);
 }
 
+/* Whether a message of size bytes more would take mb over its limit. */
+static int over_limit(const en_mbox_t *mb, size_t size)
+{
+    return (mb->max_len && mb->queue_len >= mb->max_len) ||
+           (mb->max_bytes && (mb->queue_bytes >= mb->max_bytes ||
+                              size > mb->max_bytes - mb->queue_bytes));
+}
+
 int en_mbox_deliver(en_mbox_t *mb, const erlang_pid *from,
                     const char *to_name, const char *msg, size_t len)
 {
@@ -94,7 +102,12 @@ int en_mbox_deliver(en_mbox_t *mb, const erlang_pid *from,
     if (len > 0x7ffffff0)
         return ENODE_ENOMEM;
     size_t at = qmsg_offset(len + 1);
-    char *term = malloc(at + sizeof(en_qmsg_t) + node_len + to_len + 2);
+    size_t size = at + sizeof(en_qmsg_t) + node_len + to_len + 2;
+    if (over_limit(mb, size)) {
+        mb->proc->mbox_over(mb, size);
+        return 0; /* like a send to a process that has exited */
+    }
+    char *term = malloc(size);
     if (!term)
         return ENODE_ENOMEM;
 
@@ -104,6 +117,7 @@ int en_mbox_deliver(en_mbox_t *mb, const erlang_pid *from,
     q->next = NULL;
     q->term = term;
     q->len = (int)len + 1;
+    q->size = size;
     q->has_from = from != NULL;
     q->from_num = from ? from->num : 0;
     q->from_serial = from ? from->serial : 0;
@@ -120,7 +134,52 @@ int en_mbox_deliver(en_mbox_t *mb, const erlang_pid *from,
     else
         mb->head = q;
     mb->tail = q;
+    mb->queue_len++;
+    mb->queue_bytes += size;
     en_core_broadcast(mb->proc->core);
+    return 0;
+}
+
+/* q has left mb's queue. */
+static void uncount(en_mbox_t *mb, const en_qmsg_t *q)
+{
+    mb->queue_len--;
+    mb->queue_bytes -= q->size;
+}
+
+void en_mbox_clear_queue(en_mbox_t *mb)
+{
+    while (mb->head) {
+        en_qmsg_t *q = mb->head;
+        mb->head = q->next;
+        en_qmsg_free(q);
+    }
+    mb->tail = NULL;
+    mb->queue_len = 0;
+    mb->queue_bytes = 0;
+}
+
+int enode_mbox_info(const enode_mbox_t *mb, size_t *len, size_t *bytes)
+{
+    if (!mb)
+        return ENODE_EINVAL;
+    pthread_mutex_lock(en_mbox_lock(mb));
+    if (len)
+        *len = mb->queue_len;
+    if (bytes)
+        *bytes = mb->queue_bytes;
+    pthread_mutex_unlock(en_mbox_lock(mb));
+    return 0;
+}
+
+int enode_mbox_set_limit(enode_mbox_t *mb, size_t max_len, size_t max_bytes)
+{
+    if (!mb)
+        return ENODE_EINVAL;
+    pthread_mutex_lock(en_mbox_lock(mb));
+    mb->max_len = max_len;
+    mb->max_bytes = max_bytes;
+    pthread_mutex_unlock(en_mbox_lock(mb));
     return 0;
 }
 
@@ -157,6 +216,8 @@ int en_mbox_new_locked(en_proc_t *p, en_mbox_t **out)
     if (!mb)
         return ENODE_ENOMEM;
     mb->proc = p;
+    mb->max_len = p->mbox_max_len;
+    mb->max_bytes = p->mbox_max_bytes;
     en_make_pid(p, &mb->pid);
     mb->next = p->mboxes;
     p->mboxes = mb;
@@ -246,6 +307,7 @@ static int take_message(en_mbox_t *mb, en_match_fn match, void *ud,
     *pp = q->next;
     if (mb->tail == q)
         mb->tail = prev;
+    uncount(mb, q);
     qmsg_unpack(q, out);
     return 1;
 }
@@ -266,6 +328,7 @@ void en_mbox_drop(en_mbox_t *mb,
         *pp = q->next;
         if (mb->tail == q)
             mb->tail = prev;
+        uncount(mb, q);
         en_qmsg_free(q);
     }
 }

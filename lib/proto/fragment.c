@@ -131,6 +131,7 @@ static void slot_clear(en_frag_table_t *t, struct en_frag_seq *s)
 static void seq_discard(en_frag_table_t *t, struct en_frag_seq *s)
 {
     t->pending -= s->msg.cap;
+    t->held -= s->msg.len;
     en_buf_free(&s->msg);
     slot_clear(t, s);
 }
@@ -146,6 +147,15 @@ static int seq_append(en_frag_table_t *t, struct en_frag_seq *s,
                   s->seq_id, s->msg.len + len, t->max_message);
         return EN_FRAG_ETOOBIG;
     }
+    /* Each message within the limit is not enough: a peer could keep
+     * many of them half sent. Together they get one message's worth. */
+    if (len > t->max_message - t->held) {
+        en_errf(err, errlen,
+                "%zu unfinished fragmented messages would hold %zu bytes "
+                "together, over the limit of %zu bytes",
+                t->live, t->held + len, t->max_message);
+        return EN_FRAG_ETOOBIG;
+    }
     size_t old_cap = s->msg.cap;
     if (en_buf_append(&s->msg, data, len) < 0) {
         en_errf(err, errlen,
@@ -155,6 +165,7 @@ static int seq_append(en_frag_table_t *t, struct en_frag_seq *s,
         return EN_FRAG_ENOMEM;
     }
     t->pending += s->msg.cap - old_cap;
+    t->held += len;
     return 0;
 }
 
@@ -169,13 +180,21 @@ void en_frag_init(en_frag_table_t *t, size_t max_message)
     en_buf_init(&t->done);
 }
 
+void en_frag_set_max_sequences(en_frag_table_t *t, size_t max)
+{
+    t->max_sequences = max;
+}
+
 void en_frag_free(en_frag_table_t *t)
 {
+    size_t max_sequences = t->max_sequences;
+
     for (size_t i = 0; i < t->nslots; i++)
         en_buf_free(&t->slots[i].msg);
     free(t->slots);
     en_buf_free(&t->done);
     en_frag_init(t, t->max_message);
+    t->max_sequences = max_sequences;
 }
 
 size_t en_frag_pending_bytes(const en_frag_table_t *t)
@@ -183,11 +202,17 @@ size_t en_frag_pending_bytes(const en_frag_table_t *t)
     return t->pending;
 }
 
+size_t en_frag_held_bytes(const en_frag_table_t *t)
+{
+    return t->held;
+}
+
 /* Hands the finished sequence's buffer out as the completed message. */
 static int complete(en_frag_table_t *t, struct en_frag_seq *s,
                     const uint8_t **msg, size_t *msg_len)
 {
     t->pending -= s->msg.cap;
+    t->held -= s->msg.len;
     t->done = s->msg;
     en_buf_init(&s->msg);
     slot_clear(t, s);
@@ -218,6 +243,15 @@ static int feed_first(en_frag_table_t *t, uint64_t seq_id, uint64_t frag_id,
                   "that message was still being received",
                   seq_id);
         return EN_FRAG_EPROTO;
+    }
+    /* A message in one fragment (FragId 1) is whole at once and stays
+     * open for no one. */
+    if (t->max_sequences && frag_id > 1 && t->live >= t->max_sequences) {
+        en_errf(err, errlen,
+                "first fragment of message %#" PRIx64 " would open %zu "
+                "fragmented messages at once, over the limit of %zu",
+                seq_id, t->live + 1, t->max_sequences);
+        return EN_FRAG_ETOOMANY;
     }
     if (table_make_room(t) < 0) {
         en_errf(err, errlen,
