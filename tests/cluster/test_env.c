@@ -80,8 +80,12 @@ Test(env, tls_options_from_erl_flags_reach_an_otp_node, .init = up,
 
     cr_assert_eq(enode_connect(node, h_node_name(a)), 0, "%s",
                  enode_last_error(node));
-    cr_assert(h_eval_expectf(a, "true", "lists:member('%s', nodes()).",
-                             enode_name(node)));
+    /* Our handshake ends when the challenge ack arrives; a marks us up
+     * just after it sent that ack, so nodes() may lag a moment. */
+    char member[300];
+    snprintf(member, sizeof member, "lists:member('%s', nodes()).",
+             enode_name(node));
+    cr_assert(h_wait_until(a, member, "true", 10000));
     cr_assert(h_eval_expectf(a, "pong", "net_adm:ping('%s').",
                              enode_name(node)));
     enode_free(node);

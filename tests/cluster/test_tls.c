@@ -810,7 +810,10 @@ static void otp_decides(h_node_t *checker, cnode_t *presenter, bool ok,
  * intermediate CAs it sends); nodes that trust `ca` check its chain
  * against the CRLs of pki/<dir> under each crl_check mode.  why[mode]:
  * NULL if the C node accepts the peer, else its reason.  OTP nodes with
- * the same options must decide the same. */
+ * the same options must decide the same.  The C nodes are hidden: a
+ * visible one would join the OTP nodes it meets into one global
+ * partition, and their global would then heal each disconnection the
+ * test makes behind its back. */
 struct crl_case {
     const char *tag, *cert, *pca, *ca, *dir;
     const char *why[3];
@@ -826,8 +829,8 @@ static void crl_case(const struct crl_case *k)
     h_node_t *presenter = otp_launch(name, optfile_for(name, k->cert, k->cert,
                                                        ""));
     snprintf(name, sizeof name, "%s_cp", k->tag);
-    cnode_t *c_presenter = c_node(name, optfile_for(name, k->cert, k->cert,
-                                                    ""));
+    cnode_t *c_presenter = c_node_h(name, optfile_for(name, k->cert, k->cert,
+                                                      ""), NULL, NULL, 1);
     cafile = k->ca;
     for (int m = 0; m < 3; m++) {
         snprintf(name, sizeof name, "%s_%d", k->tag, m);
@@ -835,7 +838,7 @@ static void crl_case(const struct crl_case *k)
                                        crl_extra(crl_modes[m], k->dir, extra,
                                                  sizeof extra));
         checker[m] = otp_launch(name, conf);
-        c_checker[m] = c_node(name, conf);
+        c_checker[m] = c_node_h(name, conf, NULL, NULL, 1);
     }
     otp_ready(presenter);
     for (int m = 0; m < 3; m++) {
