@@ -222,10 +222,11 @@ static int seq_start_apart(en_frag_table_t *t, struct en_frag_seq *s,
         s->body.data = spare;
         s->body.cap = got;
         t->pending += got;
-    } else {
-        int rc = seq_reserve(t, s, &s->body, want, err, errlen);
-        if (rc < 0)
-            return rc;
+    } else { /* exactly: en_buf_reserve() would round up to a power of 2 */
+        if (!(s->body.data = malloc(want)))
+            return seq_nomem(s, want, err, errlen);
+        s->body.cap = want;
+        t->pending += want;
     }
     en_buf_put8(&s->body, VERSION_MAGIC); /* room reserved just above */
     *ctrl_len = n;
