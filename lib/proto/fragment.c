@@ -38,6 +38,7 @@ struct en_frag_seq {
     uint64_t seq_id;
     uint64_t next_frag; /* FragId the next 131 70 must carry; 0: slot free */
     size_t total;       /* bytes so far, counted as 131 68 0 | Ctrl | Msg */
+    size_t frag_len;    /* when apart: the first fragment's data bytes */
     int apart;          /* the message goes to body, not msg */
     en_buf_t msg;       /* 131 68 0 | Ctrl, then (unless apart) the rest */
     en_buf_t body;      /* when apart: 131, then the message so far */
@@ -164,6 +165,53 @@ static int seq_reserve(en_frag_table_t *t, struct en_frag_seq *s, en_buf_t *b,
     return 0;
 }
 
+/* The bytes to reserve in a message apart for `now` bytes that are in
+ * hand and the `after` fragments still due behind them, `counted` bytes
+ * of the message (as max_message counts them) being in already: as if
+ * all but the last were as full as the first (frag_len) and the last
+ * fitted in EN_FRAG_BODY_ROOM. OTP fills every fragment but the last,
+ * and a message of N times 64 KiB leaves a last fragment of a few bytes,
+ * so a message of two fragments is not reserved at twice its size.
+ * Within max_message (and EN_FRAG_PRESIZE_MAX) and never below now. */
+static size_t body_room(const en_frag_table_t *t, size_t frag_len,
+                        size_t counted, size_t now, uint64_t after)
+{
+    size_t most = t->max_message - counted + EN_FRAG_BODY_ROOM;
+    if (most > EN_FRAG_PRESIZE_MAX)
+        most = EN_FRAG_PRESIZE_MAX;
+    if (now >= most)
+        return now; /* over the limit: seq_append() refuses it */
+    size_t want = most;
+    if (after == 0)
+        want = now + EN_FRAG_BODY_ROOM;
+    else if (after - 1 <= (uint64_t)((most - now) / frag_len))
+        want = now + (size_t)(after - 1) * frag_len + EN_FRAG_BODY_ROOM;
+    if (want > most)
+        want = most;
+    return want > now ? want : now;
+}
+
+/* Grows s's body to take len more bytes and what the fragments still due
+ * after them announce, at that size exactly: en_buf_reserve() would round
+ * up to a power of two, twice a large message's size at worst. */
+static int body_grow(en_frag_table_t *t, struct en_frag_seq *s, size_t len,
+                     char *err, size_t errlen)
+{
+    en_buf_t *b = &s->body;
+    if (b->cap - b->len >= len)
+        return 0;
+    size_t extra = body_room(t, s->frag_len, s->total, len, s->next_frag - 1);
+    if (extra > SIZE_MAX - b->len)
+        return seq_nomem(s, SIZE_MAX, err, errlen);
+    uint8_t *p = realloc(b->data, b->len + extra);
+    if (!p)
+        return seq_nomem(s, b->len + extra, err, errlen);
+    t->pending += b->len + extra - b->cap;
+    b->data = p;
+    b->cap = b->len + extra;
+    return 0;
+}
+
 /* Appends one fragment's data to a live sequence, within max_message. */
 static int seq_append(en_frag_table_t *t, struct en_frag_seq *s,
                       const uint8_t *data, size_t len, char *err, size_t errlen)
@@ -176,30 +224,13 @@ static int seq_append(en_frag_table_t *t, struct en_frag_seq *s,
         return EN_FRAG_ETOOBIG;
     }
     en_buf_t *b = s->apart ? &s->body : &s->msg;
-    int rc = seq_reserve(t, s, b, len, err, errlen);
+    int rc = s->apart ? body_grow(t, s, len, err, errlen)
+                      : seq_reserve(t, s, b, len, err, errlen);
     if (rc < 0)
         return rc;
     en_buf_append(b, data, len); /* cannot fail: the room is there */
     s->total += len;
     return 0;
-}
-
-/* The bytes to reserve for the message of a sequence whose first
- * fragment carries first_len bytes, ctrl_len of them the control term,
- * and announces frags fragments: as if every fragment were as full as
- * the first (OTP fills all but the last), within the limits. */
-static size_t body_presize(const en_frag_table_t *t, uint64_t frags,
-                           size_t first_len, size_t ctrl_len)
-{
-    size_t most = t->max_message - PLAIN_HDR_LEN - ctrl_len;
-    if (most > EN_FRAG_PRESIZE_MAX)
-        most = EN_FRAG_PRESIZE_MAX;
-    size_t want = most;
-    if (frags <= (uint64_t)(most / first_len) + 1)
-        want = (size_t)frags * first_len - ctrl_len;
-    if (want > most)
-        want = most;
-    return 1 + want + EN_FRAG_BODY_ROOM; /* 131 | Msg | room */
 }
 
 /* Sets s up to gather the message apart from the control term, when the
@@ -212,17 +243,18 @@ static int seq_start_apart(en_frag_table_t *t, struct en_frag_seq *s,
 {
     size_t n;
     if (en_term_size((const char *)data, len, &n, NULL) < 0 ||
-        n > t->max_message - PLAIN_HDR_LEN) {
+        n > t->max_message - s->total) {
         *ctrl_len = len;
         return 0;
     }
-    size_t want = body_presize(t, frags, len, n), got;
+    s->frag_len = len;
+    size_t want = 1 + body_room(t, len, s->total + n, len - n, frags - 1), got;
     void *spare = en_spare_take(want, &got);
     if (spare) { /* pages a message before used: no faults */
         s->body.data = spare;
         s->body.cap = got;
         t->pending += got;
-    } else { /* exactly: en_buf_reserve() would round up to a power of 2 */
+    } else {
         if (!(s->body.data = malloc(want)))
             return seq_nomem(s, want, err, errlen);
         s->body.cap = want;
@@ -264,15 +296,8 @@ size_t en_frag_pending_bytes(const en_frag_table_t *t)
 
 /* Hands the finished sequence's buffers out as the completed message. */
 static int complete(en_frag_table_t *t, struct en_frag_seq *s,
-                    en_frag_msg_t *out, char *err, size_t errlen)
+                    en_frag_msg_t *out)
 {
-    if (s->apart && s->body.cap - s->body.len < EN_FRAG_BODY_ROOM) {
-        int rc = seq_reserve(t, s, &s->body, EN_FRAG_BODY_ROOM, err, errlen);
-        if (rc < 0) {
-            seq_discard(t, s);
-            return rc;
-        }
-    }
     t->pending -= s->msg.cap + s->body.cap;
     t->done = s->msg;
     t->done_body = s->body;
@@ -340,7 +365,7 @@ static int feed_first(en_frag_table_t *t, uint64_t seq_id, uint64_t frag_id,
         return rc;
     }
     if (--s->next_frag == 0)
-        return complete(t, s, out, err, errlen);
+        return complete(t, s, out);
     return EN_FRAG_PENDING;
 }
 
@@ -372,7 +397,7 @@ static int feed_next(en_frag_table_t *t, uint64_t seq_id, uint64_t frag_id,
         return rc;
     }
     if (--s->next_frag == 0)
-        return complete(t, s, out, err, errlen);
+        return complete(t, s, out);
     return EN_FRAG_PENDING;
 }
 

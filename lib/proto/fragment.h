@@ -49,10 +49,9 @@
 #define EN_FRAG_FIRST_HDR_LEN 19
 #define EN_FRAG_CONT_HDR_LEN 18
 
-/* Bytes left spare behind a message gathered apart (its buffer's
- * capacity exceeds its length by at least this much), so that whoever
- * takes the buffer can put its bookkeeping there without reallocating
- * a large block. */
+/* Bytes reserved behind a message gathered apart for its last fragment
+ * (of unknown size) and, what that leaves, for whoever takes the buffer
+ * to put its bookkeeping there without reallocating a large block. */
 #define EN_FRAG_BODY_ROOM 4096
 
 /* Most bytes reserved up front for one message, whatever its first
@@ -85,8 +84,9 @@ typedef struct en_frag_msg {
     const uint8_t *head; /* 131 68 0 | Ctrl, and Msg too when body is NULL */
     size_t head_len;
     /* NULL, or the message (the term after Ctrl) with a version byte in
-     * front, 131 | Msg, in a buffer of its own with at least
-     * EN_FRAG_BODY_ROOM spare bytes behind it. The caller may take the
+     * front, 131 | Msg, in a buffer of its own, most often with some
+     * spare bytes behind it (up to EN_FRAG_BODY_ROOM, what its last
+     * fragment left of the reservation). The caller may take the
      * buffer (copy the en_buf_t and en_buf_init() this one); else it
      * stays the table's, like head. */
     en_buf_t *body;
