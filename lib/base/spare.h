@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#define EN_SPARE_MIN ((size_t)128 * 1024)
+#define EN_SPARE_MIN ((size_t)64 * 1024)
 #define EN_SPARE_MAX ((size_t)16 * 1024 * 1024)
 
 /* The smallest spare block of at least min bytes and not much larger
