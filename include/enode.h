@@ -126,6 +126,33 @@ typedef struct enode_peer_cert {
 typedef int (*enode_verify_fn)(void *user, const enode_peer_cert_t *cert,
                                char *why, size_t whylen);
 
+/* One certificate of the peer's chain, shown to a C verify function that
+ * a verify_fun option names (enode_config_add_verify_fun). The function
+ * runs once the handshake and enode's own checks passed, on each
+ * certificate the peer sent: the CAs first, the one furthest from the
+ * peer first (OTP's `valid` events), and the peer's own last (depth 0,
+ * OTP's `valid_peer`). Pointers are valid during the call. */
+typedef struct enode_cert_event {
+    int we_are_server;        /* 1: the peer connected to us */
+    const char *peer_addr;    /* "127.0.0.1:4711" */
+    int depth;                /* 0: the peer's certificate; 1, 2...: CAs */
+    const unsigned char *der; /* the certificate, DER */
+    size_t der_len;
+    const char *sha256;  /* of der, 64 lowercase hex digits */
+    const char *subject; /* "/CN=node1/O=Example" */
+    const char *issuer;
+    const char *state; /* State of {fun M:F/3, State}: term_to_binary(State),
+                          for ei_decode_version() and ei_decode_*() */
+    int state_len;
+} enode_cert_event_t;
+
+/* Called with the node's lock held, from the loop's thread: do not call
+ * back into the node. Return 0 to let the certificate pass (OTP's
+ * {valid, State}); nonzero to refuse the peer, with a sentence in why
+ * (OTP's {fail, Reason}). */
+typedef int (*enode_verify_fun_fn)(void *user, const enode_cert_event_t *ev,
+                                   char *why, size_t whylen);
+
 #define ENODE_DEFAULT_MAX_MESSAGE ((size_t)256 * 1024 * 1024)
 
 /* A node's configuration, opaque: made by enode_config_new(), filled by
@@ -215,6 +242,39 @@ int enode_config_set_log(enode_config_t *config, enode_log_fn fn, void *user,
 int enode_config_set_verify(enode_config_t *config, enode_verify_fn fn,
                             void *user);
 
+/* Register fn as the verify fun Module:Function/3, called with user, for
+ * option files that hold {verify_fun, {fun Module:Function/3, State}} (or
+ * -ssl_dist_opt server_verify_fun "{Module,Function,State}"). A verify_fun
+ * naming a function not registered stops enode_new();
+ * inet_tls_dist:verify_client is built in. ENODE_EINVAL also for the
+ * built-in's name or a name registered already. */
+int enode_config_add_verify_fun(enode_config_t *config, const char *module,
+                                const char *function, enode_verify_fun_fn fn,
+                                void *user);
+
+/* The address to listen on, like -kernel inet_dist_use_interface: an IP
+ * literal of the node's family ("127.0.0.1", or "::1" with IPv6); NULL:
+ * every address (the default). A literal of the other family makes
+ * enode_new() fail. */
+int enode_config_set_listen_address(enode_config_t *config,
+                                    const char *address);
+
+/* When a send connects by itself, like the kernel parameter
+ * dist_auto_connect. */
+typedef enum enode_auto_connect {
+    ENODE_AUTO_CONNECT_ALWAYS = 0, /* a send, link, monitor or call toward
+                                      a node not connected connects (the
+                                      default) */
+    ENODE_AUTO_CONNECT_NEVER = 1,  /* none does; enode_connect() does */
+    ENODE_AUTO_CONNECT_ONCE = 2,   /* as ALWAYS until a connection that was
+                                      up goes down; then none does toward
+                                      that node until it is connected again
+                                      (by enode_connect() or by the peer) */
+} enode_auto_connect_t;
+
+int enode_config_set_auto_connect(enode_config_t *config,
+                                  enode_auto_connect_t mode);
+
 /* What a configuration holds, for a program to read back what
  * enode_config_from_args() found. The name ("alive" or "alive@host", NULL
  * when there is none yet), valid until the name changes or the
@@ -236,14 +296,29 @@ int enode_config_get_dist_port(const enode_config_t *config);
  * -hidden, -proto_dist inet_tls|inet6_tls|inet_tcp|inet6_tcp,
  * -ssl_dist_optfile F, -ssl_dist_opt K V [K V ...],
  * -kernel net_ticktime S | net_setuptime S | inet_dist_listen_min P |
- * inet_dist_listen_max P | connect_all true|false, -erl_epmd_port P,
- * -epmd_port P, -connect_all true|false.
+ * inet_dist_listen_max P | connect_all true|false |
+ * inet_dist_use_interface {A,B,C,D} | dist_auto_connect never|once,
+ * -erl_epmd_port P, -epmd_port P, -connect_all true|false, and
+ * -args_file F (erl's flags from the file F: words separated by blanks,
+ * '#' to the end of the line a comment, -args_file nested).
  * Flags it knows are removed from argv (argc is updated); others stay, in
  * order, for the program. On failure returns ENODE_EINVAL (or
  * ENODE_ENOMEM) and writes a sentence to err; config may then hold some
  * of the flags. config copies what it keeps: argv may go afterwards. */
 int enode_config_from_args(enode_config_t *config, int *argc, char **argv,
                            char *err, size_t errlen);
+
+/* Read erl's flags from where erl reads them, in erl's order: the
+ * environment variable ERL_AFLAGS, then the command line (as
+ * enode_config_from_args), then ERL_FLAGS, then ERL_ZFLAGS; a flag read
+ * later overrides one read before. The variables are split into words
+ * as erl splits them (blanks separate words; "...", '...' and a
+ * backslash quote). From the variables and from -args_file files, flags
+ * enode does not know are skipped (they are erl's: +K true, -kernel
+ * shell_history enabled, ...); a known flag with a bad value is an error
+ * that names where it came from. Codes as for enode_config_from_args. */
+int enode_config_from_env_args(enode_config_t *config, int *argc,
+                               char **argv, char *err, size_t errlen);
 
 /* ---- nodes -------------------------------------------------------------------- */
 

@@ -13,11 +13,19 @@ AC_DEFUN([ENODE_FIND_WOLFSSL], [
     WOLFSSL_CFLAGS="-I$enode_wolfssl_prefix/include"
     WOLFSSL_LIBS="-L$enode_wolfssl_prefix/lib -Wl,-rpath,$enode_wolfssl_prefix/lib -lwolfssl"
     enode_wolfssl_where="$enode_wolfssl_prefix"
+    ENODE_PC_WOLFSSL_REQUIRES=""
+    ENODE_PC_WOLFSSL_LIBS="$WOLFSSL_LIBS"
   ], [
     PKG_CHECK_MODULES([WOLFSSL], [wolfssl >= 5.0], [],
       [AC_MSG_ERROR([wolfSSL not found: install libwolfssl-dev or pass --with-wolfssl=PREFIX])])
     enode_wolfssl_where="pkg-config (`$PKG_CONFIG --variable=libdir wolfssl`)"
+    dnl enode.pc then names wolfssl, so that a static link gets what
+    dnl wolfssl.pc's own Libs.private add.
+    ENODE_PC_WOLFSSL_REQUIRES="wolfssl"
+    ENODE_PC_WOLFSSL_LIBS=""
   ])
+  AC_SUBST([ENODE_PC_WOLFSSL_REQUIRES])
+  AC_SUBST([ENODE_PC_WOLFSSL_LIBS])
   AC_SUBST([WOLFSSL_CFLAGS])
   AC_SUBST([WOLFSSL_LIBS])
 

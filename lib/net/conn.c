@@ -145,9 +145,12 @@ static void conn_end(en_conn_t *c, int code, int up_level, const char *why)
     int was_up = c->phase == EN_PH_UP;
     en_conn_close_transport(c);
     c->phase = EN_PH_DEAD;
-    if (c->peer[0] && !carried_on(c, was_up))
+    if (c->peer[0] && !carried_on(c, was_up)) {
+        if (was_up)
+            en_net_bar(net, c->peer); /* dist_auto_connect once */
         net->hooks.node_down(net->hooks.ud, c->peer, was_up,
                              (c->flags & EN_DFLAG_PUBLISHED) != 0);
+    }
     en_core_broadcast(net->core);
 }
 
@@ -168,6 +171,14 @@ void en_conn_closed_by_peer(en_conn_t *c, const char *why)
 {
     if (c->phase != EN_PH_DEAD)
         conn_end(c, ENODE_ECONN, ENODE_LOG_INFO, why);
+}
+
+void en_conn_closed_by_us(en_conn_t *c, const char *why)
+{
+    if (c->phase == EN_PH_UP)
+        conn_end(c, ENODE_ECLOSED, ENODE_LOG_INFO, why);
+    else if (c->phase != EN_PH_DEAD)
+        en_conn_fail(c, ENODE_ECLOSED, "%s", why);
 }
 
 void en_conn_free(en_conn_t *c)

@@ -91,6 +91,9 @@ enum en_io en_conn_read(en_conn_t *c, char *err, size_t errlen);
 /* The peer closed a connection that was up, as nodes do when they
  * disconnect or stop: news, not trouble (logged at info level). */
 void en_conn_closed_by_peer(en_conn_t *c, const char *why);
+/* This node closes c on purpose (the application's enode_disconnect):
+ * logged at info level too; what was queued for it is dropped. */
+void en_conn_closed_by_us(en_conn_t *c, const char *why);
 /* Write as much of c->out as the socket takes, as it is. -1 if the
  * connection failed (c is then dead). */
 int en_conn_flush(en_conn_t *c);
@@ -147,6 +150,14 @@ void en_conn_on_timer(en_conn_t *c, uint64_t now);
 uint64_t en_conn_deadline(const en_conn_t *c);
 /* Take the connections waiting on the listening socket. */
 void en_conn_accept(en_net_t *net);
+
+/* verifyfun.c: find the C functions that the sides' verify_fun options
+ * name (ENODE_EINVAL with err if one is not registered); and run c's
+ * side's on the peer's chain after the handshake: 0, or -1 with c
+ * failed. */
+int en_verify_fun_resolve(en_net_t *net, const en_net_settings_t *s, char *err,
+                          size_t errlen);
+int en_verify_fun_run(en_conn_t *c);
 
 /* ---- epmd_client.c ---- */
 int en_epmd_register(en_net_t *net, char *err, size_t errlen);

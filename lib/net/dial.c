@@ -27,12 +27,14 @@ static void start_tls(en_conn_t *c)
     char err[256];
     const char *sni = c->peer_host, *verify_host = NULL;
 
+    /* As OTP's ssl: the SNI option names the host to check, and
+     * {server_name_indication, disable} sends none and checks none. */
     if (side->sni_disable)
         sni = NULL;
     else if (side->sni_host)
         sni = side->sni_host;
-    if (en_tls_side_verifies(side))
-        verify_host = sni ? sni : c->peer_host;
+    if (en_tls_side_verifies(side) && !side->sni_disable)
+        verify_host = sni;
     c->ssl = en_tls_session(net->tls_client, c->fd, 1, sni, verify_host,
                             &net->tls_rx, err, sizeof err);
     if (!c->ssl) {
@@ -143,7 +145,7 @@ static void tls_step(en_conn_t *c)
 
     c->tls_wants_write = io == EN_IO_WANT_WRITE;
     if (io == EN_IO_DONE) {
-        if (app_verify(c) == 0)
+        if (en_verify_fun_run(c) == 0 && app_verify(c) == 0)
             en_setup_start_handshake(c);
     } else if (io == EN_IO_WANT_READ || io == EN_IO_WANT_WRITE)
         en_conn_update_watch(c);

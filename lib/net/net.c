@@ -46,6 +46,7 @@ static int take_settings(en_net_t *net, const en_net_settings_t *s,
     net->max_message = s->max_message ? s->max_message
                                       : ENODE_DEFAULT_MAX_MESSAGE;
     net->dist_port = s->dist_port;
+    net->auto_connect = s->auto_connect;
     net->epmd_port = en_epmd_default_port(s->epmd_port);
     net->flags = our_flags(s->hidden);
     net->required = EN_DFLAGS_MANDATORY_26;
@@ -89,6 +90,9 @@ static int open_tls(en_net_t *net, const en_net_settings_t *s, char *err,
     net->tls_client = en_tls_ctx_new(&net->tlsconf.client, 1, err, errlen);
     if (!net->tls_client)
         return ENODE_ETLS;
+    int rc = en_verify_fun_resolve(net, s, err, errlen);
+    if (rc < 0)
+        return rc;
     /* Once per node: a side that verifies nothing is a choice to see. */
     if (!en_tls_side_verifies(&net->tlsconf.client))
         en_core_log(net->core, ENODE_LOG_WARNING,
@@ -121,7 +125,8 @@ static int open_io(en_net_t *net, const en_net_settings_t *s, char *err,
     }
     if (net->dist_port > 0)
         min = max = net->dist_port;
-    net->lfd = en_sock_listen(net->ipv6, min, max, &net->port, err, errlen);
+    net->lfd = en_sock_listen(net->ipv6, s->listen_addr, min, max,
+                              &net->port, err, errlen);
     if (net->lfd < 0)
         return ENODE_ESYS;
     if (watch_fd(net, net->wakefd, &net->wakefd) < 0 ||
@@ -187,6 +192,7 @@ static void close_fd(int *fd)
 void en_net_close(en_net_t *net)
 {
     en_dial_free_peer_ports(net);
+    en_net_free_bars(net);
     /* What was sent last goes out as far as the sockets take it. */
     en_conns_flush_corked(net);
     while (net->conns) {

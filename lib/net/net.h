@@ -50,6 +50,13 @@ typedef struct en_net_hooks {
     void (*node_down)(void *ud, const char *peer, int was_up, int visible);
 } en_net_hooks_t;
 
+/* A C function registered as the verify fun module:function/3. */
+typedef struct en_verify_fun_entry {
+    char *module, *function;
+    enode_verify_fun_fn fn;
+    void *user;
+} en_verify_fun_entry_t;
+
 /* How the node speaks to others: from enode_config_t. Strings are
  * borrowed during en_net_open(). */
 typedef struct en_net_settings {
@@ -62,12 +69,16 @@ typedef struct en_net_settings {
     int epmd_port;  /* 0: $ERL_EPMD_PORT, else 4369 */
     int dist_port;  /* > 0: no EPMD; every node listens on this port */
     int listen_min, listen_max;
+    const char *listen_addr; /* an IP literal; NULL: any address */
+    enode_auto_connect_t auto_connect; /* dist_auto_connect */
     const char *cookie; /* NULL: ~/.erlang.cookie */
     const char *ssl_dist_optfile;
     const char *const *ssl_dist_opts; /* key, value, key, value... */
     int n_ssl_dist_opts;              /* pairs */
     enode_verify_fn verify;
     void *verify_user;
+    const en_verify_fun_entry_t *verify_funs; /* for verify_fun options */
+    int n_verify_funs;
 } en_net_settings_t;
 
 /* A peer reached at a fixed port, without EPMD. */
@@ -105,6 +116,14 @@ typedef struct en_net {
     WOLFSSL_CTX *tls_server, *tls_client;
     enode_verify_fn verify; /* the application's TLS check, or NULL */
     void *verify_user;
+    /* the C functions that the server and client sides' verify_fun
+     * options name (verifyfun.c); fn NULL: none, or the built-in
+     * inet_tls_dist:verify_client when builtin is set */
+    struct en_side_fun {
+        enode_verify_fun_fn fn;
+        void *user;
+        int builtin;
+    } server_fun, client_fun;
     en_tls_rx_pool_t tls_rx; /* where TLS sessions read into */
 
     /* connections */
@@ -115,6 +134,8 @@ typedef struct en_net {
     en_buf_t rx;  /* where connections that are up read into */
     struct en_peer_port *peer_ports;
     int last_conn_code; /* why the last connection failed */
+    enode_auto_connect_t auto_connect;
+    struct en_barred *barred; /* nodes a send may not connect to (once) */
 
     /* the loop's own thread (enode_start_thread) */
     pthread_t thread;
@@ -144,6 +165,19 @@ void en_net_close(en_net_t *net);
 /* The port to reach peer at without EPMD, or 0 to ask its EPMD. */
 int en_net_peer_port(const en_net_t *net, const char *peer);
 int en_net_set_peer_port(en_net_t *net, const char *peer, int port);
+
+/* ---- dist_auto_connect (autoconn.c) ------------------------------------ */
+
+/* 1 if a send (a link, a monitor, a call) toward peer, which is not
+ * connected, may connect to it; 0 if dist_auto_connect forbids it. */
+int en_net_may_dial(en_net_t *net, const char *peer);
+/* Say why a send did not connect to peer; returns ENODE_ECONN. */
+int en_net_refuse_dial(en_net_t *net, const char *peer);
+/* The connection to peer went down (once: a send may not connect again);
+ * a connection to peer came up (it may). */
+void en_net_bar(en_net_t *net, const char *peer);
+void en_net_unbar(en_net_t *net, const char *peer);
+void en_net_free_bars(en_net_t *net);
 
 /* ---- connections (conn.c) ---------------------------------------------- */
 
@@ -196,8 +230,9 @@ typedef struct en_out {
 } en_out_t;
 
 /* Begin a packet to peer, on the connection to it (dialled if `dial` and
- * there is none). ENODE_ECONN if there is no connection (the error is
- * set when a dial failed). */
+ * there is none, and dist_auto_connect allows it). ENODE_ECONN if there
+ * is no connection (the error is set when a dial failed or was not
+ * allowed). */
 int en_net_out_begin(en_net_t *net, const char *peer, int dial, en_out_t *o);
 /* Begin a packet on c itself, e.g. an answer to what c brought. */
 void en_net_out_on(en_conn_t *c, en_out_t *o);

@@ -35,9 +35,13 @@ void en_net_out_on(en_conn_t *c, en_out_t *o)
 
 int en_net_out_begin(en_net_t *net, const char *peer, int dial, en_out_t *o)
 {
-    en_conn_t *c = dial ? en_net_get(net, peer) : en_net_find(net, peer);
+    en_conn_t *c = en_net_find(net, peer);
 
     o->conn = NULL;
+    if (!c && dial && !en_net_may_dial(net, peer))
+        return en_net_refuse_dial(net, peer);
+    if (!c && dial)
+        c = en_net_get(net, peer);
     /* A dial that failed at once leaves a dead connection until the
      * loop's turn ends: what goes to it is dropped with it, like a
      * message sent to a node that cannot be reached. */
@@ -69,7 +73,7 @@ int en_net_disconnect(en_net_t *net, const char *peer)
     if (!c)
         return ENODE_ENOTFOUND;
     en_conns_flush_corked(net); /* what was sent before goes first */
-    en_conn_fail(c, ENODE_ECLOSED, "disconnected by the application");
+    en_conn_closed_by_us(c, "disconnected by the application");
     en_net_wake(net);
     return 0;
 }

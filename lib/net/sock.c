@@ -47,13 +47,16 @@ int en_sock_resolve(const char *host, uint16_t port, int ipv6, en_addr_t *out,
     return -1;
 }
 
-static int bind_any(int fd, int ipv6, uint16_t port)
+/* Bind fd to addr (NULL: any address of the family) and port. */
+static int bind_to(int fd, int ipv6, const char *addr, uint16_t port)
 {
     if (ipv6) {
         struct sockaddr_in6 a6;
         memset(&a6, 0, sizeof a6);
         a6.sin6_family = AF_INET6;
         a6.sin6_addr = in6addr_any;
+        if (addr && inet_pton(AF_INET6, addr, &a6.sin6_addr) != 1)
+            return -2;
         a6.sin6_port = htons(port);
         return bind(fd, (struct sockaddr *)&a6, sizeof a6);
     }
@@ -61,6 +64,8 @@ static int bind_any(int fd, int ipv6, uint16_t port)
     memset(&a4, 0, sizeof a4);
     a4.sin_family = AF_INET;
     a4.sin_addr.s_addr = htonl(INADDR_ANY);
+    if (addr && inet_pton(AF_INET, addr, &a4.sin_addr) != 1)
+        return -2;
     a4.sin_port = htons(port);
     return bind(fd, (struct sockaddr *)&a4, sizeof a4);
 }
@@ -77,8 +82,8 @@ static uint16_t bound_port(int fd)
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-int en_sock_listen(int ipv6, int min, int max, uint16_t *port, char *err,
-                   size_t errlen)
+int en_sock_listen(int ipv6, const char *addr, int min, int max,
+                   uint16_t *port, char *err, size_t errlen)
 {
     int fd = socket(ipv6 ? AF_INET6 : AF_INET,
                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -93,13 +98,22 @@ int en_sock_listen(int ipv6, int min, int max, uint16_t *port, char *err,
         min = max = 0;
     if (max < min)
         max = min;
-    for (p = min; p <= max; p++)
-        if (bind_any(fd, ipv6, (uint16_t)p) == 0)
+    for (p = min; p <= max; p++) {
+        int rc = bind_to(fd, ipv6, addr, (uint16_t)p);
+        if (rc == 0)
             break;
+        if (rc == -2) { /* a node of one family listens on that family */
+            snprintf(err, errlen, "inet_dist_use_interface %s is not an "
+                     "IPv%d address, and the node speaks IPv%d", addr,
+                     ipv6 ? 6 : 4, ipv6 ? 6 : 4);
+            close(fd);
+            return -1;
+        }
+    }
     if (p > max) {
         if (min == 0)
-            snprintf(err, errlen, "cannot bind a listening socket: %s",
-                     strerror(errno));
+            snprintf(err, errlen, "cannot bind a listening socket%s%s: %s",
+                     addr ? " to " : "", addr ? addr : "", strerror(errno));
         else
             snprintf(err, errlen, "no free port in %d..%d: %s", min, max,
                      strerror(errno));

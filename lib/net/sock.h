@@ -16,10 +16,11 @@ typedef struct en_addr {
 int en_sock_resolve(const char *host, uint16_t port, int ipv6, en_addr_t *out,
                     char *err, size_t errlen);
 
-/* Listen on any address of the family, on a port in [min, max] (0, 0:
- * any port). Returns the fd (non-blocking) and the port, or -1. */
-int en_sock_listen(int ipv6, int min, int max, uint16_t *port, char *err,
-                   size_t errlen);
+/* Listen on addr (an IP literal of the family; NULL: any address of the
+ * family), on a port in [min, max] (0, 0: any port). Returns the fd
+ * (non-blocking) and the port, or -1. */
+int en_sock_listen(int ipv6, const char *addr, int min, int max,
+                   uint16_t *port, char *err, size_t errlen);
 
 /* Start a non-blocking connect. Returns the fd, or -1. The connect ends
  * when the fd is writable; en_sock_connect_result() then says how. */

@@ -125,6 +125,7 @@ void en_conn_up(en_conn_t *c)
     /* Messages sent while connecting go first, in order, and in the
      * form the peer now expects. */
     en_wire_adopt_pending(c);
+    en_net_unbar(net, c->peer);
     en_core_broadcast(net->core);
     net->hooks.node_up(net->hooks.ud, c->peer,
                        (c->flags & EN_DFLAG_PUBLISHED) != 0);

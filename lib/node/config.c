@@ -6,6 +6,7 @@
  */
 #include "node/config_int.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +41,15 @@ void enode_config_free(enode_config_t *c)
     free(c->name);
     free(c->cookie);
     free(c->ssl_dist_optfile);
+    free(c->listen_addr);
     for (int i = 0; i < 2 * c->n_ssl_dist_opts; i++)
         free(c->ssl_dist_opts[i]);
     free(c->ssl_dist_opts);
+    for (int i = 0; i < c->n_verify_funs; i++) {
+        free(c->verify_funs[i].module);
+        free(c->verify_funs[i].function);
+    }
+    free(c->verify_funs);
     free(c);
 }
 
@@ -209,6 +216,27 @@ int enode_config_add_ssl_dist_opt(enode_config_t *c, const char *key,
     return 0;
 }
 
+int enode_config_set_listen_address(enode_config_t *c, const char *address)
+{
+    unsigned char ip[sizeof(struct in6_addr)];
+
+    if (!c || (address && inet_pton(AF_INET, address, ip) != 1 &&
+               inet_pton(AF_INET6, address, ip) != 1))
+        return ENODE_EINVAL;
+    return keep_copy(&c->listen_addr, address);
+}
+
+int enode_config_set_auto_connect(enode_config_t *c,
+                                  enode_auto_connect_t mode)
+{
+    if (!c || (mode != ENODE_AUTO_CONNECT_ALWAYS &&
+               mode != ENODE_AUTO_CONNECT_NEVER &&
+               mode != ENODE_AUTO_CONNECT_ONCE))
+        return ENODE_EINVAL;
+    c->auto_connect = mode;
+    return 0;
+}
+
 int enode_config_set_log(enode_config_t *c, enode_log_fn fn, void *user,
                          int level)
 {
@@ -260,4 +288,42 @@ int enode_config_get_connect_all(const enode_config_t *c)
 int enode_config_get_dist_port(const enode_config_t *c)
 {
     return c ? c->dist_port : 0;
+}
+
+static int is_verify_fun(const en_verify_fun_entry_t *e, const char *module,
+                         const char *function)
+{
+    return strcmp(e->module, module) == 0 &&
+           strcmp(e->function, function) == 0;
+}
+
+int enode_config_add_verify_fun(enode_config_t *config, const char *module,
+                                const char *function, enode_verify_fun_fn fn,
+                                void *user)
+{
+    if (!config || !module || !function || !fn ||
+        (strcmp(module, "inet_tls_dist") == 0 &&
+         strcmp(function, "verify_client") == 0))
+        return ENODE_EINVAL;
+    for (int i = 0; i < config->n_verify_funs; i++)
+        if (is_verify_fun(&config->verify_funs[i], module, function))
+            return ENODE_EINVAL;
+    en_verify_fun_entry_t *more =
+        realloc(config->verify_funs,
+                (size_t)(config->n_verify_funs + 1) * sizeof *more);
+    if (!more)
+        return ENODE_ENOMEM;
+    config->verify_funs = more;
+    en_verify_fun_entry_t *e = &more[config->n_verify_funs];
+    e->module = strdup(module);
+    e->function = strdup(function);
+    if (!e->module || !e->function) {
+        free(e->module);
+        free(e->function);
+        return ENODE_ENOMEM;
+    }
+    e->fn = fn;
+    e->user = user;
+    config->n_verify_funs++;
+    return 0;
 }

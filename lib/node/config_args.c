@@ -3,10 +3,14 @@
  * enode_config_from_args() reads the same flags as `erl`, so that every
  * tool and example built on enode shares one vocabulary with the Erlang
  * nodes of the cluster. Values go through the setters of config.c, which
- * copy them: argv may go once it returns.
+ * copy them: argv may go once it returns. The same reader takes the
+ * words of -args_file files and of erl's environment variables
+ * (config_env.c), where the words that are not enode's are erl's and
+ * skipped.
  */
 #include "node/config_int.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,12 +63,69 @@ static int parse_bool(const char *s, int *out)
     return 0;
 }
 
+static const char *skip_blanks(const char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    return s;
+}
+
+/* An Erlang IP address tuple, {127,0,0,1} or {0,0,0,0,0,0,0,1}, as the
+ * text inet_pton reads, into out. 0, or -1 if s is no such tuple. */
+static int ip_tuple_text(const char *s, char *out, size_t len)
+{
+    long v[8];
+    int n = 0;
+
+    s = skip_blanks(s);
+    if (*s++ != '{')
+        return -1;
+    for (;;) {
+        char *end;
+        s = skip_blanks(s);
+        if (n == 8 || !isdigit((unsigned char)*s))
+            return -1;
+        v[n++] = strtol(s, &end, 10);
+        s = skip_blanks(end);
+        if (*s == '}')
+            break;
+        if (*s++ != ',')
+            return -1;
+    }
+    if (*skip_blanks(s + 1) || (n != 4 && n != 8))
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (v[i] > (n == 4 ? 255 : 65535))
+            return -1;
+    if (n == 4)
+        snprintf(out, len, "%ld.%ld.%ld.%ld", v[0], v[1], v[2], v[3]);
+    else
+        snprintf(out, len, "%lx:%lx:%lx:%lx:%lx:%lx:%lx:%lx", v[0], v[1],
+                 v[2], v[3], v[4], v[5], v[6], v[7]);
+    return 0;
+}
+
+/* dist_auto_connect's value: the atoms never and once (OTP treats any
+ * other value as the default; enode refuses it, a typo most likely). */
+static int parse_auto_connect(const char *s, enode_auto_connect_t *out)
+{
+    if (strcmp(s, "never") == 0)
+        *out = ENODE_AUTO_CONNECT_NEVER;
+    else if (strcmp(s, "once") == 0)
+        *out = ENODE_AUTO_CONNECT_ONCE;
+    else
+        return -1;
+    return 0;
+}
+
 /* -kernel Key Value: the kernel parameters a distribution node uses. The
  * listening range is set one end at a time, in either order, as erl
  * takes it: a maximum below the minimum means the minimum alone. */
 static int set_kernel(enode_config_t *c, const char *key, const char *val,
-                      char *err, size_t errlen)
+                      int lenient, char *err, size_t errlen)
 {
+    enode_auto_connect_t mode;
+    char ip[64];
     long v;
     int on;
 
@@ -88,7 +149,15 @@ static int set_kernel(enode_config_t *c, const char *key, const char *val,
         if (parse_bool(val, &on) < 0)
             goto bad;
         enode_config_set_connect_all(c, on);
-    } else {
+    } else if (strcmp(key, "inet_dist_use_interface") == 0) {
+        if (ip_tuple_text(val, ip, sizeof ip) < 0)
+            goto bad;
+        return enode_config_set_listen_address(c, ip);
+    } else if (strcmp(key, "dist_auto_connect") == 0) {
+        if (parse_auto_connect(val, &mode) < 0)
+            goto bad;
+        enode_config_set_auto_connect(c, mode);
+    } else if (!lenient) {
         snprintf(err, errlen, "-kernel %s: not a parameter enode knows",
                  key);
         return ENODE_EINVAL;
@@ -155,9 +224,10 @@ static int set_port(enode_config_t *c, const char *flag, const char *v,
     return enode_config_set_epmd_port(c, (int)n);
 }
 
-/* Apply one known flag whose values are v[0..]. */
+/* Apply one known flag whose values are v[0..]; lenient: a -kernel
+ * parameter enode does not know is skipped, not refused. */
 static int apply_flag(enode_config_t *c, const char *flag, char **v,
-                      char *err, size_t errlen)
+                      int lenient, char *err, size_t errlen)
 {
     int rc;
 
@@ -186,7 +256,7 @@ static int apply_flag(enode_config_t *c, const char *flag, char **v,
                       : 0;
     }
     if (strcmp(flag, "-kernel") == 0)
-        return set_kernel(c, v[0], v[1], err, errlen);
+        return set_kernel(c, v[0], v[1], lenient, err, errlen);
     if (strcmp(flag, "-connect_all") == 0) {
         int on;
         if (parse_bool(v[0], &on) == 0)
@@ -219,10 +289,99 @@ static int take_ssl_dist_opts(enode_config_t *c, int argc, char **argv,
     return used;
 }
 
+void en_config_err_prefix(char *err, size_t errlen, const char *what)
+{
+    size_t have = strnlen(err, errlen), add = strlen(what) + 2;
+
+    if (errlen <= add + 1)
+        return;
+    if (have > errlen - add - 1)
+        have = errlen - add - 1;
+    memmove(err + add, err, have);
+    err[add + have] = '\0';
+    memcpy(err, what, add - 2);
+    memcpy(err + add - 2, ": ", 2);
+}
+
+/* The flags of the file at path, the words that are not enode's
+ * skipped. erlexec follows nested files without a limit (and loops on a
+ * file that names itself); enode stops at a depth no real set-up needs. */
+static int read_args_file(enode_config_t *c, const char *path, int depth,
+                          char *err, size_t errlen)
+{
+    en_words_t w = {0};
+    int rc;
+
+    if (depth >= 16) {
+        snprintf(err, errlen, "-args_file %s: files nested more than 16 "
+                 "deep (does one name itself?)", path);
+        return ENODE_EINVAL;
+    }
+    rc = en_words_read_file(&w, path, err, errlen);
+    if (rc == 0 &&
+        (rc = en_config_read_words(c, w.n, w.word, NULL, NULL, depth + 1,
+                                   err, errlen)) < 0 &&
+        strncmp(err, "-args_file ", 11) != 0) {
+        char what[300];
+        snprintf(what, sizeof what, "-args_file %s", path);
+        en_config_err_prefix(err, errlen, what);
+    }
+    en_words_free(&w);
+    return rc;
+}
+
+int en_config_read_words(enode_config_t *c, int n, char **words,
+                         char **keep, int *kept, int depth, char *err,
+                         size_t errlen)
+{
+    int in = 0, rc;
+
+    while (in < n) {
+        const char *flag = words[in];
+        int arity = flag_arity(flag);
+        if (strcmp(flag, "-args_file") == 0) {
+            if (in + 1 >= n) {
+                snprintf(err, errlen, "-args_file needs a file name");
+                return ENODE_EINVAL;
+            }
+            if ((rc = read_args_file(c, words[in + 1], depth, err,
+                                     errlen)) < 0)
+                return rc;
+            in += 2;
+            continue;
+        }
+        if (!keep && strcmp(flag, "-extra") == 0)
+            break; /* erl's plain arguments follow: none is a flag */
+        if (arity == -2) {
+            if (keep)
+                keep[(*kept)++] = words[in];
+            in++;
+            continue;
+        }
+        if (arity == -1) {
+            int used = take_ssl_dist_opts(c, n, words, in + 1, err, errlen);
+            if (used < 0)
+                return used;
+            in += 1 + used;
+            continue;
+        }
+        if (in + arity >= n) {
+            snprintf(err, errlen, "%s needs %d value%s", flag, arity,
+                     arity == 1 ? "" : "s");
+            return ENODE_EINVAL;
+        }
+        if ((rc = apply_flag(c, flag, words + in + 1, !keep, err,
+                             errlen)) < 0)
+            return rc;
+        in += 1 + arity;
+    }
+    return 0;
+}
+
 int enode_config_from_args(enode_config_t *c, int *argc, char **argv,
                            char *err, size_t errlen)
 {
-    int in = 1, out = 1, rc;
+    int kept = 0, rc;
     char dummy[1];
 
     if (!err) {
@@ -238,30 +397,12 @@ int enode_config_from_args(enode_config_t *c, int *argc, char **argv,
      * there is no flag to read and argv[1] is not ours to write. */
     if (*argc < 1)
         return 0;
-    while (in < *argc) {
-        const char *flag = argv[in];
-        int arity = flag_arity(flag);
-        if (arity == -2) {
-            argv[out++] = argv[in++];
-            continue;
-        }
-        if (arity == -1) {
-            int used = take_ssl_dist_opts(c, *argc, argv, in + 1, err, errlen);
-            if (used < 0)
-                return used;
-            in += 1 + used;
-            continue;
-        }
-        if (in + arity >= *argc) {
-            snprintf(err, errlen, "%s needs %d value%s", flag, arity,
-                     arity == 1 ? "" : "s");
-            return ENODE_EINVAL;
-        }
-        if ((rc = apply_flag(c, flag, argv + in + 1, err, errlen)) < 0)
-            return rc;
-        in += 1 + arity;
-    }
-    argv[out] = NULL;
-    *argc = out;
+    /* The words kept go back into argv, never ahead of the one read. */
+    rc = en_config_read_words(c, *argc - 1, argv + 1, argv + 1, &kept, 0,
+                              err, errlen);
+    if (rc < 0)
+        return rc;
+    argv[1 + kept] = NULL;
+    *argc = 1 + kept;
     return 0;
 }

@@ -44,12 +44,16 @@ static void net_settings(const enode_config_t *cfg, en_net_settings_t *s)
     s->dist_port = cfg->dist_port;
     s->listen_min = cfg->listen_min;
     s->listen_max = cfg->listen_max;
+    s->listen_addr = cfg->listen_addr;
+    s->auto_connect = cfg->auto_connect;
     s->cookie = cfg->cookie;
     s->ssl_dist_optfile = cfg->ssl_dist_optfile;
     s->ssl_dist_opts = (const char *const *)cfg->ssl_dist_opts;
     s->n_ssl_dist_opts = cfg->n_ssl_dist_opts;
     s->verify = cfg->verify;
     s->verify_user = cfg->verify_user;
+    s->verify_funs = cfg->verify_funs;
+    s->n_verify_funs = cfg->n_verify_funs;
 }
 
 /* The services every node runs; a peer would miss any of them. */

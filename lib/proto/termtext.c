@@ -110,6 +110,8 @@ static const char *describe(const parser_t *p, char *buf, size_t size)
     case T_PUNCT:
         snprintf(buf, size, "'%s'", p->tok.punct);
         return buf;
+    case T_FUN:
+        return "'fun'";
     case T_ATOM:
     case T_VAR:
         break;
@@ -607,6 +609,47 @@ static int parse_atom(parser_t *p, ei_x_buff *x)
     return tt_next(p);
 }
 
+/* One part of fun M:F/A: an atom into name[MAXATOMLEN_UTF8] and the
+ * token after it, which must be `then` (":" or "/"). */
+static int fun_name(parser_t *p, char *name, const char *then, int line,
+                    int col)
+{
+    if (p->tok.kind != T_ATOM || p->name.len >= MAXATOMLEN_UTF8)
+        return tt_fail_at(p, line, col,
+                          "only external funs, fun Module:Function/Arity, "
+                          "are terms");
+    memcpy(name, p->name.data, p->name.len);
+    name[p->name.len] = 0;
+    if (tt_next(p) < 0)
+        return -1;
+    if (!is_punct(p, then))
+        return tt_fail_at(p, line, col,
+                          "only external funs, fun Module:Function/Arity, "
+                          "are terms");
+    return tt_next(p);
+}
+
+/* fun M:F/A, as file:consult/1 reads it: an export fun (EXPORT_EXT). */
+static int parse_fun(parser_t *p, ei_x_buff *x)
+{
+    int line = p->tok.line, col = p->tok.col;
+    char function[MAXATOMLEN_UTF8];
+    erlang_fun fun = {.type = EI_FUN_EXPORT};
+    if (tt_next(p) < 0 || fun_name(p, fun.module, ":", line, col) < 0 ||
+        fun_name(p, function, "/", line, col) < 0)
+        return -1;
+    if (p->tok.kind != T_INT || p->tok.ival > 255)
+        return tt_fail_at(p, line, col,
+                          "the arity of a fun must be an integer from 0 to "
+                          "255");
+    fun.arity = (long)p->tok.ival;
+    fun.u.exprt.func = function;
+    if (reserve(p, x, 2 * MAXATOMLEN_UTF8 + 16) < 0 ||
+        ei_ok(p, ei_x_encode_fun(x, &fun)) < 0)
+        return -1;
+    return tt_next(p);
+}
+
 static int not_a_term(parser_t *p)
 {
     char found[64];
@@ -654,6 +697,8 @@ static int parse_term(parser_t *p, ei_x_buff *x)
         if (is_punct(p, "-") || is_punct(p, "+"))
             return parse_signed(p, x);
         break;
+    case T_FUN:
+        return parse_fun(p, x);
     case T_EOF:
     case T_DOT:
     case T_VAR:

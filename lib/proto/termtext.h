@@ -23,11 +23,14 @@
  * Base#digits, 1_000 separators, a leading '-' or '+') from -2^63 to
  * 2^64-1, floats, tuples, lists and improper lists, maps with '=>',
  * binaries whose segments are integers, chars and strings (optionally
- * "..."/utf8), parentheses around a term, and % comments.
+ * "..."/utf8), external funs (fun Module:Function/Arity, as an
+ * ssl_dist_optfile's verify_fun names one), parentheses around a term, and
+ * % comments.
  *
  * Not supported: bignums beyond 64 bits, binary segment sizes and types
  * other than /utf8, and anything that needs evaluation (function calls,
- * operators, records, variables, funs).  Each is reported as an error.
+ * operators, records, variables, funs with a body).  Each is reported as
+ * an error.
  *
  * The text is UTF-8, as file:consult/1 reads it, unless one of its first
  * two lines holds an Emacs-style "coding: latin-1" comment (as epp honours).

@@ -25,7 +25,8 @@ enum tok_kind {
     T_CHAR,   /* $c; value in ival */
     T_INT,    /* magnitude in ival; a sign is a separate token */
     T_FLOAT,  /* value in fval */
-    T_PUNCT   /* text in punct: { } [ ] ( ) , | << >> #{ => := - + / ... */
+    T_PUNCT,  /* text in punct: { } [ ] ( ) , | << >> #{ => := - + / ... */
+    T_FUN     /* the reserved word fun, which starts fun M:F/A */
 };
 
 typedef struct token {

@@ -427,7 +427,10 @@ static int lex_name(parser_t *p, enum tok_kind kind)
         return tt_fail_at(p, p->tok.line, p->tok.col,
                        "atom is %zu characters long; Erlang allows at most %d",
                        count, MAX_ATOM_CHARS);
-    if (kind == T_ATOM && is_reserved(&p->name))
+    if (kind == T_ATOM && p->name.len == 3 &&
+        memcmp(p->name.data, "fun", 3) == 0)
+        kind = T_FUN;
+    else if (kind == T_ATOM && is_reserved(&p->name))
         return tt_fail_at(p, p->tok.line, p->tok.col,
                        "'%.*s' is a reserved word; quote it to make an atom",
                        (int)p->name.len, (const char *)p->name.data);

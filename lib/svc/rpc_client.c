@@ -348,6 +348,9 @@ static int reach(const call_t *k, int *spawn)
 {
     en_net_t *net = k->r->proc->net;
     uint64_t until = en_now_ms() + net->setup_ms + 500;
+
+    if (!en_net_find(net, k->node) && !en_net_may_dial(net, k->node))
+        return en_net_refuse_dial(net, k->node); /* as erpc's spawn */
     int rc = en_net_connect_until(net, k->node,
                                   k->until < until ? k->until : until);
     /* However the connection failed (enode_last_error says how), the

@@ -64,15 +64,21 @@ typedef struct en_tls_side {
     int crl_check;            /* 0 false, 1 true, 2 peer, 3 best_effort */
     char *crl_dir;            /* crl_cache {ssl_crl_hash_dir, ... dir} */
     /* eccs (TLS 1.2 curves), supported_groups (TLS 1.3 groups) and
-     * signature_algs, in the order given, as indexes into tlsconf.c's
-     * tables of what wolfSSL can do; n_* = 0: not given. */
+     * signature_algs, in the order given, as indexes into the tables of
+     * tlsconf_algs.c, of what wolfSSL can do; n_* = 0: not given. */
     unsigned char eccs[EN_TLS_MAX_GROUPS], groups[EN_TLS_MAX_GROUPS];
     int n_eccs, n_groups;
     unsigned char sigalgs[EN_TLS_MAX_SIGALGS];
     int n_sigalgs;
+    /* verify_fun {fun Module:Function/3, State}: the C function the
+     * application registered under that name runs on the peer's chain
+     * (net layer); State as term_to_binary(State), version byte first. */
+    char *verify_module, *verify_function;
+    char *verify_state;
+    int verify_state_len;
     struct en_ctx_state *ctx_states; /* per context made; see en_tls_ctx_new */
-    int options_given;        /* options read for this side */
-    int from_optfile;         /* the optfile had an entry for it */
+    int options_given;               /* options read for this side */
+    int from_optfile;                /* the optfile had an entry for it */
 } en_tls_side_t;
 
 /* Receives one sentence per option that is accepted but has no effect. */
@@ -112,6 +118,18 @@ int en_tls_conf_parse_optfile(en_tls_conf_t *conf, const char *path,
  * Returns 0 or -1 with a sentence in err. */
 int en_tls_conf_set_opt(en_tls_conf_t *conf, const char *key, const char *value,
                         char *err, size_t errlen);
+
+/* What enode does with an ssl option that an OTP option file may hold. */
+typedef enum en_tls_effect {
+    EN_TLS_HONOURED,  /* read and applied (some only in OTP's default) */
+    EN_TLS_NO_EFFECT, /* accepted, with a warning that says why */
+    EN_TLS_REFUSED    /* an error that says why */
+} en_tls_effect_t;
+
+/* The name of the i-th option enode knows (0, 1, ...), and into *effect
+ * (if not NULL) what enode does with it; NULL past the last.  Every ssl
+ * option of OTP 29 is there; any other name is an error. */
+const char *en_tls_option_at(size_t i, en_tls_effect_t *effect);
 
 /* Whether this side checks the peer's certificate: verify_peer, or no
  * verify option and a cacertfile given (enode's default, stricter than

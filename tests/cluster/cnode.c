@@ -21,6 +21,7 @@ struct h_cnode {
     int exited;
     int status;
     char name[512];
+    char banner[1024]; /* what it printed before the ready line */
     char log[1024];
 };
 
@@ -101,6 +102,8 @@ static int wait_ready(h_cnode_t *n, int timeout_ms)
         if (nl) {
             *nl = '\0';
             snprintf(n->name, sizeof n->name, "%s", line + 6);
+            snprintf(n->banner, sizeof n->banner, "%.*s", (int)(line - buf),
+                     buf);
             return 0;
         }
     }
@@ -160,6 +163,11 @@ h_cnode_t *h_cnode_start(h_cluster_t *c, const char *const *argv,
 const char *h_cnode_name(const h_cnode_t *n)
 {
     return n->name;
+}
+
+const char *h_cnode_banner(const h_cnode_t *n)
+{
+    return n->banner;
 }
 
 pid_t h_cnode_pid(const h_cnode_t *n)

@@ -24,6 +24,8 @@ h_cnode_t *h_cnode_start(h_cluster_t *c, const char *const *argv,
                          int timeout_ms);
 
 const char *h_cnode_name(const h_cnode_t *n); /* from the ready line */
+/* What it printed on stdout before the ready line (e.g. a port). */
+const char *h_cnode_banner(const h_cnode_t *n);
 pid_t h_cnode_pid(const h_cnode_t *n);
 const char *h_cnode_log(const h_cnode_t *n);
 

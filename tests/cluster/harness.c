@@ -1055,7 +1055,9 @@ static int node_argv(h_node_t *n, const h_node_opts_t *o, const char *name_arg,
 {
     h_cluster_t *c = n->cluster;
     int rc = 0;
-    rc |= argv_add(a, "erl");
+    for (const char *const *w = o->wrapper; w && *w; w++)
+        rc |= argv_add(a, *w);
+    rc |= argv_add(a, o->wrapper ? h_erl() : "erl");
     rc |= argv_add(a, o->longnames ? "-name" : "-sname");
     rc |= argv_add(a, name_arg);
     if (o->tcp && o->ipv6) {
@@ -1089,7 +1091,8 @@ static int node_spawn(h_node_t *n, const h_node_opts_t *o)
     h_cluster_t *c = n->cluster;
     char erl_path[H_PATH], boot[3 * H_PATH], name_arg[2 * H_NAME];
     char epmd_env[64], dump_env[H_PATH + 32];
-    if (find_in_path(h_erl(), erl_path, sizeof erl_path) < 0 ||
+    const char *prog = o->wrapper && o->wrapper[0] ? o->wrapper[0] : h_erl();
+    if (find_in_path(prog, erl_path, sizeof erl_path) < 0 ||
         agent_boot_expr(boot, sizeof boot) < 0)
         return -1;
     /* -sname without a host lets erl pick the short host name, which the

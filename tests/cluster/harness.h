@@ -123,6 +123,10 @@ typedef struct h_node_opts {
     const char *cookie;  /* default: the cluster's cookie */
     const char *optfile; /* default: the cluster's ssl_dist_optfile */
     const char *const *extra_args; /* NULL-terminated extra erl arguments */
+    /* NULL-terminated command that runs erl, its first word looked up in
+     * PATH: {"ip", "netns", "exec", "ns1", NULL} runs the node in a
+     * network namespace. The node's process is then the wrapper's. */
+    const char *const *wrapper;
     int start_timeout_ms; /* readiness timeout; default 20000 */
 } h_node_opts_t;
 

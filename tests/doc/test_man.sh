@@ -11,8 +11,9 @@
 #     SYNOPSIS declares it; every type has a page named after it that
 #     mentions it; every ENODE_* constant appears in some page;
 #   - every program in bin_PROGRAMS has a section 1 page, every option in
-#     lib/tlsconf.c's table appears in enode-tls(7), enode(3) refers to
-#     every other page, and references to enode pages lead somewhere;
+#     lib/tls/tlsconf_opts.c's table appears in enode-tls(7), enode(3)
+#     refers to every other page, and references to enode pages lead
+#     somewhere;
 #   - every page is listed in Makefile.am, so that it is installed.
 #
 # Exit status as automake reads it: 0 pass, 1 fail, 77 skip (no groff:
@@ -215,13 +216,13 @@ for prog in $programs; do
     [ -f "$doc/$prog.1" ] || fail "program $prog is installed but has no doc/$prog.1"
 done
 
-tlsconf=$top/lib/tlsconf.c
+tlsconf=$top/lib/tls/tlsconf_opts.c
 if [ -f "$tlsconf" ] && [ -f "$doc/enode-tls.7" ]; then
-    options=$(sed -n 's/^[ \t]*{"\([a-z_0-9]*\)", *opt_.*/\1/p' "$tlsconf" | sort -u)
-    [ -n "$options" ] || fail "found no option table in lib/tlsconf.c"
+    options=$(sed -n 's/^[ \t]*{"\([a-z_0-9]*\)", *[a-z_]*opt_.*/\1/p' "$tlsconf" | sort -u)
+    [ -n "$options" ] || fail "found no option table in lib/tls/tlsconf_opts.c"
     for o in $options; do
         grep -q -w -F "$o" "$doc/enode-tls.7" ||
-            fail "TLS option $o (lib/tlsconf.c) is not in doc/enode-tls.7"
+            fail "TLS option $o (lib/tls/tlsconf_opts.c) is not in doc/enode-tls.7"
     done
 fi
 

@@ -17,8 +17,8 @@
 # headers must not include each other in a circle, and (from the built
 # objects, when there are some) the modules must not call each other in a
 # circle: a module is one .c file, or the files x.c and x_*.c that share
-# a private header x_int.h. Exit status 1, with one line per breach, when
-# a rule is broken.
+# a private header x_int.h. No file is over 1000 lines. Exit status 1,
+# with one line per breach, when a rule is broken.
 set -u
 top=${1:-${srcdir:-$(dirname "$0")/../..}}
 objdir=$(pwd)/${2:-.}
@@ -119,7 +119,18 @@ for l in $layers; do
     fi
     rm -rf "$tmp"
 done
+# A file holds one concept: past this many lines it holds several, and is
+# to be cut where the code says (x.c and x_*.c sharing x_int.h).
+max_lines=1000
+for f in $(find . -name '*.[ch]' | sed 's|^\./||' | sort); do
+    n=$(wc -l <"$f")
+    if [ "$n" -gt "$max_lines" ]; then
+        echo "lib/$f: $n lines, more than $max_lines: cut it where the code says"
+        fail=1
+    fi
+done
 if [ "$fail" = 0 ]; then
+    echo "check_layers: no file over $max_lines lines"
     echo "check_layers: $checked files in $(echo $layers | wc -w) layers, every include points down"
     if [ "$modules_checked" -gt 0 ]; then
         echo "check_layers: $modules_checked modules, no circle of calls within a layer"

@@ -265,3 +265,16 @@ Test(connect, queued_signals_to_an_older_peer_take_the_old_forms)
     cr_assert(strstr(rt_log(), "dropped: control message over 64 KiB"),
               "log:\n%s", rt_log());
 }
+
+/* enode_disconnect is the application's own doing: news at info level,
+ * as a peer's normal close is, not a warning. */
+Test(connect, the_application_disconnecting_is_news_not_trouble)
+{
+    rt_setup();
+    cr_assert_eq(enode_disconnect(rt_node, FP_DEFAULT_NAME), 0);
+    cr_assert_eq(enode_is_connected(rt_node, FP_DEFAULT_NAME), 0);
+    cr_assert(strstr(rt_log(), "info: connection to " FP_DEFAULT_NAME
+                               " closed: disconnected by the application"),
+              "%s", rt_log());
+    cr_assert(!strstr(rt_log(), "warning: connection to"), "%s", rt_log());
+}

@@ -199,6 +199,17 @@ static const struct vector {
                        97,  114, 64,  120, 119, 5,   97,  66,  57,
                        95,  64,  119, 3,   70,  111, 111, 119, 9,
                        110, 111, 100, 101, 64,  104, 111, 115, 116}},
+    /* external funs, as a verify_fun names one (OTP 29's bytes) */
+    {"[{verify_fun, {fun inet_tls_dist:verify_client/3, []}},"
+     " fun 'a b':'C'/0, fun m:f/255].",
+     76,
+     (const uint8_t[]){108, 0,   0,   0,   3,   104, 2,   119, 10,  118, 101,
+                       114, 105, 102, 121, 95,  102, 117, 110, 104, 2,   113,
+                       119, 13,  105, 110, 101, 116, 95,  116, 108, 115, 95,
+                       100, 105, 115, 116, 119, 13,  118, 101, 114, 105, 102,
+                       121, 95,  99,  108, 105, 101, 110, 116, 97,  3,   106,
+                       113, 119, 3,   97,  32,  98,  119, 1,   67,  97,  0,
+                       113, 119, 1,   109, 119, 1,   102, 97,  255, 106}},
 };
 
 #define N_VECTORS (sizeof vectors / sizeof vectors[0])
@@ -612,7 +623,13 @@ Test(termtext, not_literal_terms)
     check_error("Foo.", 1, 1, "variable 'Foo' is not a term");
     check_error("[_].", 1, 2, "variable '_'");
     check_error("[end].", 1, 2, "'end' is a reserved word");
-    check_error("{ok, fun}.", 1, 6, "'fun' is a reserved word");
+    check_error("{ok, fun}.", 1, 6, "only external funs");
+    check_error("fun (X) -> X end.", 1, 1, "only external funs");
+    check_error("fun f/1.", 1, 1, "only external funs");
+    check_error("fun M:f/1.", 1, 1, "only external funs");
+    check_error("fun m:f/256.", 1, 1, "arity of a fun");
+    check_error("fun m:f/a.", 1, 1, "arity of a fun");
+    check_error("fun m:f.", 1, 1, "only external funs");
     check_error("a:b().", 1, 2, "found ':'");
     check_error("- - 1.", 1, 1, "'-' must be followed by a number");
     check_error("-a.", 1, 1, "'-' must be followed by a number");
