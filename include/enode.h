@@ -75,6 +75,7 @@ enum {
     ENODE_EEXIST = -13,    /* the name is in use */
     ENODE_ECONN = -14,     /* the connection to the node failed or was lost */
     ENODE_ERAISED = -15,   /* the function called raised an exception */
+    ENODE_EBUSY = -16,     /* the connection is busy (dist_buf_busy_limit) */
 };
 
 /* A static English name for an ENODE_E* code. Never NULL. */
@@ -154,6 +155,8 @@ typedef int (*enode_verify_fun_fn)(void *user, const enode_cert_event_t *ev,
                                    char *why, size_t whylen);
 
 #define ENODE_DEFAULT_MAX_MESSAGE ((size_t)256 * 1024 * 1024)
+#define ENODE_DEFAULT_MAX_FRAGMENTED 1024u
+#define ENODE_DEFAULT_DIST_BUF_BUSY_LIMIT ((size_t)1024 * 1024)
 
 /* A node's configuration, opaque: made by enode_config_new(), filled by
  * the setters below and by enode_config_from_args(), read by enode_new(),
@@ -221,6 +224,15 @@ int enode_config_set_listen_range(enode_config_t *config, int min, int max);
  * bigger one loses its connection. 0: ENODE_DEFAULT_MAX_MESSAGE. */
 int enode_config_set_max_message_size(enode_config_t *config, size_t bytes);
 
+/* The most messages a peer may have half sent in fragments at once on
+ * one connection; a peer that starts one more loses its connection.
+ * OTP has one open per process sending a message over 64 KiB to this
+ * node, so the default, ENODE_DEFAULT_MAX_FRAGMENTED (1024), is far from
+ * what real traffic meets. The bytes of those messages together are
+ * bounded by max_message_size. 0: the default. */
+int enode_config_set_max_fragmented_messages(enode_config_t *config,
+                                             unsigned count);
+
 /* A file of TLS options, like -ssl_dist_optfile; NULL: none. */
 int enode_config_set_ssl_dist_optfile(enode_config_t *config,
                                       const char *path);
@@ -236,6 +248,20 @@ int enode_config_add_ssl_dist_opt(enode_config_t *config, const char *key,
  * ENODE_LOG_WARNING). */
 int enode_config_set_log(enode_config_t *config, enode_log_fn fn, void *user,
                          int level);
+
+/* Like erl's +zdbbl (in KiB there) and -kernel dist_buf_busy_limit: when
+ * more than this many bytes wait to be written to a peer, the connection
+ * is busy and enode_send() to it waits, or returns ENODE_EBUSY in
+ * event-loop mode (see enode_send). 0: ENODE_DEFAULT_DIST_BUF_BUSY_LIMIT,
+ * 1 MiB, as in OTP. */
+int enode_config_set_dist_buf_busy_limit(enode_config_t *config,
+                                         size_t bytes);
+
+/* The queue limits every mailbox starts with (see enode_mbox_set_limit):
+ * max_len messages, max_bytes bytes; 0: no limit on that one (the
+ * default, as in Erlang, where max_heap_size is off unless set). */
+int enode_config_set_mbox_limit(enode_config_t *config, size_t max_len,
+                                size_t max_bytes);
 
 /* The application's own check of a peer's certificate, called with user;
  * NULL: enode's own TLS checks only (the default). */
@@ -297,10 +323,11 @@ int enode_config_get_dist_port(const enode_config_t *config);
  * -ssl_dist_optfile F, -ssl_dist_opt K V [K V ...],
  * -kernel net_ticktime S | net_setuptime S | inet_dist_listen_min P |
  * inet_dist_listen_max P | connect_all true|false |
- * inet_dist_use_interface {A,B,C,D} | dist_auto_connect never|once,
- * -erl_epmd_port P, -epmd_port P, -connect_all true|false, and
- * -args_file F (erl's flags from the file F: words separated by blanks,
- * '#' to the end of the line a comment, -args_file nested).
+ * inet_dist_use_interface {A,B,C,D} | dist_auto_connect never|once |
+ * dist_buf_busy_limit Bytes, +zdbbl KiB, -erl_epmd_port P, -epmd_port P,
+ * -connect_all true|false, and -args_file F (erl's flags from the file
+ * F: words separated by blanks, '#' to the end of the line a comment,
+ * -args_file nested).
  * Flags it knows are removed from argv (argc is updated); others stay, in
  * order, for the program. On failure returns ENODE_EINVAL (or
  * ENODE_ENOMEM) and writes a sentence to err; config may then hold some
@@ -414,7 +441,9 @@ typedef struct enode_msg {
     erlang_pid from;     /* the sender, when has_from */
     char to_name[MAXATOMLEN_UTF8]; /* the registered name it was sent to,
                                       or "" when sent to the pid */
-    ei_x_buff msg;       /* owned; release with enode_msg_free() */
+    ei_x_buff msg;       /* owned; release with enode_msg_free().
+                            msg.index is the term's length, msg.buffsz
+                            the allocation's, which may be larger */
 } enode_msg_t;
 
 /* Release what a received message holds (not the struct itself). */
@@ -426,6 +455,22 @@ int enode_mbox_new(enode_t *node, enode_mbox_t **mbox);
 
 /* Unregister and free a mailbox; undelivered messages are dropped. */
 void enode_mbox_free(enode_mbox_t *mbox);
+
+/* How many messages wait in the mailbox (*len) and the bytes they take
+ * (*bytes: their terms and the queue's own bookkeeping), like
+ * process_info(P, [message_queue_len, total_heap_size]); either may be
+ * NULL. 0, or ENODE_EINVAL. */
+int enode_mbox_info(const enode_mbox_t *mbox, size_t *len, size_t *bytes);
+
+/* Limit the mailbox's queue to max_len messages and max_bytes bytes (as
+ * enode_mbox_info counts them; 0: no limit on that one). A message that
+ * would take the queue over either makes the mailbox exit with reason
+ * `killed`, as a process over max_heap_size is killed: trapping exits
+ * does not stop it, links and monitors fire, and the log says why. A new
+ * mailbox starts with the node's limits (enode_config_set_mbox_limit;
+ * none by default). 0, or ENODE_EINVAL. */
+int enode_mbox_set_limit(enode_mbox_t *mbox, size_t max_len,
+                         size_t max_bytes);
 
 /* The mailbox's pid, valid while the mailbox lives. */
 const erlang_pid *enode_mbox_pid(const enode_mbox_t *mbox);
@@ -454,7 +499,15 @@ int enode_receive(enode_mbox_t *mbox, enode_msg_t *msg, int timeout_ms);
  * burst costs a few records and system calls, not one per message. The
  * loop is woken for it: in event-loop mode enode_fd() turns readable, and
  * the host must call enode_process() then, as for any other event.
- * enode_free() and enode_disconnect() first write what is queued. */
+ * enode_free() and enode_disconnect() first write what is queued.
+ *
+ * When more than dist_buf_busy_limit bytes wait to be written to the
+ * peer (enode_config_set_dist_buf_busy_limit; 1 MiB), the connection is
+ * busy: with a loop thread the send waits until the loop has written
+ * enough, as OTP suspends the sender (ENODE_ECONN if the connection goes
+ * meanwhile); in event-loop mode, or on the loop's thread (an rpc
+ * function), it returns ENODE_EBUSY at once and sends nothing: run
+ * enode_process() and send again. enode_reg_send() does the same. */
 int enode_send(enode_mbox_t *from, const erlang_pid *to, const ei_x_buff *msg);
 
 /* Send to the process registered as `name` on `node_name` (NULL or this

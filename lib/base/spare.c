@@ -59,3 +59,22 @@ void en_spare_give(void *block, size_t size)
     }
     free(block);
 }
+
+void en_spare_drain(void)
+{
+    pthread_mutex_lock(&spare_lock);
+    for (int i = 0; i < SLOTS; i++) {
+        free(spare[i].block);
+        spare[i].block = NULL;
+    }
+    spare_bytes = 0;
+    pthread_mutex_unlock(&spare_lock);
+}
+
+size_t en_spare_bytes(void)
+{
+    pthread_mutex_lock(&spare_lock);
+    size_t bytes = spare_bytes;
+    pthread_mutex_unlock(&spare_lock);
+    return bytes;
+}

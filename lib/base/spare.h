@@ -30,4 +30,11 @@ void *en_spare_take(size_t min, size_t *size);
  * fits within EN_SPARE_MAX, else frees it. */
 void en_spare_give(void *block, size_t size);
 
+/* Frees every spare block. enode_free() calls it: a program that is done
+ * with a node keeps nothing for messages that will not come. */
+void en_spare_drain(void);
+
+/* The bytes kept in spare blocks now. */
+size_t en_spare_bytes(void);
+
 #endif

@@ -202,7 +202,9 @@ en_conn_t *en_conn_new(en_net_t *net, int initiator)
     c->initiator = initiator;
     c->fd = -1;
     c->deadline_ms = en_now_ms() + net->setup_ms;
+    c->serial = ++net->conn_serial;
     en_frag_init(&c->frags, net->max_message);
+    en_frag_set_max_sequences(&c->frags, net->max_fragmented);
     c->next = net->conns;
     net->conns = c;
     return c;
@@ -323,6 +325,9 @@ int en_conn_flush(en_conn_t *c)
         if (c->phase == EN_PH_UP)
             en_ticker_on_write(&c->ticker, en_now_ms());
     }
+    /* Senders waiting for the queue to drain (en_net_wait_room). */
+    if (c->net->busy_waiters && en_conn_unsent(c) < c->net->busy_limit)
+        en_core_broadcast(c->net->core);
     compact_out(c);
     return 0;
 }

@@ -63,6 +63,7 @@ struct en_conn {
     uint64_t flags;       /* negotiated distribution flags */
     uint32_t peer_creation;
     int fail_code;        /* ENODE_E* once it failed */
+    uint64_t serial;      /* which connection this is, for en_net_wait_room */
 };
 
 /* The modules of a connection, each using only those listed before it:

@@ -45,6 +45,10 @@ static int take_settings(en_net_t *net, const en_net_settings_t *s,
     net->setup_ms = s->setup_ms ? s->setup_ms : 7000;
     net->max_message = s->max_message ? s->max_message
                                       : ENODE_DEFAULT_MAX_MESSAGE;
+    net->max_fragmented = s->max_fragmented ? s->max_fragmented
+                                            : ENODE_DEFAULT_MAX_FRAGMENTED;
+    net->busy_limit = s->busy_limit ? s->busy_limit
+                                    : ENODE_DEFAULT_DIST_BUF_BUSY_LIMIT;
     net->dist_port = s->dist_port;
     net->auto_connect = s->auto_connect;
     net->epmd_port = en_epmd_default_port(s->epmd_port);

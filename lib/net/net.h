@@ -66,6 +66,8 @@ typedef struct en_net_settings {
     unsigned ticktime_ms;
     unsigned setup_ms;
     size_t max_message;
+    unsigned max_fragmented; /* 0: ENODE_DEFAULT_MAX_FRAGMENTED */
+    size_t busy_limit;       /* 0: ENODE_DEFAULT_DIST_BUF_BUSY_LIMIT */
     int epmd_port;  /* 0: $ERL_EPMD_PORT, else 4369 */
     int dist_port;  /* > 0: no EPMD; every node listens on this port */
     int listen_min, listen_max;
@@ -98,6 +100,11 @@ typedef struct en_net {
     unsigned ticktime_ms;
     unsigned setup_ms;
     size_t max_message; /* a peer sending more loses its connection */
+    unsigned max_fragmented; /* fragmented messages open per connection */
+    size_t busy_limit;  /* dist_buf_busy_limit: unsent bytes before a send
+                           from the API waits (en_net_wait_room) */
+    int busy_waiters;   /* threads waiting in en_net_wait_room */
+    uint64_t conn_serial; /* the last serial a connection got */
     int epmd_port;
     int dist_port;
     uint64_t flags;    /* what we advertise */
@@ -242,6 +249,16 @@ void en_net_out_on(en_conn_t *c, en_out_t *o);
  * when it cannot be cut: the packet is then dropped, which costs this
  * send alone, never the connection. */
 int en_net_out_end(en_out_t *o, int rc);
+
+/* Before an application's send to peer: while more than busy_limit
+ * bytes wait to be written to it, the connection is busy, as OTP's
+ * dist_buf_busy_limit makes it. With a loop thread, a caller on another
+ * thread waits (the lock released) until the loop has written enough:
+ * 0, or ENODE_ECONN if the connection went meanwhile. Without one, or on
+ * the loop's own thread (an rpc function), waiting would stop the very
+ * loop that drains the queue: ENODE_EBUSY at once, the error set. 0 when
+ * there is no connection up to peer. */
+int en_net_wait_room(en_net_t *net, const char *peer);
 
 /* ---- the loop (loop.c) ----------------------------------------------------- */
 

@@ -66,6 +66,43 @@ int en_net_out_end(en_out_t *o, int rc)
     return 0;
 }
 
+/* The connection to peer is up and busy. */
+static en_conn_t *busy(en_net_t *net, const char *peer)
+{
+    en_conn_t *c = en_net_find(net, peer);
+    return c && c->phase == EN_PH_UP && en_conn_unsent(c) >= net->busy_limit
+               ? c
+               : NULL;
+}
+
+int en_net_wait_room(en_net_t *net, const char *peer)
+{
+    en_conn_t *c = busy(net, peer);
+
+    if (!c)
+        return 0;
+    if (!net->thread_on || pthread_equal(pthread_self(), net->thread)) {
+        en_core_error(net->core,
+                      "%s: %zu bytes wait to be written to it, over "
+                      "dist_buf_busy_limit (%zu): run the loop, then send "
+                      "again", peer, en_conn_unsent(c), net->busy_limit);
+        return ENODE_EBUSY;
+    }
+    /* The connection is known by its serial: once it goes, it may be
+     * freed, and another to the same peer is not the one we waited on. */
+    uint64_t serial = c->serial;
+    net->busy_waiters++;
+    while ((c = busy(net, peer)) && c->serial == serial)
+        pthread_cond_wait(&net->core->cond, &net->core->lock);
+    net->busy_waiters--;
+    c = en_net_find(net, peer);
+    if (c && c->serial == serial && c->phase == EN_PH_UP)
+        return 0;
+    en_core_error(net->core, "%s: the connection was lost while the send "
+                  "waited for its queue to drain", peer);
+    return ENODE_ECONN;
+}
+
 int en_net_disconnect(en_net_t *net, const char *peer)
 {
     en_conn_t *c = en_net_find(net, peer);

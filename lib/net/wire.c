@@ -52,6 +52,17 @@ static int form_agreed(en_conn_t *c, const uint8_t *data)
     return 0;
 }
 
+/* The setting a refused fragment went over, for the log: the operator
+ * reads there what to raise if the peer was honest. */
+static const char *limit_name(int frag_rc)
+{
+    if (frag_rc == EN_FRAG_ETOOBIG)
+        return " (max_message_size)";
+    if (frag_rc == EN_FRAG_ETOOMANY)
+        return " (max_fragmented_messages)";
+    return "";
+}
+
 void en_wire_receive(en_conn_t *c, const uint8_t *data, size_t len)
 {
     en_frag_msg_t msg;
@@ -68,7 +79,7 @@ void en_wire_receive(en_conn_t *c, const uint8_t *data, size_t len)
         c->net->hooks.packet(c->net->hooks.ud, c, msg.head, msg.head_len,
                              msg.body);
     else if (rc < 0)
-        en_conn_fail(c, ENODE_ECONN, "%s", err);
+        en_conn_fail(c, ENODE_ECONN, "%s%s", err, limit_name(rc));
 }
 
 /* ---- sending ---------------------------------------------------------------- */

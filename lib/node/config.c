@@ -28,6 +28,8 @@ int enode_config_new(enode_config_t **out)
     c->net_ticktime = 60;
     c->setup_time_ms = 7000;
     c->max_message_size = ENODE_DEFAULT_MAX_MESSAGE;
+    c->max_fragmented = ENODE_DEFAULT_MAX_FRAGMENTED;
+    c->dist_buf_busy_limit = ENODE_DEFAULT_DIST_BUF_BUSY_LIMIT;
     c->log_level = ENODE_LOG_WARNING;
     c->connect_all = 1;
     *out = c;
@@ -168,6 +170,33 @@ int enode_config_set_max_message_size(enode_config_t *c, size_t bytes)
     if (!c)
         return ENODE_EINVAL;
     c->max_message_size = bytes ? bytes : ENODE_DEFAULT_MAX_MESSAGE;
+    return 0;
+}
+
+int enode_config_set_max_fragmented_messages(enode_config_t *c,
+                                            unsigned count)
+{
+    if (!c)
+        return ENODE_EINVAL;
+    c->max_fragmented = count ? count : ENODE_DEFAULT_MAX_FRAGMENTED;
+    return 0;
+}
+
+int enode_config_set_mbox_limit(enode_config_t *c, size_t max_len,
+                                size_t max_bytes)
+{
+    if (!c)
+        return ENODE_EINVAL;
+    c->mbox_max_len = max_len;
+    c->mbox_max_bytes = max_bytes;
+    return 0;
+}
+
+int enode_config_set_dist_buf_busy_limit(enode_config_t *c, size_t bytes)
+{
+    if (!c)
+        return ENODE_EINVAL;
+    c->dist_buf_busy_limit = bytes ? bytes : ENODE_DEFAULT_DIST_BUF_BUSY_LIMIT;
     return 0;
 }
 

@@ -118,6 +118,9 @@ static int parse_auto_connect(const char *s, enode_auto_connect_t *out)
     return 0;
 }
 
+/* +zdbbl's range in KiB, as erl checks it (erl_init.c). */
+#define ZDBBL_MAX_KIB 2097151L
+
 /* -kernel Key Value: the kernel parameters a distribution node uses. The
  * listening range is set one end at a time, in either order, as erl
  * takes it: a maximum below the minimum means the minimum alone. */
@@ -157,6 +160,11 @@ static int set_kernel(enode_config_t *c, const char *key, const char *val,
         if (parse_auto_connect(val, &mode) < 0)
             goto bad;
         enode_config_set_auto_connect(c, mode);
+    } else if (strcmp(key, "dist_buf_busy_limit") == 0) {
+        /* bytes, up to what +zdbbl allows */
+        if (parse_uint(val, 1, ZDBBL_MAX_KIB * 1024, &v) < 0)
+            goto bad;
+        enode_config_set_dist_buf_busy_limit(c, (size_t)v);
     } else if (!lenient) {
         snprintf(err, errlen, "-kernel %s: not a parameter enode knows",
                  key);
@@ -178,7 +186,7 @@ static int flag_arity(const char *flag)
         {"-sname", 1},        {"-name", 1},         {"-setcookie", 1},
         {"-hidden", 0},       {"-proto_dist", 1},   {"-ssl_dist_optfile", 1},
         {"-ssl_dist_opt", -1}, {"-kernel", 2},      {"-erl_epmd_port", 1},
-        {"-epmd_port", 1},    {"-connect_all", 1},
+        {"-epmd_port", 1},    {"-connect_all", 1},  {"+zdbbl", 1},
     };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         if (strcmp(flag, flags[i].flag) == 0)
@@ -257,6 +265,14 @@ static int apply_flag(enode_config_t *c, const char *flag, char **v,
     }
     if (strcmp(flag, "-kernel") == 0)
         return set_kernel(c, v[0], v[1], lenient, err, errlen);
+    if (strcmp(flag, "+zdbbl") == 0) {
+        long kib;
+        if (parse_uint(v[0], 1, ZDBBL_MAX_KIB, &kib) == 0)
+            return enode_config_set_dist_buf_busy_limit(c, (size_t)kib * 1024);
+        snprintf(err, errlen, "+zdbbl %s: KiB from 1 to %ld", v[0],
+                 ZDBBL_MAX_KIB);
+        return ENODE_EINVAL;
+    }
     if (strcmp(flag, "-connect_all") == 0) {
         int on;
         if (parse_bool(v[0], &on) == 0)

@@ -24,6 +24,9 @@ struct enode_config {
     int dist_port;          /* > 0: no EPMD */
     int listen_min, listen_max;
     size_t max_message_size;
+    unsigned max_fragmented; /* fragmented messages open per connection */
+    size_t mbox_max_len, mbox_max_bytes; /* 0: no limit */
+    size_t dist_buf_busy_limit; /* bytes queued for a peer before sends wait */
     char *ssl_dist_optfile; /* NULL: none */
     char **ssl_dist_opts;   /* key, value, key, value... */
     int n_ssl_dist_opts;    /* pairs */

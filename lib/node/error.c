@@ -20,6 +20,7 @@ const char *enode_strerror(int code)
     case ENODE_EEXIST: return "name in use";
     case ENODE_ECONN: return "connection failed or lost";
     case ENODE_ERAISED: return "the function called raised an exception";
+    case ENODE_EBUSY: return "the connection is busy: run the loop and retry";
     default: return "unknown error";
     }
 }

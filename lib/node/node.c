@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/spare.h"
 #include "node/config_int.h"
 #include "svc/net_kernel.h"
 
@@ -40,6 +41,8 @@ static void net_settings(const enode_config_t *cfg, en_net_settings_t *s)
     s->ticktime_ms = (cfg->net_ticktime ? cfg->net_ticktime : 60) * 1000;
     s->setup_ms = cfg->setup_time_ms;
     s->max_message = cfg->max_message_size;
+    s->max_fragmented = cfg->max_fragmented;
+    s->busy_limit = cfg->dist_buf_busy_limit;
     s->epmd_port = cfg->epmd_port;
     s->dist_port = cfg->dist_port;
     s->listen_min = cfg->listen_min;
@@ -106,6 +109,8 @@ int enode_new(enode_t **out, const enode_config_t *cfg, char *err,
     net_settings(cfg, &s);
     en_net_init(&n->net, &n->core);
     en_proc_init(&n->proc, &n->core, &n->net);
+    n->proc.mbox_max_len = cfg->mbox_max_len;
+    n->proc.mbox_max_bytes = cfg->mbox_max_bytes;
     if ((rc = init_core(n, cfg, err, errlen)) < 0 ||
         (rc = en_net_open(&n->net, &s, err, errlen)) < 0 ||
         (rc = en_net_publish(&n->net, err, errlen)) < 0 ||
@@ -141,5 +146,6 @@ void enode_free(enode_t *n)
     pthread_mutex_unlock(&n->core.lock);
     en_core_destroy(&n->core);
     free(n);
+    en_spare_drain();
     wolfSSL_Cleanup(); /* counted: balances the wolfSSL_Init of enode_new */
 }

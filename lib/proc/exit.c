@@ -100,16 +100,6 @@ static void keep_reason(en_mbox_t *mb, const char *reason, size_t len)
         ei_x_free(&mb->exit_reason);
 }
 
-static void drop_queue(en_mbox_t *mb)
-{
-    while (mb->head) {
-        en_qmsg_t *q = mb->head;
-        mb->head = q->next;
-        en_qmsg_free(q);
-    }
-    mb->tail = NULL;
-}
-
 void en_mbox_exit_locked(en_mbox_t *mb, const char *reason,
                          size_t len)
 {
@@ -122,7 +112,7 @@ void en_mbox_exit_locked(en_mbox_t *mb, const char *reason,
     keep_reason(mb, reason, len);
     strcpy(name, mb->name);
     mb->name[0] = '\0';
-    drop_queue(mb);
+    en_mbox_clear_queue(mb);
     while (mb->links) {
         en_link_t *l = mb->links;
         mb->links = l->next;
@@ -133,6 +123,28 @@ void en_mbox_exit_locked(en_mbox_t *mb, const char *reason,
     en_core_broadcast(p->core);
 }
 
+/* A message would take mb's queue over its limit. As a process over
+ * max_heap_size is killed (erlang:process_flag/2), the mailbox exits
+ * with `killed`, which trapping exits cannot stop, its links and
+ * monitors fire, and the log says why, once, as OTP's error report
+ * does. Dropping messages instead would break what senders rely on: a
+ * live process gets what is sent to it, in order. */
+void en_mbox_over_limit(en_mbox_t *mb, size_t incoming)
+{
+    ei_x_buff killed;
+
+    en_core_log(mb->proc->core, ENODE_LOG_ERROR,
+                "mailbox <%s.%u.%u>%s%s killed: a message of %zu bytes "
+                "would take its queue of %zu messages and %zu bytes over "
+                "its limit (%zu messages, %zu bytes; 0: none)",
+                mb->pid.node, mb->pid.num, mb->pid.serial,
+                mb->name[0] ? " registered as " : "", mb->name, incoming,
+                mb->queue_len, mb->queue_bytes, mb->max_len, mb->max_bytes);
+    if (en_atom_term(&killed, "killed") == 0) {
+        en_mbox_exit_locked(mb, killed.buff, (size_t)killed.index);
+        ei_x_free(&killed);
+    }
+}
 
 void en_exit_node_down(en_proc_t *p, const char *peer)
 {
@@ -225,11 +237,7 @@ void en_mbox_free_locked(en_mbox_t *mb)
 
     exit_normally(mb);
     EN_LIST_UNLINK(&mb->proc->mboxes, e, e == mb);
-    while (mb->head) {
-        en_qmsg_t *q = mb->head;
-        mb->head = q->next;
-        en_qmsg_free(q);
-    }
+    en_mbox_clear_queue(mb);
     if (mb->exit_reason.buff)
         ei_x_free(&mb->exit_reason);
     while (mb->aliases) {

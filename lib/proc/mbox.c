@@ -91,6 +91,14 @@ static size_t qmsg_size(const erlang_pid *from, const char *to_name,
     return sizeof(en_qmsg_t) + *node_len + *to_len + 2;
 }
 
+/* Whether a message of size bytes more would take mb over its limit. */
+static int over_limit(const en_mbox_t *mb, size_t size)
+{
+    return (mb->max_len && mb->queue_len >= mb->max_len) ||
+           (mb->max_bytes && (mb->queue_bytes >= mb->max_bytes ||
+                              size > mb->max_bytes - mb->queue_bytes));
+}
+
 /* Writes the entry for the term of len bytes (131 first) at term, in the
  * room behind it, and queues it. */
 static void qmsg_enqueue(en_mbox_t *mb, char *term, size_t size, size_t len,
@@ -118,6 +126,8 @@ static void qmsg_enqueue(en_mbox_t *mb, char *term, size_t size, size_t len,
     else
         mb->head = q;
     mb->tail = q;
+    mb->queue_len++;
+    mb->queue_bytes += size;
     en_core_broadcast(mb->proc->core);
 }
 
@@ -136,6 +146,10 @@ int en_mbox_deliver(en_mbox_t *mb, const erlang_pid *from,
     if (len > 0x7ffffff0)
         return ENODE_ENOMEM;
     size_t size = qmsg_offset(len + 1) + qsize, spare_size;
+    if (over_limit(mb, size)) {
+        mb->proc->mbox_over(mb, size);
+        return 0; /* like a send to a process that has exited */
+    }
     char *term = en_spare_take(size, &spare_size);
     if (term)
         size = spare_size;
@@ -157,6 +171,11 @@ int en_mbox_deliver_buf(en_mbox_t *mb, const erlang_pid *from,
     size_t node_len, to_len;
     size_t need = qmsg_offset(term->len) + qmsg_size(from, to_name, &node_len,
                                                      &to_len);
+    size_t size = need > term->cap ? need : term->cap;
+    if (over_limit(mb, size)) {
+        mb->proc->mbox_over(mb, size);
+        return 0; /* like a send to a process that has exited */
+    }
     if (need > term->cap) {
         uint8_t *grown = realloc(term->data, need);
         if (!grown)
@@ -167,6 +186,49 @@ int en_mbox_deliver_buf(en_mbox_t *mb, const erlang_pid *from,
     qmsg_enqueue(mb, (char *)term->data, term->cap, term->len, from, to_name,
                  node_len, to_len);
     en_buf_init(term);
+    return 0;
+}
+
+/* q has left mb's queue. */
+static void uncount(en_mbox_t *mb, const en_qmsg_t *q)
+{
+    mb->queue_len--;
+    mb->queue_bytes -= q->size;
+}
+
+void en_mbox_clear_queue(en_mbox_t *mb)
+{
+    while (mb->head) {
+        en_qmsg_t *q = mb->head;
+        mb->head = q->next;
+        en_qmsg_free(q);
+    }
+    mb->tail = NULL;
+    mb->queue_len = 0;
+    mb->queue_bytes = 0;
+}
+
+int enode_mbox_info(const enode_mbox_t *mb, size_t *len, size_t *bytes)
+{
+    if (!mb)
+        return ENODE_EINVAL;
+    pthread_mutex_lock(en_mbox_lock(mb));
+    if (len)
+        *len = mb->queue_len;
+    if (bytes)
+        *bytes = mb->queue_bytes;
+    pthread_mutex_unlock(en_mbox_lock(mb));
+    return 0;
+}
+
+int enode_mbox_set_limit(enode_mbox_t *mb, size_t max_len, size_t max_bytes)
+{
+    if (!mb)
+        return ENODE_EINVAL;
+    pthread_mutex_lock(en_mbox_lock(mb));
+    mb->max_len = max_len;
+    mb->max_bytes = max_bytes;
+    pthread_mutex_unlock(en_mbox_lock(mb));
     return 0;
 }
 
@@ -205,6 +267,8 @@ int en_mbox_new_locked(en_proc_t *p, en_mbox_t **out)
     if (!mb)
         return ENODE_ENOMEM;
     mb->proc = p;
+    mb->max_len = p->mbox_max_len;
+    mb->max_bytes = p->mbox_max_bytes;
     en_make_pid(p, &mb->pid);
     mb->next = p->mboxes;
     p->mboxes = mb;
@@ -294,6 +358,7 @@ static int take_message(en_mbox_t *mb, en_match_fn match, void *ud,
     *pp = q->next;
     if (mb->tail == q)
         mb->tail = prev;
+    uncount(mb, q);
     qmsg_unpack(q, out);
     return 1;
 }
@@ -314,6 +379,7 @@ void en_mbox_drop(en_mbox_t *mb,
         *pp = q->next;
         if (mb->tail == q)
             mb->tail = prev;
+        uncount(mb, q);
         en_qmsg_free(q);
     }
 }

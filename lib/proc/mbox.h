@@ -30,7 +30,8 @@ typedef struct en_qmsg {
     struct en_qmsg *next;
     char *term;      /* the allocation: version byte 131, then the term */
     int len;         /* bytes at term */
-    size_t size;     /* bytes allocated at term, this entry included */
+    size_t size;     /* bytes allocated at term, this entry included,
+                      * counted in queue_bytes */
     int has_from;
     unsigned from_num, from_serial, from_creation;
     size_t from_node_len, to_name_len;
@@ -79,6 +80,8 @@ struct enode_mbox {
     erlang_pid pid;
     char name[MAXATOMLEN_UTF8]; /* registered name or "" */
     en_qmsg_t *head, *tail;
+    size_t queue_len, queue_bytes; /* messages in the queue, their size */
+    size_t max_len, max_bytes;     /* over either, the mailbox exits; 0: none */
     en_link_t *links;
     en_mon_t *mons;
     en_watcher_t *watchers;
@@ -99,15 +102,19 @@ en_mbox_t *en_mbox_by_alias(en_proc_t *p, const erlang_ref *alias);
 /* The mailbox of this node that pid names, if it has not exited. */
 en_mbox_t *en_mbox_live(en_proc_t *p, const erlang_pid *pid);
 /* Put a message in mb's queue, or hand it to its service. The term is
- * with or without its version byte. */
+ * with or without its version byte. A message that would take the queue
+ * over the mailbox's limit makes it exit instead (mbox_over). */
 int en_mbox_deliver(en_mbox_t *mb, const erlang_pid *from,
                     const char *to_name, const char *msg, size_t len);
 /* The same for a term in a buffer of its own, 131 first (a message that
  * came in fragments): when it goes to the queue, the buffer itself is
  * queued, its allocation growing only if the entry does not fit behind
  * the term, and *term is left empty. Otherwise (a service, a dead
- * mailbox, no memory) *term is left as it was. */
+ * mailbox, no memory) *term is left as it was. The
+ * mailbox's limit counts the buffer as it does any message. */
 int en_mbox_deliver_buf(en_mbox_t *mb, const erlang_pid *from,
                         const char *to_name, en_buf_t *term);
+/* Drop every queued message. */
+void en_mbox_clear_queue(en_mbox_t *mb);
 
 #endif

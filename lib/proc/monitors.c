@@ -207,7 +207,9 @@ void en_monitors_node_down(en_proc_t *p, const char *peer)
                             strcmp(w->watcher.node, peer) == 0)
             free(w);
         en_mon_t *m = mb->mons;
-        while (m) {
+        /* A DOWN may take mb over its queue limit: it then exits, and its
+         * monitors, next among them, are gone. */
+        while (m && !mb->dead) {
             en_mon_t *next = m->next;
             if (strcmp(m->node, peer) == 0)
                 fire(mb, &m->ref, noconn.buff, (size_t)noconn.index);

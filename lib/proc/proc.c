@@ -49,6 +49,7 @@ void en_proc_init(en_proc_t *p, en_core_t *core, en_net_t *net)
     p->core = core;
     p->net = net;
     p->next_pid_num = 1;
+    p->mbox_over = en_mbox_over_limit;
     net->hooks.ud = p;
     net->hooks.packet = en_dispatch_packet;
     net->hooks.node_up = on_node_up;

@@ -60,6 +60,11 @@ typedef struct en_proc {
     en_spawn_fn spawn;
     void *spawn_ud;
     struct en_spawn_req *spawns; /* our spawn requests awaiting a reply */
+    /* Queue limits a new mailbox starts with (0: none), and what a
+     * mailbox does when a message would pass its own: the exit, which
+     * exit.c owns (mbox.c comes before it). */
+    size_t mbox_max_len, mbox_max_bytes;
+    void (*mbox_over)(en_mbox_t *mb, size_t incoming);
 } en_proc_t;
 
 /* ---- the layer (proc.c) ------------------------------------------------ */

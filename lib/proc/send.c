@@ -50,12 +50,24 @@ int en_alias_send_locked(en_proc_t *p, const erlang_pid *from,
     return en_emit(p, alias->node, 1, &sig);
 }
 
+/* An application's send to node waits while the connection is busy
+ * (dist_buf_busy_limit), as OTP suspends the sending process; the node's
+ * own sends (replies, signals) never do. */
+static int room_for(en_proc_t *p, const char *node)
+{
+    if (!node || en_core_is_local(p->core, node))
+        return 0;
+    return en_net_wait_room(p->net, node);
+}
+
 int enode_send(enode_mbox_t *from, const erlang_pid *to, const ei_x_buff *msg)
 {
     if (!to || !msg || msg->index <= 0)
         return ENODE_EINVAL;
     pthread_mutex_lock(en_mbox_lock(from));
-    int rc = en_send_locked(from->proc, &from->pid, to, msg->buff,
+    int rc = room_for(from->proc, to->node);
+    if (rc == 0)
+        rc = en_send_locked(from->proc, &from->pid, to, msg->buff,
                             (size_t)msg->index);
     pthread_mutex_unlock(en_mbox_lock(from));
     return rc;
@@ -67,7 +79,9 @@ int enode_reg_send(enode_mbox_t *from, const char *node_name,
     if (!name || !*name || !msg || msg->index <= 0)
         return ENODE_EINVAL;
     pthread_mutex_lock(en_mbox_lock(from));
-    int rc = en_reg_send_locked(from->proc, &from->pid, node_name, name,
+    int rc = room_for(from->proc, node_name);
+    if (rc == 0)
+        rc = en_reg_send_locked(from->proc, &from->pid, node_name, name,
                                 msg->buff, (size_t)msg->index);
     pthread_mutex_unlock(en_mbox_lock(from));
     return rc;

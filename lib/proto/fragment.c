@@ -139,6 +139,7 @@ static void slot_clear(en_frag_table_t *t, struct en_frag_seq *s)
 static void seq_discard(en_frag_table_t *t, struct en_frag_seq *s)
 {
     t->pending -= s->msg.cap + s->body.cap;
+    t->held -= s->total;
     en_buf_free(&s->msg);
     en_buf_free(&s->body);
     slot_clear(t, s);
@@ -167,7 +168,9 @@ static int seq_reserve(en_frag_table_t *t, struct en_frag_seq *s, en_buf_t *b,
 
 /* The bytes to reserve in a message apart for `now` bytes that are in
  * hand and the `after` fragments still due behind them, `counted` bytes
- * of the message (as max_message counts them) being in already: as if
+ * being held already (this message's and every other unfinished one's,
+ * as max_message bounds them together, so that many sequences announcing
+ * huge messages reserve no more than one could hold): as if
  * all but the last were as full as the first (frag_len) and the last
  * fitted in EN_FRAG_BODY_ROOM. OTP fills every fragment but the last,
  * and a message of N times 64 KiB leaves a last fragment of a few bytes,
@@ -200,7 +203,7 @@ static int body_grow(en_frag_table_t *t, struct en_frag_seq *s, size_t len,
     en_buf_t *b = &s->body;
     if (b->cap - b->len >= len)
         return 0;
-    size_t extra = body_room(t, s->frag_len, s->total, len, s->next_frag - 1);
+    size_t extra = body_room(t, s->frag_len, t->held, len, s->next_frag - 1);
     if (extra > SIZE_MAX - b->len)
         return seq_nomem(s, SIZE_MAX, err, errlen);
     uint8_t *p = realloc(b->data, b->len + extra);
@@ -223,6 +226,15 @@ static int seq_append(en_frag_table_t *t, struct en_frag_seq *s,
                   s->seq_id, s->total + len, t->max_message);
         return EN_FRAG_ETOOBIG;
     }
+    /* Each message within the limit is not enough: a peer could keep
+     * many of them half sent. Together they get one message's worth. */
+    if (len > t->max_message - t->held) {
+        en_errf(err, errlen,
+                "%zu unfinished fragmented messages would hold %zu bytes "
+                "together, over the limit of %zu bytes",
+                t->live, t->held + len, t->max_message);
+        return EN_FRAG_ETOOBIG;
+    }
     en_buf_t *b = s->apart ? &s->body : &s->msg;
     int rc = s->apart ? body_grow(t, s, len, err, errlen)
                       : seq_reserve(t, s, b, len, err, errlen);
@@ -230,6 +242,7 @@ static int seq_append(en_frag_table_t *t, struct en_frag_seq *s,
         return rc;
     en_buf_append(b, data, len); /* cannot fail: the room is there */
     s->total += len;
+    t->held += len;
     return 0;
 }
 
@@ -248,7 +261,7 @@ static int seq_start_apart(en_frag_table_t *t, struct en_frag_seq *s,
         return 0;
     }
     s->frag_len = len;
-    size_t want = 1 + body_room(t, len, s->total + n, len - n, frags - 1), got;
+    size_t want = 1 + body_room(t, len, t->held + n, len - n, frags - 1), got;
     void *spare = en_spare_take(want, &got);
     if (spare) { /* pages a message before used: no faults */
         s->body.data = spare;
@@ -277,8 +290,15 @@ void en_frag_init(en_frag_table_t *t, size_t max_message)
     en_buf_init(&t->done_body);
 }
 
+void en_frag_set_max_sequences(en_frag_table_t *t, size_t max)
+{
+    t->max_sequences = max;
+}
+
 void en_frag_free(en_frag_table_t *t)
 {
+    size_t max_sequences = t->max_sequences;
+
     for (size_t i = 0; i < t->nslots; i++) {
         en_buf_free(&t->slots[i].msg);
         en_buf_free(&t->slots[i].body);
@@ -287,6 +307,7 @@ void en_frag_free(en_frag_table_t *t)
     en_buf_free(&t->done);
     en_buf_free(&t->done_body);
     en_frag_init(t, t->max_message);
+    t->max_sequences = max_sequences;
 }
 
 size_t en_frag_pending_bytes(const en_frag_table_t *t)
@@ -294,11 +315,17 @@ size_t en_frag_pending_bytes(const en_frag_table_t *t)
     return t->pending;
 }
 
+size_t en_frag_held_bytes(const en_frag_table_t *t)
+{
+    return t->held;
+}
+
 /* Hands the finished sequence's buffers out as the completed message. */
 static int complete(en_frag_table_t *t, struct en_frag_seq *s,
                     en_frag_msg_t *out)
 {
     t->pending -= s->msg.cap + s->body.cap;
+    t->held -= s->total;
     t->done = s->msg;
     t->done_body = s->body;
     en_buf_init(&s->msg);
@@ -334,6 +361,15 @@ static int feed_first(en_frag_table_t *t, uint64_t seq_id, uint64_t frag_id,
                   "that message was still being received",
                   seq_id);
         return EN_FRAG_EPROTO;
+    }
+    /* A message in one fragment (FragId 1) is whole at once and stays
+     * open for no one. */
+    if (t->max_sequences && frag_id > 1 && t->live >= t->max_sequences) {
+        en_errf(err, errlen,
+                "first fragment of message %#" PRIx64 " would open %zu "
+                "fragmented messages at once, over the limit of %zu",
+                seq_id, t->live + 1, t->max_sequences);
+        return EN_FRAG_ETOOMANY;
     }
     if (table_make_room(t) < 0) {
         en_errf(err, errlen,

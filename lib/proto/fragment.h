@@ -64,6 +64,7 @@
 #define EN_FRAG_EPROTO (-1)  /* the peer broke the fragment rules */
 #define EN_FRAG_ETOOBIG (-2) /* a message grew past max_message */
 #define EN_FRAG_ENOMEM (-3)  /* out of memory */
+#define EN_FRAG_ETOOMANY (-4) /* a sequence past max_sequences */
 
 struct en_frag_seq; /* one sequence being received; private */
 
@@ -74,7 +75,9 @@ typedef struct en_frag_table {
     size_t nslots;             /* 0 or a power of two */
     size_t live;               /* sequences with fragments outstanding */
     size_t pending;            /* bytes allocated for them */
-    size_t max_message;        /* limit on a reassembled message */
+    size_t held;               /* bytes received for them (headers too) */
+    size_t max_message;        /* limit on held, and so on each message */
+    size_t max_sequences;      /* limit on live; 0: none */
     en_buf_t done;             /* the message the last call completed: */
     en_buf_t done_body;        /* its head, and its message if apart */
 } en_frag_table_t;
@@ -93,14 +96,22 @@ typedef struct en_frag_msg {
 } en_frag_msg_t;
 
 /* Starts an empty table. max_message bounds each reassembled message in
- * bytes, counted as *msg_len is (the 3-byte 131 68 0 header included): a
- * sequence that would grow past it is refused. It does not bound how many
- * sequences a peer keeps open at once; a caller that cares watches
- * en_frag_pending_bytes(). */
+ * bytes, counted as *msg_len is (the 3-byte 131 68 0 header included),
+ * and also the bytes of all the unfinished messages together: a peer
+ * that opens many sequences and never finishes them can make the table
+ * hold no more than one message of the largest size would. There is no
+ * limit on how many sequences are open until en_frag_set_max_sequences()
+ * sets one. */
 void en_frag_init(en_frag_table_t *t, size_t max_message);
 
+/* At most max sequences open at once (0: no limit); a first fragment
+ * beyond that is refused with EN_FRAG_ETOOMANY. It bounds the
+ * bookkeeping of sequences that each hold only a few bytes. Kept by
+ * en_frag_free(). */
+void en_frag_set_max_sequences(en_frag_table_t *t, size_t max);
+
 /* Frees every half-received message and the last completed one. The
- * table is then empty and may be used again with the same limit. */
+ * table is then empty and may be used again with the same limits. */
 void en_frag_free(en_frag_table_t *t);
 
 /* Takes one packet's data (what follows the 4-byte length), which must
@@ -115,8 +126,11 @@ void en_frag_free(en_frag_table_t *t);
  *                     a fragment, FragId 0, N > 0, a 131 69 reusing a
  *                     SeqId still being received, a 131 70 for a SeqId
  *                     that is not, a FragId out of order, a message over
- *                     max_message. The sequence concerned, if any, is
- *                     discarded; the others are kept. Any of these means
+ *                     max_message, unfinished messages holding more than
+ *                     max_message together (EN_FRAG_ETOOBIG), a sequence
+ *                     past max_sequences (EN_FRAG_ETOOMANY). The
+ *                     sequence concerned, if any, is discarded; the
+ *                     others are kept. Any of these means
  *                     the peer is broken or hostile: drop the connection.
  * Nothing the peer sends makes it read outside data[0..len). */
 int en_frag_feed(en_frag_table_t *t, const uint8_t *data, size_t len,
@@ -134,6 +148,9 @@ int en_frag_feed_msg(en_frag_table_t *t, const uint8_t *data, size_t len,
 
 /* Bytes allocated for messages still missing fragments. */
 size_t en_frag_pending_bytes(const en_frag_table_t *t);
+
+/* Bytes received for them, which max_message bounds. */
+size_t en_frag_held_bytes(const en_frag_table_t *t);
 
 /* Appends to out the packet `Len:32 | 131 68 0 | Ctrl | Msg` (as the
  * en_ctrl_* encoders write it with EN_WIRE_DISTHDR) ready for the wire:

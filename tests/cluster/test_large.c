@@ -130,3 +130,37 @@ Test(large, a_message_over_the_limit_costs_the_connection_only)
     enode_msg_free(&m);
     enode_free(n);
 }
+
+/* Four OTP processes flood a mailbox that nobody reads: over its limit
+ * it exits with `killed`, as a process over max_heap_size does, and the
+ * OTP side's monitor says so; the connection and the node stay. */
+Test(large, a_flooded_mailbox_over_its_limit_is_killed)
+{
+    enode_t *n = new_node("flooded", 0);
+    enode_mbox_t *mb;
+    cr_assert_eq(enode_mbox_new(n, &mb), 0);
+    cr_assert_eq(enode_register(mb, "box"), 0);
+    cr_assert_eq(enode_mbox_set_limit(mb, 2000, 0), 0);
+    char out[256];
+    cr_assert_eq(h_evalf(otp, out, sizeof out, 30000,
+        "N = '%s', pong = net_adm:ping(N), "
+        "Ref = monitor(process, {box, N}), "
+        "[spawn(fun() -> [{box, N} ! {K, I} || I <- lists:seq(1, 1000)] end) "
+        "|| K <- [1, 2, 3, 4]], "
+        "receive {'DOWN', Ref, process, {box, N}, R} -> R "
+        "after 20000 -> timeout end.", enode_name(n)), H_OK, "%s", out);
+    cr_assert_str_eq(out, "killed");
+    const ei_x_buff *why = enode_mbox_exit_reason(mb);
+    char atom[MAXATOMLEN] = "";
+    int i = 0, v;
+    cr_assert_not_null(why);
+    cr_assert_eq(ei_decode_version(why->buff, &i, &v), 0);
+    cr_assert_eq(ei_decode_atom(why->buff, &i, atom), 0);
+    cr_assert_str_eq(atom, "killed");
+    size_t len = 1;
+    cr_assert_eq(enode_mbox_info(mb, &len, NULL), 0);
+    cr_assert_eq(len, 0);
+    cr_assert(h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
+                             enode_name(n)));
+    enode_free(n);
+}

@@ -457,7 +457,10 @@ Test(pg, monitors_get_join_and_leave_notices_both_ways, .init = up,
     snprintf(want, sizeof want, "leave, news, [<%s.", h_node_name(a));
     cr_assert(strstr(got, want), "%s", got);
 
-    /* An Erlang watcher (pg:monitor/2, OTP 25.1+) hears the C member. */
+    /* An Erlang watcher (pg:monitor/2, OTP 25.1+) hears the C member.
+     * It starts once b has heard that n1 left too, so that the notices
+     * it gets are the C member's only. */
+    cr_assert(h_wait_until(b, "pg:get_members(news).", "[]", 10000));
     cr_assert(h_eval_expect(
         b,
         "Self = self(), P = spawn(fun() -> {Ref, _} = pg:monitor(news), "

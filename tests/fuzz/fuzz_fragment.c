@@ -83,7 +83,11 @@ static void model_drop(struct model *m, struct model_seq *s)
 static int model_append(struct model *m, struct model_seq *s, const uint8_t *p,
                         size_t len)
 {
-    if (s->msg.len + len > m->max_message) {
+    /* Each message, and all unfinished ones together, within the limit. */
+    size_t held = 0;
+    for (size_t i = 0; i < m->n; i++)
+        held += m->seqs[i].msg.len;
+    if (s->msg.len + len > m->max_message || held + len > m->max_message) {
         model_drop(m, s);
         return EN_FRAG_ETOOBIG;
     }

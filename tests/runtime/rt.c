@@ -69,6 +69,13 @@ enode_t *rt_node_new(const rt_node_opts_t *opts)
     cr_assert_eq(enode_config_set_hidden(cfg, opts->hidden), 0);
     cr_assert_eq(enode_config_set_max_message_size(cfg, opts->max_message),
                  0);
+    cr_assert_eq(
+        enode_config_set_max_fragmented_messages(cfg, opts->max_fragmented), 0);
+    cr_assert_eq(enode_config_set_dist_buf_busy_limit(cfg, opts->busy_limit),
+                 0);
+    cr_assert_eq(enode_config_set_mbox_limit(cfg, opts->mbox_max_len,
+                                             opts->mbox_max_bytes),
+                 0);
     cr_assert_eq(enode_config_set_log(cfg, keep_log, NULL, ENODE_LOG_DEBUG),
                  0);
     cr_assert_eq(enode_config_set_connect_all(cfg, !opts->global_off), 0);

@@ -28,6 +28,9 @@ typedef struct rt_node_opts {
     int hidden;
     size_t max_message; /* 0: the default */
     int global_off;     /* like -connect_all false */
+    unsigned max_fragmented; /* 0: the default */
+    size_t mbox_max_len, mbox_max_bytes; /* 0: none */
+    size_t busy_limit;  /* dist_buf_busy_limit; 0: the default */
 } rt_node_opts_t;
 
 extern enode_t *rt_node;

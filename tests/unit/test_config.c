@@ -272,6 +272,66 @@ Test(config, connect_all)
     }
 }
 
+/* The distribution buffer busy limit, in bytes with -kernel and in KiB
+ * with +zdbbl (1 to 2097151, as erl takes it); the last one given wins. */
+Test(config, dist_buf_busy_limit)
+{
+    enode_config_t *c = new_config();
+    char err[256] = "";
+
+    cr_assert_eq(c->dist_buf_busy_limit, ENODE_DEFAULT_DIST_BUF_BUSY_LIMIT);
+    cr_assert_eq(c->dist_buf_busy_limit, 1024 * 1024);
+    {
+        ARGV("-kernel", "dist_buf_busy_limit", "65536", "-x");
+        cr_assert_eq(enode_config_from_args(c, &argc, argv, err, sizeof err),
+                     0, "%s", err);
+        cr_assert_eq(c->dist_buf_busy_limit, 65536);
+        cr_assert_eq(argc, 2);
+        cr_assert_str_eq(argv[1], "-x");
+    }
+    {
+        ARGV("+zdbbl", "2048");
+        cr_assert_eq(enode_config_from_args(c, &argc, argv, err, sizeof err),
+                     0, "%s", err);
+        cr_assert_eq(c->dist_buf_busy_limit, 2048 * 1024);
+        cr_assert_eq(argc, 1);
+    }
+    {
+        ARGV("+zdbbl", "2097151");
+        cr_assert_eq(enode_config_from_args(c, &argc, argv, err, sizeof err),
+                     0, "%s", err);
+        cr_assert_eq(c->dist_buf_busy_limit, (size_t)2097151 * 1024);
+    }
+    cr_assert_eq(enode_config_set_dist_buf_busy_limit(c, 0), 0);
+    cr_assert_eq(c->dist_buf_busy_limit, ENODE_DEFAULT_DIST_BUF_BUSY_LIMIT);
+    cr_assert_eq(enode_config_set_dist_buf_busy_limit(NULL, 1), ENODE_EINVAL);
+    enode_config_free(c);
+    {
+        ARGV("+zdbbl", "0");
+        expect_error(argv, argc, "+zdbbl 0: KiB from 1 to 2097151");
+    }
+    {
+        ARGV("+zdbbl", "2097152");
+        expect_error(argv, argc, "+zdbbl 2097152");
+    }
+    {
+        ARGV("+zdbbl", "1m");
+        expect_error(argv, argc, "+zdbbl 1m");
+    }
+    {
+        ARGV("+zdbbl");
+        expect_error(argv, argc, "+zdbbl needs 1 value");
+    }
+    {
+        ARGV("-kernel", "dist_buf_busy_limit", "0");
+        expect_error(argv, argc, "-kernel dist_buf_busy_limit 0: not a valid");
+    }
+    {
+        ARGV("-kernel", "dist_buf_busy_limit", "-5");
+        expect_error(argv, argc, "dist_buf_busy_limit -5");
+    }
+}
+
 /* execve() may start a program with no arguments, not even its name
  * (found by tests/fuzz/fuzz_config): argc 0 stays 0, and nothing is
  * written past argv[0] (an exact-size array, so ASan would see it). */
@@ -409,7 +469,7 @@ Test(names, cookie_file)
 
 Test(errors, every_code_has_words)
 {
-    for (int code = 0; code >= ENODE_ECONN; code--)
+    for (int code = 0; code >= ENODE_EBUSY; code--)
         cr_assert_str_neq(enode_strerror(code), "unknown error", "%d", code);
     cr_assert_str_eq(enode_strerror(1234), "unknown error");
 }

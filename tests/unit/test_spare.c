@@ -10,13 +10,8 @@
 /* Empties the process-wide spare, freeing what it held. */
 static void drain(void)
 {
-    size_t size;
-    void *b;
-    while ((b = en_spare_take(EN_SPARE_MAX, &size)))
-        free(b);
-    for (size_t min = EN_SPARE_MIN / 2; min <= EN_SPARE_MAX; min *= 2)
-        while ((b = en_spare_take(min, &size)))
-            free(b);
+    en_spare_drain();
+    cr_assert_eq(en_spare_bytes(), 0);
 }
 
 Test(spare, a_large_block_given_comes_back_for_a_like_size)
@@ -72,4 +67,17 @@ Test(spare, the_bytes_kept_stay_within_the_bound)
     }
     cr_assert_gt(n, 1, "a burst needs several blocks");
     cr_assert_leq(total, EN_SPARE_MAX);
+}
+
+/* enode_free() drains it: nothing is kept once a node is gone. */
+Test(spare, drained_it_keeps_nothing)
+{
+    size_t size;
+    drain();
+    en_spare_give(malloc(MIB), MIB);
+    en_spare_give(malloc(2 * MIB), 2 * MIB);
+    cr_assert_eq(en_spare_bytes(), 3 * MIB);
+    en_spare_drain();
+    cr_assert_eq(en_spare_bytes(), 0);
+    cr_assert_null(en_spare_take(MIB, &size));
 }
