@@ -441,7 +441,9 @@ typedef struct enode_msg {
     erlang_pid from;     /* the sender, when has_from */
     char to_name[MAXATOMLEN_UTF8]; /* the registered name it was sent to,
                                       or "" when sent to the pid */
-    ei_x_buff msg;       /* owned; release with enode_msg_free() */
+    ei_x_buff msg;       /* owned; release with enode_msg_free().
+                            msg.index is the term's length, msg.buffsz
+                            the allocation's, which may be larger */
 } enode_msg_t;
 
 /* Release what a received message holds (not the struct itself). */

@@ -35,8 +35,12 @@ typedef struct en_net_hooks {
     void *ud;
     /* A whole message from c's peer, fragments already joined: the data
      * of one packet (after its length), in the distribution header form
-     * or the pass-through form. The hook may fail c. */
-    void (*packet)(void *ud, en_conn_t *c, const uint8_t *data, size_t len);
+     * or the pass-through form. When body is not NULL, the packet came in
+     * fragments and its message lies apart: data ends with the control
+     * term and body holds 131 | Msg (proto/fragment.h en_frag_msg_t); the
+     * hook may take body's buffer. The hook may fail c. */
+    void (*packet)(void *ud, en_conn_t *c, const uint8_t *data, size_t len,
+                   en_buf_t *body);
     /* The connection to peer is up; visible when both sides set
      * PUBLISHED (else one of them is a hidden node). */
     void (*node_up)(void *ud, const char *peer, int visible);

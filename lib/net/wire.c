@@ -65,20 +65,19 @@ static const char *limit_name(int frag_rc)
 
 void en_wire_receive(en_conn_t *c, const uint8_t *data, size_t len)
 {
-    const uint8_t *msg;
-    size_t msg_len;
+    en_frag_msg_t msg;
     char err[256];
 
     if (!form_agreed(c, data))
         return;
     if (len < 2 || data[0] != 131 || (data[1] != 69 && data[1] != 70)) {
-        c->net->hooks.packet(c->net->hooks.ud, c, data, len);
+        c->net->hooks.packet(c->net->hooks.ud, c, data, len, NULL);
         return;
     }
-    int rc = en_frag_feed(&c->frags, data, len, &msg, &msg_len, err,
-                          sizeof err);
+    int rc = en_frag_feed_msg(&c->frags, data, len, &msg, err, sizeof err);
     if (rc == EN_FRAG_COMPLETE)
-        c->net->hooks.packet(c->net->hooks.ud, c, msg, msg_len);
+        c->net->hooks.packet(c->net->hooks.ud, c, msg.head, msg.head_len,
+                             msg.body);
     else if (rc < 0)
         en_conn_fail(c, ENODE_ECONN, "%s%s", err, limit_name(rc));
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/spare.h"
 #include "node/config_int.h"
 #include "svc/net_kernel.h"
 
@@ -145,5 +146,6 @@ void enode_free(enode_t *n)
     pthread_mutex_unlock(&n->core.lock);
     en_core_destroy(&n->core);
     free(n);
+    en_spare_drain();
     wolfSSL_Cleanup(); /* counted: balances the wolfSSL_Init of enode_new */
 }

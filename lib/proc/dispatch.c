@@ -17,11 +17,17 @@
 
 #include <string.h>
 
+/* A message to mb. When it came in fragments, its term lies apart in
+ * body, 131 | Msg, and is queued in that very buffer (no copy). */
 static void deliver(en_proc_t *p, en_conn_t *c, en_mbox_t *mb,
-                    const en_dmsg_t *m, const char *to_name)
+                    const en_dmsg_t *m, const char *to_name, en_buf_t *body)
 {
-    if (en_mbox_deliver(mb, m->has_from ? &m->from : NULL, to_name, m->msg,
-                        m->msg_len) < 0)
+    const erlang_pid *from = m->has_from ? &m->from : NULL;
+    int rc = body && m->msg == (const char *)body->data + 1
+                 ? en_mbox_deliver_buf(mb, from, to_name, body)
+                 : en_mbox_deliver(mb, from, to_name, m->msg, m->msg_len);
+
+    if (rc < 0)
         en_core_log(p->core, ENODE_LOG_ERROR,
                     "out of memory: a message from %s is lost",
                     en_conn_peer(c));
@@ -57,12 +63,13 @@ static en_mbox_t *target(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
     return mb;
 }
 
-static void to_target(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
+static void to_target(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m,
+                      en_buf_t *body)
 {
     en_mbox_t *mb = target(p, c, m);
 
     if (mb)
-        deliver(p, c, mb, m, m->has_to_name ? m->to_name : NULL);
+        deliver(p, c, mb, m, m->has_to_name ? m->to_name : NULL, body);
 }
 
 /* OTP 28's ALTACT_SIG_SEND: a message, or with the EXIT flag an exit
@@ -71,7 +78,8 @@ static void to_target(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
  * made a priority alias or enabled priority for; mailboxes never do, so
  * a priority signal is handled as OTP handles one sent to such a
  * process: as an ordinary signal, in order (doc/internals.md section 8). */
-static void altact_sig(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
+static void altact_sig(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m,
+                       en_buf_t *body)
 {
     en_mbox_t *mb = target(p, c, m);
 
@@ -80,7 +88,7 @@ static void altact_sig(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
     if (m->altact_flags & EN_ALTACT_EXIT)
         en_exit_signal(mb, &m->from, m->reason, m->reason_len, EN_SIG_EXIT2);
     else
-        deliver(p, c, mb, m, m->has_to_name ? m->to_name : NULL);
+        deliver(p, c, mb, m, m->has_to_name ? m->to_name : NULL, body);
 }
 
 /* A spawn request nobody serves: notsup, as a node without SPAWN says. */
@@ -97,12 +105,13 @@ static void spawn_notsup(en_proc_t *p, en_conn_t *c, const en_dmsg_t *m)
 }
 
 void en_dispatch_packet(void *ud, en_conn_t *c, const uint8_t *data,
-                        size_t len)
+                        size_t len, en_buf_t *body)
 {
     en_proc_t *p = ud;
     en_dmsg_t m;
     char why[256];
-    int rc = en_ctrl_decode(data, len, &m, why, sizeof why);
+    int rc = en_ctrl_decode_msg(data, len, body ? body->data : NULL,
+                                body ? body->len : 0, &m, why, sizeof why);
 
     if (rc == EN_CTRL_EMALFORMED) {
         en_conn_fail(c, ENODE_ECONN, "malformed packet from the peer: %s",
@@ -123,10 +132,10 @@ void en_dispatch_packet(void *ud, en_conn_t *c, const uint8_t *data,
     case EN_DOP_REG_SEND_TT:
     case EN_DOP_ALIAS_SEND:
     case EN_DOP_ALIAS_SEND_TT:
-        to_target(p, c, &m);
+        to_target(p, c, &m, body);
         break;
     case EN_DOP_ALTACT_SIG_SEND:
-        altact_sig(p, c, &m);
+        altact_sig(p, c, &m, body);
         break;
     case EN_DOP_SPAWN_REQUEST:
     case EN_DOP_SPAWN_REQUEST_TT:

@@ -3,6 +3,9 @@
  */
 #include "proc/mbox.h"
 #include "base/list.h"
+#include "base/spare.h"
+
+#include <limits.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +82,15 @@ static size_t qmsg_offset(size_t len)
     return (len + _Alignof(en_qmsg_t) - 1) & ~(_Alignof(en_qmsg_t) - 1);
 }
 
+/* Bytes for a queue entry naming from and to_name; sets their lengths. */
+static size_t qmsg_size(const erlang_pid *from, const char *to_name,
+                        size_t *node_len, size_t *to_len)
+{
+    *node_len = from ? strnlen(from->node, sizeof from->node - 1) : 0;
+    *to_len = to_name ? strnlen(to_name, MAXATOMLEN_UTF8 - 1) : 0;
+    return sizeof(en_qmsg_t) + *node_len + *to_len + 2;
+}
+
 /* Whether a message of size bytes more would take mb over its limit. */
 static int over_limit(const en_mbox_t *mb, size_t size)
 {
@@ -87,37 +99,17 @@ static int over_limit(const en_mbox_t *mb, size_t size)
                               size > mb->max_bytes - mb->queue_bytes));
 }
 
-int en_mbox_deliver(en_mbox_t *mb, const erlang_pid *from,
-                    const char *to_name, const char *msg, size_t len)
+/* Writes the entry for the term of len bytes (131 first) at term, in the
+ * room behind it, and queues it. */
+static void qmsg_enqueue(en_mbox_t *mb, char *term, size_t size, size_t len,
+                         const erlang_pid *from, const char *to_name,
+                         size_t node_len, size_t to_len)
 {
-    if (mb->dead)
-        return 0; /* like a send to a process that has exited */
-    en_skip_version(&msg, &len); /* one is put back below */
-    if (mb->handler) {
-        mb->handler(mb->handler_ud, mb, from, msg, len);
-        return 0;
-    }
-    size_t node_len = from ? strnlen(from->node, sizeof from->node - 1) : 0;
-    size_t to_len = to_name ? strnlen(to_name, MAXATOMLEN_UTF8 - 1) : 0;
-    if (len > 0x7ffffff0)
-        return ENODE_ENOMEM;
-    size_t at = qmsg_offset(len + 1);
-    size_t size = at + sizeof(en_qmsg_t) + node_len + to_len + 2;
-    if (over_limit(mb, size)) {
-        mb->proc->mbox_over(mb, size);
-        return 0; /* like a send to a process that has exited */
-    }
-    char *term = malloc(size);
-    if (!term)
-        return ENODE_ENOMEM;
-
-    term[0] = (char)131;
-    memcpy(term + 1, msg, len);
-    en_qmsg_t *q = (en_qmsg_t *)(void *)(term + at);
+    en_qmsg_t *q = (en_qmsg_t *)(void *)(term + qmsg_offset(len));
     q->next = NULL;
     q->term = term;
-    q->len = (int)len + 1;
     q->size = size;
+    q->len = (int)len;
     q->has_from = from != NULL;
     q->from_num = from ? from->num : 0;
     q->from_serial = from ? from->serial : 0;
@@ -137,6 +129,63 @@ int en_mbox_deliver(en_mbox_t *mb, const erlang_pid *from,
     mb->queue_len++;
     mb->queue_bytes += size;
     en_core_broadcast(mb->proc->core);
+}
+
+int en_mbox_deliver(en_mbox_t *mb, const erlang_pid *from,
+                    const char *to_name, const char *msg, size_t len)
+{
+    if (mb->dead)
+        return 0; /* like a send to a process that has exited */
+    en_skip_version(&msg, &len); /* one is put back below */
+    if (mb->handler) {
+        mb->handler(mb->handler_ud, mb, from, msg, len);
+        return 0;
+    }
+    size_t node_len, to_len;
+    size_t qsize = qmsg_size(from, to_name, &node_len, &to_len);
+    if (len > 0x7ffffff0)
+        return ENODE_ENOMEM;
+    size_t size = qmsg_offset(len + 1) + qsize, spare_size;
+    if (over_limit(mb, size)) {
+        mb->proc->mbox_over(mb, size);
+        return 0; /* like a send to a process that has exited */
+    }
+    char *term = en_spare_take(size, &spare_size);
+    if (term)
+        size = spare_size;
+    else if (!(term = malloc(size)))
+        return ENODE_ENOMEM;
+    term[0] = (char)131;
+    memcpy(term + 1, msg, len);
+    qmsg_enqueue(mb, term, size, len + 1, from, to_name, node_len, to_len);
+    return 0;
+}
+
+int en_mbox_deliver_buf(en_mbox_t *mb, const erlang_pid *from,
+                        const char *to_name, en_buf_t *term)
+{
+    if (mb->dead || mb->handler || term->len < 1 || term->data[0] != 131 ||
+        term->len > 0x7ffffff0)
+        return en_mbox_deliver(mb, from, to_name, (const char *)term->data,
+                               term->len);
+    size_t node_len, to_len;
+    size_t need = qmsg_offset(term->len) + qmsg_size(from, to_name, &node_len,
+                                                     &to_len);
+    size_t size = need > term->cap ? need : term->cap;
+    if (over_limit(mb, size)) {
+        mb->proc->mbox_over(mb, size);
+        return 0; /* like a send to a process that has exited */
+    }
+    if (need > term->cap) {
+        uint8_t *grown = realloc(term->data, need);
+        if (!grown)
+            return ENODE_ENOMEM;
+        term->data = grown;
+        term->cap = need;
+    }
+    qmsg_enqueue(mb, (char *)term->data, term->cap, term->len, from, to_name,
+                 node_len, to_len);
+    en_buf_init(term);
     return 0;
 }
 
@@ -193,7 +242,7 @@ static void qmsg_unpack(const en_qmsg_t *q, enode_msg_t *out)
     out->from.creation = q->from_creation;
     memcpy(out->to_name, q->names + q->from_node_len + 1, q->to_name_len + 1);
     out->msg.buff = q->term;
-    out->msg.buffsz = q->len;
+    out->msg.buffsz = q->size > INT_MAX ? INT_MAX : (int)q->size;
     out->msg.index = q->len;
 }
 
@@ -201,7 +250,9 @@ void enode_msg_free(enode_msg_t *m)
 {
     if (!m)
         return;
-    free(m->msg.buff);
+    /* A large block is kept for the next large message (base/spare.h):
+     * buffsz is its size, as ei_x_buff has it. */
+    en_spare_give(m->msg.buff, m->msg.buffsz > 0 ? (size_t)m->msg.buffsz : 0);
     /* Not the whole struct: its atom-sized arrays make that a 2 KiB
      * memset per message. */
     m->msg.buff = NULL;

@@ -23,12 +23,15 @@
 /* A message waiting in a mailbox. It lives at the end of the allocation
  * that holds the term, which the receiver gets as msg.buff and frees, so
  * a queued message costs one malloc and little more than its own size
- * (an enode_msg_t, with its two atom-sized arrays, is over 2 KiB). */
+ * (an enode_msg_t, with its two atom-sized arrays, is over 2 KiB). A
+ * message that came in fragments is queued in the buffer it was gathered
+ * in (en_mbox_deliver_buf), the entry in that buffer's spare room. */
 typedef struct en_qmsg {
     struct en_qmsg *next;
     char *term;      /* the allocation: version byte 131, then the term */
     int len;         /* bytes at term */
-    size_t size;     /* bytes of the allocation, counted in queue_bytes */
+    size_t size;     /* bytes allocated at term, this entry included,
+                      * counted in queue_bytes */
     int has_from;
     unsigned from_num, from_serial, from_creation;
     size_t from_node_len, to_name_len;
@@ -103,6 +106,14 @@ en_mbox_t *en_mbox_live(en_proc_t *p, const erlang_pid *pid);
  * over the mailbox's limit makes it exit instead (mbox_over). */
 int en_mbox_deliver(en_mbox_t *mb, const erlang_pid *from,
                     const char *to_name, const char *msg, size_t len);
+/* The same for a term in a buffer of its own, 131 first (a message that
+ * came in fragments): when it goes to the queue, the buffer itself is
+ * queued, its allocation growing only if the entry does not fit behind
+ * the term, and *term is left empty. Otherwise (a service, a dead
+ * mailbox, no memory) *term is left as it was. The
+ * mailbox's limit counts the buffer as it does any message. */
+int en_mbox_deliver_buf(en_mbox_t *mb, const erlang_pid *from,
+                        const char *to_name, en_buf_t *term);
 /* Drop every queued message. */
 void en_mbox_clear_queue(en_mbox_t *mb);
 

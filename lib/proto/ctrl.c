@@ -583,8 +583,40 @@ static int split_packet(const uint8_t *data, size_t len,
     return 0;
 }
 
-int en_ctrl_decode(const uint8_t *data, size_t len, en_dmsg_t *m,
-                   char *errbuf, size_t errlen)
+/* The message of a packet decoded in two parts: body is 131 | Msg. */
+static int attach_body(const uint8_t *body, size_t body_len,
+                       struct packet_parts *pp, char *errbuf, size_t errlen)
+{
+    const char *why = NULL;
+    size_t n;
+
+    if (pp->msg) {
+        en_errf(errbuf, errlen, "a message both after the control term and "
+                                "apart from it");
+        return EN_CTRL_EMALFORMED;
+    }
+    if (body_len < 1 || body_len > INT_MAX || body[0] != VERSION_MAGIC) {
+        en_errf(errbuf, errlen, "message does not start with 131");
+        return EN_CTRL_EMALFORMED;
+    }
+    const char *text = (const char *)body + 1;
+    if (en_term_size(text, body_len - 1, &n, &why) < 0) {
+        en_errf(errbuf, errlen, "message: %s", why);
+        return EN_CTRL_EMALFORMED;
+    }
+    if (n != body_len - 1) {
+        en_errf(errbuf, errlen, "%zu stray bytes after the message",
+                body_len - 1 - n);
+        return EN_CTRL_EMALFORMED;
+    }
+    pp->msg = text;
+    pp->msg_len = n;
+    return 0;
+}
+
+int en_ctrl_decode_msg(const uint8_t *data, size_t len, const uint8_t *body,
+                       size_t body_len, en_dmsg_t *m, char *errbuf,
+                       size_t errlen)
 {
     struct packet_parts pp;
     const struct layout *lay = NULL;
@@ -593,6 +625,8 @@ int en_ctrl_decode(const uint8_t *data, size_t len, en_dmsg_t *m,
     if (errbuf && errlen)
         errbuf[0] = '\0';
     int rc = split_packet(data, len, &pp, errbuf, errlen);
+    if (rc == 0 && body)
+        rc = attach_body(body, body_len, &pp, errbuf, errlen);
     if (rc == 0)
         rc = decode_tuple(&pp, m, &lay, errbuf, errlen);
     if (rc == 0)
@@ -603,5 +637,11 @@ int en_ctrl_decode(const uint8_t *data, size_t len, en_dmsg_t *m,
         m->op = op; /* still useful in a log line */
     }
     return rc;
+}
+
+int en_ctrl_decode(const uint8_t *data, size_t len, en_dmsg_t *m,
+                   char *errbuf, size_t errlen)
+{
+    return en_ctrl_decode_msg(data, len, NULL, 0, m, errbuf, errlen);
 }
 

@@ -197,6 +197,14 @@ typedef struct en_dmsg {
 int en_ctrl_decode(const uint8_t *data, size_t len, en_dmsg_t *m,
                    char *errbuf, size_t errlen);
 
+/* The same for a packet whose message lies apart (en_frag_feed_msg()):
+ * data holds the packet up to the end of its control term, body the
+ * message with its version byte, 131 | Msg, and m->msg points into
+ * body. With body NULL, en_ctrl_decode(). */
+int en_ctrl_decode_msg(const uint8_t *data, size_t len, const uint8_t *body,
+                       size_t body_len, en_dmsg_t *m, char *errbuf,
+                       size_t errlen);
+
 /* Bounds check for one external term (no 131) at buf[0..len): on success
  * returns 0 and sets *term_len to the bytes it occupies. Fails with
  * EN_CTRL_EMALFORMED, and *why set to a static explanation, when the term

@@ -1,11 +1,14 @@
 /* fragment.c - fragmented distribution messages, both directions.
  *
- * Receiving keeps one buffer per live sequence, already holding the
- * `131 68 0` header in front of the data received so far, so completing
- * a message is handing that buffer out: nothing is copied twice. Live
- * sequences sit in a small open-addressing hash table keyed on SeqId
- * (linear probing, backward-shift deletion), so a peer with many senders
- * costs no linear scans.
+ * Receiving keeps, per live sequence, the `131 68 0 | Ctrl` head and,
+ * apart from it, the message received so far behind a version byte,
+ * reserved at the size the first fragment announces, so completing a
+ * message is handing these buffers out: nothing is copied twice, and the
+ * message's buffer is never moved by a reallocation (doubling from a
+ * small buffer costs copies, and twice the message's size at the peak).
+ * Live sequences sit in a small open-addressing hash table keyed on
+ * SeqId (linear probing, backward-shift deletion), so a peer with many
+ * senders costs no linear scans.
  */
 #include "proto/fragment.h"
 
@@ -16,6 +19,7 @@
 #include <string.h>
 
 #include "base/errmsg.h"
+#include "base/spare.h"
 #include "proto/ctrl.h"
 #include "proto/framing.h"
 
@@ -33,7 +37,11 @@ static const uint8_t plain_header[] = {VERSION_MAGIC, DIST_HEADER, 0};
 struct en_frag_seq {
     uint64_t seq_id;
     uint64_t next_frag; /* FragId the next 131 70 must carry; 0: slot free */
-    en_buf_t msg;       /* 131 68 0, then the data received so far */
+    size_t total;       /* bytes so far, counted as 131 68 0 | Ctrl | Msg */
+    size_t frag_len;    /* when apart: the first fragment's data bytes */
+    int apart;          /* the message goes to body, not msg */
+    en_buf_t msg;       /* 131 68 0 | Ctrl, then (unless apart) the rest */
+    en_buf_t body;      /* when apart: 131, then the message so far */
 };
 
 /* ------------------------------------------------------------------ */
@@ -130,21 +138,92 @@ static void slot_clear(en_frag_table_t *t, struct en_frag_seq *s)
 /* Forgets a live sequence and what it received. */
 static void seq_discard(en_frag_table_t *t, struct en_frag_seq *s)
 {
-    t->pending -= s->msg.cap;
-    t->held -= s->msg.len;
+    t->pending -= s->msg.cap + s->body.cap;
+    t->held -= s->total;
     en_buf_free(&s->msg);
+    en_buf_free(&s->body);
     slot_clear(t, s);
+}
+
+static int seq_nomem(const struct en_frag_seq *s, size_t size, char *err,
+                     size_t errlen)
+{
+    en_errf(err, errlen,
+            "out of memory growing fragmented message %#" PRIx64
+            " to %zu bytes",
+            s->seq_id, size);
+    return EN_FRAG_ENOMEM;
+}
+
+/* Makes room for extra more bytes in b, one of s's buffers. */
+static int seq_reserve(en_frag_table_t *t, struct en_frag_seq *s, en_buf_t *b,
+                       size_t extra, char *err, size_t errlen)
+{
+    size_t old_cap = b->cap;
+    if (en_buf_reserve(b, extra) < 0)
+        return seq_nomem(s, b->len + extra, err, errlen);
+    t->pending += b->cap - old_cap;
+    return 0;
+}
+
+/* The bytes to reserve in a message apart for `now` bytes that are in
+ * hand and the `after` fragments still due behind them, `counted` bytes
+ * being held already (this message's and every other unfinished one's,
+ * as max_message bounds them together, so that many sequences announcing
+ * huge messages reserve no more than one could hold): as if
+ * all but the last were as full as the first (frag_len) and the last
+ * fitted in EN_FRAG_BODY_ROOM. OTP fills every fragment but the last,
+ * and a message of N times 64 KiB leaves a last fragment of a few bytes,
+ * so a message of two fragments is not reserved at twice its size.
+ * Within max_message (and EN_FRAG_PRESIZE_MAX) and never below now. */
+static size_t body_room(const en_frag_table_t *t, size_t frag_len,
+                        size_t counted, size_t now, uint64_t after)
+{
+    size_t most = t->max_message - counted + EN_FRAG_BODY_ROOM;
+    if (most > EN_FRAG_PRESIZE_MAX)
+        most = EN_FRAG_PRESIZE_MAX;
+    if (now >= most)
+        return now; /* over the limit: seq_append() refuses it */
+    size_t want = most;
+    if (after == 0)
+        want = now + EN_FRAG_BODY_ROOM;
+    else if (after - 1 <= (uint64_t)((most - now) / frag_len))
+        want = now + (size_t)(after - 1) * frag_len + EN_FRAG_BODY_ROOM;
+    if (want > most)
+        want = most;
+    return want > now ? want : now;
+}
+
+/* Grows s's body to take len more bytes and what the fragments still due
+ * after them announce, at that size exactly: en_buf_reserve() would round
+ * up to a power of two, twice a large message's size at worst. */
+static int body_grow(en_frag_table_t *t, struct en_frag_seq *s, size_t len,
+                     char *err, size_t errlen)
+{
+    en_buf_t *b = &s->body;
+    if (b->cap - b->len >= len)
+        return 0;
+    size_t extra = body_room(t, s->frag_len, t->held, len, s->next_frag - 1);
+    if (extra > SIZE_MAX - b->len)
+        return seq_nomem(s, SIZE_MAX, err, errlen);
+    uint8_t *p = realloc(b->data, b->len + extra);
+    if (!p)
+        return seq_nomem(s, b->len + extra, err, errlen);
+    t->pending += b->len + extra - b->cap;
+    b->data = p;
+    b->cap = b->len + extra;
+    return 0;
 }
 
 /* Appends one fragment's data to a live sequence, within max_message. */
 static int seq_append(en_frag_table_t *t, struct en_frag_seq *s,
                       const uint8_t *data, size_t len, char *err, size_t errlen)
 {
-    if (len > t->max_message - s->msg.len) {
+    if (len > t->max_message - s->total) {
         en_errf(err, errlen,
                   "fragmented message %#" PRIx64 " would grow to %zu bytes, "
                   "over the limit of %zu bytes",
-                  s->seq_id, s->msg.len + len, t->max_message);
+                  s->seq_id, s->total + len, t->max_message);
         return EN_FRAG_ETOOBIG;
     }
     /* Each message within the limit is not enough: a peer could keep
@@ -156,16 +235,46 @@ static int seq_append(en_frag_table_t *t, struct en_frag_seq *s,
                 t->live, t->held + len, t->max_message);
         return EN_FRAG_ETOOBIG;
     }
-    size_t old_cap = s->msg.cap;
-    if (en_buf_append(&s->msg, data, len) < 0) {
-        en_errf(err, errlen,
-                  "out of memory growing fragmented message %#" PRIx64
-                  " to %zu bytes",
-                  s->seq_id, s->msg.len + len);
-        return EN_FRAG_ENOMEM;
-    }
-    t->pending += s->msg.cap - old_cap;
+    en_buf_t *b = s->apart ? &s->body : &s->msg;
+    int rc = s->apart ? body_grow(t, s, len, err, errlen)
+                      : seq_reserve(t, s, b, len, err, errlen);
+    if (rc < 0)
+        return rc;
+    en_buf_append(b, data, len); /* cannot fail: the room is there */
+    s->total += len;
     t->held += len;
+    return 0;
+}
+
+/* Sets s up to gather the message apart from the control term, when the
+ * first fragment (data[0..len) after its header) holds the whole control
+ * term. Otherwise (a broken peer) the message stays behind the control
+ * term, and en_ctrl_decode() will say what is wrong with it. */
+static int seq_start_apart(en_frag_table_t *t, struct en_frag_seq *s,
+                           uint64_t frags, const uint8_t *data, size_t len,
+                           size_t *ctrl_len, char *err, size_t errlen)
+{
+    size_t n;
+    if (en_term_size((const char *)data, len, &n, NULL) < 0 ||
+        n > t->max_message - s->total) {
+        *ctrl_len = len;
+        return 0;
+    }
+    s->frag_len = len;
+    size_t want = 1 + body_room(t, len, t->held + n, len - n, frags - 1), got;
+    void *spare = en_spare_take(want, &got);
+    if (spare) { /* pages a message before used: no faults */
+        s->body.data = spare;
+        s->body.cap = got;
+        t->pending += got;
+    } else {
+        if (!(s->body.data = malloc(want)))
+            return seq_nomem(s, want, err, errlen);
+        s->body.cap = want;
+        t->pending += want;
+    }
+    en_buf_put8(&s->body, VERSION_MAGIC); /* room reserved just above */
+    *ctrl_len = n;
     return 0;
 }
 
@@ -178,6 +287,7 @@ void en_frag_init(en_frag_table_t *t, size_t max_message)
     memset(t, 0, sizeof *t);
     t->max_message = max_message;
     en_buf_init(&t->done);
+    en_buf_init(&t->done_body);
 }
 
 void en_frag_set_max_sequences(en_frag_table_t *t, size_t max)
@@ -189,10 +299,13 @@ void en_frag_free(en_frag_table_t *t)
 {
     size_t max_sequences = t->max_sequences;
 
-    for (size_t i = 0; i < t->nslots; i++)
+    for (size_t i = 0; i < t->nslots; i++) {
         en_buf_free(&t->slots[i].msg);
+        en_buf_free(&t->slots[i].body);
+    }
     free(t->slots);
     en_buf_free(&t->done);
+    en_buf_free(&t->done_body);
     en_frag_init(t, t->max_message);
     t->max_sequences = max_sequences;
 }
@@ -207,24 +320,29 @@ size_t en_frag_held_bytes(const en_frag_table_t *t)
     return t->held;
 }
 
-/* Hands the finished sequence's buffer out as the completed message. */
+/* Hands the finished sequence's buffers out as the completed message. */
 static int complete(en_frag_table_t *t, struct en_frag_seq *s,
-                    const uint8_t **msg, size_t *msg_len)
+                    en_frag_msg_t *out)
 {
-    t->pending -= s->msg.cap;
-    t->held -= s->msg.len;
+    t->pending -= s->msg.cap + s->body.cap;
+    t->held -= s->total;
     t->done = s->msg;
+    t->done_body = s->body;
     en_buf_init(&s->msg);
+    en_buf_init(&s->body);
     slot_clear(t, s);
-    *msg = t->done.data;
-    *msg_len = t->done.len;
+    if (t->done_body.len == 1) /* no message after the control term */
+        en_buf_free(&t->done_body);
+    out->head = t->done.data;
+    out->head_len = t->done.len;
+    out->body = t->done_body.len ? &t->done_body : NULL;
     return EN_FRAG_COMPLETE;
 }
 
 /* 131 69 SeqId FragId N | data */
 static int feed_first(en_frag_table_t *t, uint64_t seq_id, uint64_t frag_id,
-                      const uint8_t *data, size_t len, const uint8_t **msg,
-                      size_t *msg_len, char *err, size_t errlen)
+                      const uint8_t *data, size_t len, en_frag_msg_t *out,
+                      char *err, size_t errlen)
 {
     uint8_t atoms = data[EN_FRAG_FIRST_HDR_LEN - 1];
     if (atoms != 0) {
@@ -262,27 +380,35 @@ static int feed_first(en_frag_table_t *t, uint64_t seq_id, uint64_t frag_id,
     }
 
     struct en_frag_seq *s = free_slot_for(t->slots, t->nslots, seq_id);
+    memset(s, 0, sizeof *s);
     s->seq_id = seq_id;
     s->next_frag = frag_id; /* makes the slot live: decremented below */
-    en_buf_init(&s->msg);
     t->live++;
+    const uint8_t *rest = data + EN_FRAG_FIRST_HDR_LEN;
+    size_t rest_len = len - EN_FRAG_FIRST_HDR_LEN, ctrl_len = rest_len;
     int rc = seq_append(t, s, plain_header, PLAIN_HDR_LEN, err, errlen);
+    if (rc == 0 && frag_id > 1)
+        rc = seq_start_apart(t, s, frag_id, rest, rest_len, &ctrl_len, err,
+                             errlen);
     if (rc == 0)
-        rc = seq_append(t, s, data + EN_FRAG_FIRST_HDR_LEN,
-                        len - EN_FRAG_FIRST_HDR_LEN, err, errlen);
+        rc = seq_append(t, s, rest, ctrl_len, err, errlen);
+    s->apart = s->body.len > 0;
+    if (rc == 0)
+        rc = seq_append(t, s, rest + ctrl_len, rest_len - ctrl_len, err,
+                        errlen);
     if (rc < 0) {
         seq_discard(t, s);
         return rc;
     }
     if (--s->next_frag == 0)
-        return complete(t, s, msg, msg_len);
+        return complete(t, s, out);
     return EN_FRAG_PENDING;
 }
 
 /* 131 70 SeqId FragId | data */
 static int feed_next(en_frag_table_t *t, uint64_t seq_id, uint64_t frag_id,
-                     const uint8_t *data, size_t len, const uint8_t **msg,
-                     size_t *msg_len, char *err, size_t errlen)
+                     const uint8_t *data, size_t len, en_frag_msg_t *out,
+                     char *err, size_t errlen)
 {
     struct en_frag_seq *s = seq_find(t, seq_id);
     if (!s) {
@@ -307,7 +433,7 @@ static int feed_next(en_frag_table_t *t, uint64_t seq_id, uint64_t frag_id,
         return rc;
     }
     if (--s->next_frag == 0)
-        return complete(t, s, msg, msg_len);
+        return complete(t, s, out);
     return EN_FRAG_PENDING;
 }
 
@@ -341,15 +467,15 @@ static int check_header(const uint8_t *data, size_t len, int *first, char *err,
     return 0;
 }
 
-int en_frag_feed(en_frag_table_t *t, const uint8_t *data, size_t len,
-                 const uint8_t **msg, size_t *msg_len, char *err, size_t errlen)
+int en_frag_feed_msg(en_frag_table_t *t, const uint8_t *data, size_t len,
+                     en_frag_msg_t *out, char *err, size_t errlen)
 {
     int first;
 
     /* The previous message is the caller's no longer. */
     en_buf_free(&t->done);
-    *msg = NULL;
-    *msg_len = 0;
+    en_buf_free(&t->done_body);
+    memset(out, 0, sizeof *out);
     if (err && errlen)
         err[0] = '\0';
 
@@ -359,9 +485,34 @@ int en_frag_feed(en_frag_table_t *t, const uint8_t *data, size_t len,
     uint64_t seq_id = en_get64(data + 2);
     uint64_t frag_id = en_get64(data + 10);
     if (first)
-        return feed_first(t, seq_id, frag_id, data, len, msg, msg_len, err,
-                          errlen);
-    return feed_next(t, seq_id, frag_id, data, len, msg, msg_len, err, errlen);
+        return feed_first(t, seq_id, frag_id, data, len, out, err, errlen);
+    return feed_next(t, seq_id, frag_id, data, len, out, err, errlen);
+}
+
+int en_frag_feed(en_frag_table_t *t, const uint8_t *data, size_t len,
+                 const uint8_t **msg, size_t *msg_len, char *err, size_t errlen)
+{
+    en_frag_msg_t m;
+    int rc = en_frag_feed_msg(t, data, len, &m, err, errlen);
+
+    *msg = NULL;
+    *msg_len = 0;
+    if (rc != EN_FRAG_COMPLETE)
+        return rc;
+    if (m.body) { /* join: the message follows the control term */
+        int joined = en_buf_append(&t->done, m.body->data + 1,
+                                   m.body->len - 1);
+        en_buf_free(&t->done_body);
+        if (joined < 0) {
+            en_buf_free(&t->done);
+            en_errf(err, errlen, "out of memory joining a fragmented "
+                                 "message of %zu bytes", t->max_message);
+            return EN_FRAG_ENOMEM;
+        }
+    }
+    *msg = t->done.data;
+    *msg_len = t->done.len;
+    return EN_FRAG_COMPLETE;
 }
 
 /* ------------------------------------------------------------------ */

@@ -15,10 +15,16 @@
  * cache, so N is always 0 and the cache flags and refs are absent.
  *
  * Receiving: an en_frag_table_t per connection collects the fragments of
- * each sequence and hands back the whole message in the plain header
- * form `131 68 0 | Ctrl | Msg`, which en_ctrl_decode() reads like any
- * other packet. Each fragment's data is copied exactly once, appended to
- * its sequence's buffer, which grows geometrically.
+ * each sequence. The control term comes whole in the first fragment
+ * (OTP never cuts it), so the table keeps it apart, as `131 68 0 | Ctrl`,
+ * and gathers the message behind a version byte, `131 | Msg`, in a
+ * buffer of its own sized up front from the first fragment's FragId
+ * (the number of fragments). en_frag_feed_msg() hands the two out, and
+ * the message buffer may be taken as it is: a mailbox queues it without
+ * a copy, and a large message costs its own size once, in pages written
+ * once. en_frag_feed() joins the two into the plain header form
+ * `131 68 0 | Ctrl | Msg` that en_ctrl_decode() reads (one copy more).
+ * Each fragment's data is copied exactly once into its sequence.
  *
  * Sending: en_frag_split() cuts one encoded packet into fragments the way
  * OTP does, or passes it through when it is small enough;
@@ -43,6 +49,15 @@
 #define EN_FRAG_FIRST_HDR_LEN 19
 #define EN_FRAG_CONT_HDR_LEN 18
 
+/* Bytes reserved behind a message gathered apart for its last fragment
+ * (of unknown size) and, what that leaves, for whoever takes the buffer
+ * to put its bookkeeping there without reallocating a large block. */
+#define EN_FRAG_BODY_ROOM 4096
+
+/* Most bytes reserved up front for one message, whatever its first
+ * fragment announces; a larger one grows geometrically from there. */
+#define EN_FRAG_PRESIZE_MAX ((size_t)256 * 1024 * 1024)
+
 /* Return codes of en_frag_feed(). */
 #define EN_FRAG_PENDING 0    /* fragment stored; the message is not whole */
 #define EN_FRAG_COMPLETE 1   /* the message is whole: see *msg */
@@ -63,8 +78,22 @@ typedef struct en_frag_table {
     size_t held;               /* bytes received for them (headers too) */
     size_t max_message;        /* limit on held, and so on each message */
     size_t max_sequences;      /* limit on live; 0: none */
-    en_buf_t done;             /* the message the last call completed */
+    en_buf_t done;             /* the message the last call completed: */
+    en_buf_t done_body;        /* its head, and its message if apart */
 } en_frag_table_t;
+
+/* A whole message, as en_frag_feed_msg() hands it out. */
+typedef struct en_frag_msg {
+    const uint8_t *head; /* 131 68 0 | Ctrl, and Msg too when body is NULL */
+    size_t head_len;
+    /* NULL, or the message (the term after Ctrl) with a version byte in
+     * front, 131 | Msg, in a buffer of its own, most often with some
+     * spare bytes behind it (up to EN_FRAG_BODY_ROOM, what its last
+     * fragment left of the reservation). The caller may take the
+     * buffer (copy the en_buf_t and en_buf_init() this one); else it
+     * stays the table's, like head. */
+    en_buf_t *body;
+} en_frag_msg_t;
 
 /* Starts an empty table. max_message bounds each reassembled message in
  * bytes, counted as *msg_len is (the 3-byte 131 68 0 header included),
@@ -107,6 +136,15 @@ void en_frag_free(en_frag_table_t *t);
 int en_frag_feed(en_frag_table_t *t, const uint8_t *data, size_t len,
                  const uint8_t **msg, size_t *msg_len, char *err,
                  size_t errlen);
+
+/* The same, handing the message out in two parts (en_frag_msg_t): its
+ * head, and when the control term was whole in the first fragment (as
+ * OTP always sends it), the message apart, versioned, in a buffer that
+ * the caller may take. The head's bytes, and the body's if not taken,
+ * stay valid until the next call or en_frag_free(). On anything but
+ * EN_FRAG_COMPLETE *out is all zero. */
+int en_frag_feed_msg(en_frag_table_t *t, const uint8_t *data, size_t len,
+                     en_frag_msg_t *out, char *err, size_t errlen);
 
 /* Bytes allocated for messages still missing fragments. */
 size_t en_frag_pending_bytes(const en_frag_table_t *t);

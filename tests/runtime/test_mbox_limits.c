@@ -134,3 +134,32 @@ Test(mbox_limits, the_nodes_limit_in_bytes)
     sync_peer();
     cr_assert_str_eq(rt_exit_reason(free_one), "(alive)");
 }
+
+/* A message that came in fragments is queued in the buffer it was
+ * gathered in, without a copy; the limit counts that buffer as it counts
+ * any message: about the message's size, and over the limit the mailbox
+ * is killed and the connection stays. */
+Test(mbox_limits, fragmented_messages_count_at_their_size)
+{
+    rt_node_opts_t o = {.mbox_max_bytes = 250 * 1024};
+    rt_setup_with(&o, NULL);
+    enode_mbox_t *mb = rt_mbox(NULL, 0);
+    ei_x_buff *big = rt_term_slot();
+    static char blob[100 * 1024];
+    size_t len, bytes;
+
+    fp_set_fragment_size(rt_fp, 16 * 1024);
+    ei_x_encode_binary(big, blob, sizeof blob);
+    flood(mb, 2, big);
+    sync_peer();
+    cr_assert_eq(enode_mbox_info(mb, &len, &bytes), 0);
+    cr_assert_eq(len, 2);
+    cr_assert(bytes >= 2 * sizeof blob && bytes < 2 * (sizeof blob + 8192),
+              "%zu bytes for two messages of %zu", bytes, sizeof blob);
+    cr_assert_str_eq(rt_exit_reason(mb), "(alive)");
+    flood(mb, 1, big);
+    sync_peer();
+    cr_assert_str_eq(rt_exit_reason(mb), "killed");
+    cr_assert(strstr(rt_log(), "(0 messages, 256000 bytes"), "log:\n%s",
+              rt_log());
+}
