@@ -114,12 +114,15 @@ static bool logged(const char *needle, int timeout_ms)
     }
 }
 
-/* A C node with its own thread, reading conf, allowing allowed[0..n). */
+/* A C node with its own thread, reading conf, allowing allowed[0..n);
+ * a name with a host is a long one (-name). */
 static enode_t *c_node(const char *name, const char *conf,
                        const char *const *allowed, size_t n)
 {
     enode_config_t *cfg = h_enode_config(cluster, name);
     cr_assert_not_null(cfg);
+    if (strchr(name, '@'))
+        cr_assert_eq(enode_config_set_name(cfg, name, 1), 0);
     cr_assert_eq(enode_config_set_ssl_dist_optfile(cfg, conf), 0);
     cr_assert_eq(enode_config_set_setup_time_ms(cfg, 4000), 0);
     cr_assert_eq(
@@ -240,6 +243,24 @@ Test(allow, a_node_entry_stays_a_node_entry_under_verify_peer, .init = up,
     enode_t *c = c_node("alnc", optfile("c", "node", ""), list, 1);
     pings(w, c, "pang");
     refused_after_its_name(w);
+    enode_free(c);
+}
+
+/* The client's address counts as an allowed host when its certificate
+ * names it (an iPAddress SAN): a node named after that address gets in
+ * though the list does not name it, as in OTP. */
+Test(allow, a_certificate_naming_the_address_admits_nodes_named_by_it,
+     .init = up, .fini = down, .timeout = 120)
+{
+    h_node_opts_t o = H_NODE_OPTS_INIT;
+    o.longnames = true; /* prefix_..@127.0.0.1 */
+    o.optfile = optfile("alip", "node", "");
+    h_node_t *ip = h_node_launch(cluster, "alip", &o);
+    cr_assert_not_null(ip);
+    cr_assert_eq(h_node_wait_ready(ip, 30000), 0);
+    const char *list[] = {"nobody@nowhere.invalid"};
+    enode_t *c = c_node("alipc@127.0.0.1", optfile("c", "node", ""), list, 1);
+    pings(ip, c, "pong");
     enode_free(c);
 }
 
