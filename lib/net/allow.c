@@ -7,17 +7,14 @@
  *    with the status "not_allowed" (dist_util's check_allowed);
  *  - over TLS, when the client sent a certificate (the server asked for
  *    one: verify_peer), only the entries whose host the certificate names
- *    count for that connection, plus the client's IP address as a host
- *    when the certificate names that address (inet_tls_dist's
- *    allowed_nodes); when nothing is left, the connection is closed before
- *    the handshake, without a status;
+ *    count for that connection, and as hosts: any node of such a host
+ *    gets in, whatever its name (allow([a@h]) admits b@h when the
+ *    certificate is for h), plus the client's IP address as a host when
+ *    the certificate names that address (inet_tls_dist's allowed_nodes);
+ *    when nothing is left, the connection is closed before the
+ *    handshake, without a status;
  *  - inet_tls_dist:verify_client/3 passes a client certificate that names
  *    the client's address or a host of the list.
- *
- * One difference, on purpose: inet_tls_dist keeps the allowed *hosts*
- * the certificate names, so that OTP lets any node of such a host in,
- * whatever its name (allow([a@h]) admits b@h when the certificate is
- * for h). enode keeps the entries themselves: a@h stays a@h.
  */
 #include "net/conn.h"
 
@@ -89,8 +86,9 @@ static int client_names(en_conn_t *c, en_cert_names_t *names)
     return 1;
 }
 
-/* The entries of the node's list whose host names lets in, and the
- * client's address when names holds it. 0, or -1 out of memory. */
+/* The hosts of the node's list that names lets in, as hosts (OTP keeps
+ * the hosts, not the entries), and the client's address when names
+ * holds it. 0, or -1 out of memory. */
 static int keep_named(const en_conn_t *c, const en_cert_names_t *names,
                       en_allow_t *kept)
 {
@@ -98,7 +96,7 @@ static int keep_named(const en_conn_t *c, const en_cert_names_t *names,
     for (size_t i = 0; i < all->n; i++) {
         const char *host = en_allow_host(all->entry[i]);
         if (host && en_cert_names_host(names, host) &&
-            en_allow_add(kept, all->entry[i]) < 0)
+            en_allow_add(kept, host) < 0)
             return -1;
     }
     uint8_t ip[16];

@@ -47,11 +47,11 @@ static void down(void)
     h_cluster_stop(cluster);
 }
 
-/* An optfile for mutual TLS under the cluster's CA: the server presents
- * node.pem and insists on a client certificate, the client presents
+/* An optfile under the cluster's CA: the server presents node.pem and,
+ * when mutual, insists on a client certificate; the client presents
  * <client_cert>.pem; server_extra goes into the server's options. */
-static const char *optfile(const char *tag, const char *client_cert,
-                           const char *server_extra)
+static const char *optfile_v(const char *tag, const char *client_cert,
+                             const char *server_extra, bool mutual)
 {
     static char paths[8][700];
     static int next;
@@ -61,14 +61,22 @@ static const char *optfile(const char *tag, const char *client_cert,
     cr_assert_not_null(f);
     fprintf(f,
             "[{server,[{certfile,\"%s/node.pem\"},{keyfile,\"%s/node.key\"},"
-            "{cacertfile,\"%s/ca.pem\"},{verify,verify_peer},%s"
-            "{fail_if_no_peer_cert,true}]},\n"
+            "{cacertfile,\"%s/ca.pem\"},{verify,%s},%s"
+            "{fail_if_no_peer_cert,%s}]},\n"
             " {client,[{certfile,\"%s/%s.pem\"},{keyfile,\"%s/%s.key\"},"
             "{cacertfile,\"%s/ca.pem\"},{verify,verify_peer}]}].\n",
-            pki, pki, pki, server_extra, pki, client_cert, pki, client_cert,
-            pki);
+            pki, pki, pki, mutual ? "verify_peer" : "verify_none",
+            server_extra, mutual ? "true" : "false", pki, client_cert, pki,
+            client_cert, pki);
     fclose(f);
     return path;
+}
+
+/* Mutual TLS. */
+static const char *optfile(const char *tag, const char *client_cert,
+                           const char *server_extra)
+{
+    return optfile_v(tag, client_cert, server_extra, true);
 }
 
 static h_node_t *otp_node(const char *prefix, const char *client_cert)
@@ -166,13 +174,16 @@ static void refused_after_its_name(h_node_t *otp)
 
 /* ---- the C node as the server ---------------------------------------------- */
 
+/* The C node asks for no client certificate here: with one, the hosts
+ * it names would count rather than the names (see below), and a and b
+ * share their host. */
 Test(allow, only_listed_otp_nodes_connect_and_enode_allow_adds, .init = up,
      .fini = down, .timeout = 180)
 {
     h_node_t *a = otp_node("ala", "node");
     h_node_t *b = otp_node("alb", "node");
     const char *list[] = {h_node_name(a)};
-    enode_t *c = c_node("alc", optfile("c", "node", ""), list, 1);
+    enode_t *c = c_node("alc", optfile_v("c", "node", "", false), list, 1);
 
     pings(a, c, "pong");
     pings(b, c, "pang");
@@ -224,10 +235,10 @@ Test(allow, a_listed_node_whose_certificate_names_no_allowed_host_is_refused,
     enode_free(c);
 }
 
-/* Where enode is stricter: with verify_peer, OTP keeps only the hosts
- * its certificate names, so that allow([other@H]) lets any node of H in;
- * enode keeps the entry, and other@H alone may come. */
-Test(allow, a_node_entry_stays_a_node_entry_under_verify_peer, .init = up,
+/* With verify_peer, OTP keeps the hosts the certificate names, not the
+ * entries, so that allow([other@H]) lets any node of H in; so does
+ * enode. */
+Test(allow, a_node_entry_admits_its_host_under_verify_peer, .init = up,
      .fini = down, .timeout = 180)
 {
     h_node_t *w = otp_node("aln", "node");
@@ -241,8 +252,7 @@ Test(allow, a_node_entry_stays_a_node_entry_under_verify_peer, .init = up,
     snprintf(other, sizeof other, "other@%s", h_node_host(w));
     const char *list[] = {other};
     enode_t *c = c_node("alnc", optfile("c", "node", ""), list, 1);
-    pings(w, c, "pang");
-    refused_after_its_name(w);
+    pings(w, c, "pong");
     enode_free(c);
 }
 
