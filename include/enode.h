@@ -301,6 +301,17 @@ typedef enum enode_auto_connect {
 int enode_config_set_auto_connect(enode_config_t *config,
                                   enode_auto_connect_t mode);
 
+/* Let only listed nodes connect, like net_kernel:allow/1 before the node
+ * starts: one entry per call, "name@host" (that node), "host" (any node
+ * on that host) or "name@" (that name on any host), as OTP reads its
+ * list. No entry (the default): every node may connect. A node not
+ * allowed is refused once it has sent its name, with the status
+ * "not_allowed"; over TLS with a client certificate (verify_peer), only
+ * entries whose host the certificate names count (see enode_allow(3)).
+ * ENODE_EINVAL for an entry that can match no node ("", "@host",
+ * "a@b@c"). Entries given twice are kept once. */
+int enode_config_add_allowed_node(enode_config_t *config, const char *node);
+
 /* What a configuration holds, for a program to read back what
  * enode_config_from_args() found. The name ("alive" or "alive@host", NULL
  * when there is none yet), valid until the name changes or the
@@ -401,6 +412,15 @@ int enode_is_connected(enode_t *node, const char *peer);
  * EPMD: for clusters run without EPMD (erl -erl_epmd_port, -start_epmd
  * false). Applies to connections made after the call. */
 int enode_set_peer_port(enode_t *node, const char *peer, int port);
+
+/* Add names[0..count) to the nodes allowed to connect, like
+ * net_kernel:allow/1 (entries as for enode_config_add_allowed_node):
+ * while the list is empty every node may connect; once it holds an entry
+ * only the nodes it matches may. Entries are only ever added, and
+ * connections already up stay. All or none: ENODE_EINVAL, with
+ * enode_last_error() naming the entry, when one is not valid. count 0
+ * changes nothing. Any thread. */
+int enode_allow(enode_t *node, const char *const *names, size_t count);
 
 /* ---- EPMD ----------------------------------------------------------------- */
 

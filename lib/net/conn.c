@@ -189,6 +189,10 @@ void en_conn_free(en_conn_t *c)
     en_buf_free(&c->pending);
     en_frag_free(&c->frags);
     free(c->hs);
+    if (c->cert_allowed) {
+        en_allow_free(c->cert_allowed);
+        free(c->cert_allowed);
+    }
     free(c);
 }
 

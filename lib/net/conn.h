@@ -64,6 +64,10 @@ struct en_conn {
     uint32_t peer_creation;
     int fail_code;        /* ENODE_E* once it failed */
     uint64_t serial;      /* which connection this is, for en_net_wait_room */
+    /* Acceptor under TLS with a client certificate and an allow list: the
+     * entries whose host the certificate names (allow.c); NULL: the
+     * node's list as it is. */
+    en_allow_t *cert_allowed;
 };
 
 /* The modules of a connection, each using only those listed before it:
@@ -159,6 +163,19 @@ void en_conn_accept(en_net_t *net);
 int en_verify_fun_resolve(en_net_t *net, const en_net_settings_t *s, char *err,
                           size_t errlen);
 int en_verify_fun_run(en_conn_t *c);
+
+/* allow.c: the allow list at an acceptor. After its TLS handshake,
+ * keep only the entries whose host the client's certificate names (as
+ * inet_tls_dist does): 0 to go on, -1 when none is left (c failed, with
+ * no status sent). Then the handshake's hook: may the peer named so
+ * connect? */
+int en_allow_by_cert(en_conn_t *c);
+bool en_conn_allows(void *conn, const char *peer_name);
+/* inet_tls_dist:verify_client/3 on the client's own certificate (der):
+ * 0 if it names the peer's address or an allowed host, or the node
+ * allows every host; else -1 with why. */
+int en_allow_verify_client(en_conn_t *c, const unsigned char *der,
+                           size_t der_len, char *why, size_t whylen);
 
 /* ---- epmd_client.c ---- */
 int en_epmd_register(en_net_t *net, char *err, size_t errlen);

@@ -145,7 +145,8 @@ static void tls_step(en_conn_t *c)
 
     c->tls_wants_write = io == EN_IO_WANT_WRITE;
     if (io == EN_IO_DONE) {
-        if (en_verify_fun_run(c) == 0 && app_verify(c) == 0)
+        if (en_verify_fun_run(c) == 0 && app_verify(c) == 0 &&
+            en_allow_by_cert(c) == 0)
             en_setup_start_handshake(c);
     } else if (io == EN_IO_WANT_READ || io == EN_IO_WANT_WRITE)
         en_conn_update_watch(c);
@@ -304,6 +305,7 @@ void en_setup_start_handshake(en_conn_t *c)
     cfg.cookie = net->cookie;
     cfg.dialled_name = c->initiator ? c->peer : NULL;
     cfg.resolve = resolve_peer;
+    cfg.allowed = c->initiator ? NULL : en_conn_allows;
     cfg.ud = c;
     if (en_hs_init(c->hs, &cfg) < 0 || en_hs_start(c->hs, &c->out) < 0) {
         en_conn_fail(c, ENODE_EHANDSHAKE, "%s", c->hs->errmsg);

@@ -154,6 +154,10 @@ int en_net_open(en_net_t *net, const en_net_settings_t *s, char *err,
 {
     int rc;
 
+    if (s->allowed && en_allow_add_all(&net->allowed, s->allowed) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return ENODE_ENOMEM;
+    }
     if ((rc = take_settings(net, s, err, errlen)) < 0 ||
         (rc = open_tls(net, s, err, errlen)) < 0 ||
         (rc = open_io(net, s, err, errlen)) < 0)
@@ -197,6 +201,7 @@ void en_net_close(en_net_t *net)
 {
     en_dial_free_peer_ports(net);
     en_net_free_bars(net);
+    en_allow_free(&net->allowed);
     /* What was sent last goes out as far as the sockets take it. */
     en_conns_flush_corked(net);
     while (net->conns) {

@@ -23,6 +23,7 @@
 #include "enode.h"
 #include "base/buf.h"
 #include "base/core.h"
+#include "proto/allow.h"
 #include "proto/handshake.h"
 #include "tls/tls_rx.h"
 #include "tls/tlsconf.h"
@@ -81,6 +82,8 @@ typedef struct en_net_settings {
     void *verify_user;
     const en_verify_fun_entry_t *verify_funs; /* for verify_fun options */
     int n_verify_funs;
+    const en_allow_t *allowed; /* nodes that may connect; NULL or empty:
+                                  every node */
 } en_net_settings_t;
 
 /* A peer reached at a fixed port, without EPMD. */
@@ -132,6 +135,9 @@ typedef struct en_net {
         int builtin;
     } server_fun, client_fun;
     en_tls_rx_pool_t tls_rx; /* where TLS sessions read into */
+    /* net_kernel:allow/1's list: the nodes that may connect to us; empty:
+     * every node (allow.c) */
+    en_allow_t allowed;
 
     /* connections */
     en_conn_t *conns;
@@ -172,6 +178,13 @@ void en_net_close(en_net_t *net);
 /* The port to reach peer at without EPMD, or 0 to ask its EPMD. */
 int en_net_peer_port(const en_net_t *net, const char *peer);
 int en_net_set_peer_port(en_net_t *net, const char *peer, int port);
+
+/* ---- the allow list (allow.c) ----------------------------------------- */
+
+/* Add names[0..n) to the nodes that may connect, as net_kernel:allow/1
+ * does: all of them, or none when one is not a valid entry
+ * (ENODE_EINVAL, the error set). Connections already up stay. */
+int en_net_allow(en_net_t *net, const char *const *names, size_t n);
 
 /* ---- dist_auto_connect (autoconn.c) ------------------------------------ */
 

@@ -6,9 +6,10 @@
  * first and the peer's own certificate last, and may refuse the peer.
  *
  * inet_tls_dist:verify_client/3 is built in, for the server side as in
- * OTP: it lets every certificate of a chain that verified pass when the
- * node has no list of allowed nodes (OTP's net_kernel:allow/1), which
- * enode does not have yet.
+ * OTP: every certificate of a chain that verified passes, and the
+ * client's own must name the client's IP address or a host of the node's
+ * allow list (net_kernel:allow/1; allow.c), unless that list names no
+ * host.
  */
 #include "net/conn.h"
 
@@ -75,6 +76,7 @@ int en_verify_fun_resolve(en_net_t *net, const en_net_settings_t *s, char *err,
  * certificate and why (copied: the walk's certificate does not outlive
  * the call). */
 typedef struct walk {
+    en_conn_t *conn;
     const struct en_side_fun *f;
     enode_cert_event_t ev;
     int depth;
@@ -90,10 +92,16 @@ static int show_cert(void *arg, const en_tls_chain_cert_t *cert)
     w->ev.sha256 = cert->sha256;
     w->ev.subject = cert->subject;
     w->ev.issuer = cert->issuer;
-    if (w->f->builtin) /* verify_client with no allowed nodes: valid */
+    if (w->f->builtin) {
+        /* verify_client: CAs that verified are valid; the peer's own
+         * certificate is checked against the allow list */
+        if (cert->depth > 0 ||
+            en_allow_verify_client(w->conn, cert->der, cert->der_len, w->why,
+                                   sizeof w->why) == 0)
+            return 0;
+    } else if (w->f->fn(w->f->user, &w->ev, w->why, sizeof w->why) == 0) {
         return 0;
-    if (w->f->fn(w->f->user, &w->ev, w->why, sizeof w->why) == 0)
-        return 0;
+    }
     w->why[sizeof w->why - 1] = '\0';
     w->depth = cert->depth;
     snprintf(w->subject, sizeof w->subject, "%s", cert->subject);
@@ -112,7 +120,8 @@ int en_verify_fun_run(en_conn_t *c)
     char addr[80];
     if (!f->fn && !f->builtin)
         return 0;
-    walk_t w = {.f = f,
+    walk_t w = {.conn = c,
+                .f = f,
                 .ev = {.we_are_server = !c->initiator,
                        .peer_addr = en_addr_str(&c->addr, addr, sizeof addr),
                        .state = side->verify_state,

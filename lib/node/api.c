@@ -97,6 +97,16 @@ int enode_set_peer_port(enode_t *n, const char *peer, int port)
     return rc;
 }
 
+int enode_allow(enode_t *n, const char *const *names, size_t count)
+{
+    if (!n)
+        return ENODE_EINVAL;
+    pthread_mutex_lock(&n->core.lock);
+    int rc = en_net_allow(&n->net, names, count);
+    pthread_mutex_unlock(&n->core.lock);
+    return rc;
+}
+
 int enode_mbox_new(enode_t *n, enode_mbox_t **out)
 {
     if (!out)

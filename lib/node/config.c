@@ -52,6 +52,7 @@ void enode_config_free(enode_config_t *c)
         free(c->verify_funs[i].function);
     }
     free(c->verify_funs);
+    en_allow_free(&c->allowed);
     free(c);
 }
 
@@ -355,4 +356,12 @@ int enode_config_add_verify_fun(enode_config_t *config, const char *module,
     e->user = user;
     config->n_verify_funs++;
     return 0;
+}
+
+int enode_config_add_allowed_node(enode_config_t *config, const char *node)
+{
+    char err[EN_HS_NAME_MAX + 100];
+    if (!config || en_allow_check(node, err, sizeof err) < 0)
+        return ENODE_EINVAL;
+    return en_allow_add(&config->allowed, node) < 0 ? ENODE_ENOMEM : 0;
 }

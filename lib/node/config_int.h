@@ -41,6 +41,7 @@ struct enode_config {
     int n_verify_funs;
     char *listen_addr;      /* an IP literal; NULL: every address */
     enode_auto_connect_t auto_connect;
+    en_allow_t allowed;     /* net_kernel:allow/1's list; empty: every node */
 };
 
 /* erl's flags as words, from the environment or a file (config_words.c). */

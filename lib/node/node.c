@@ -57,6 +57,7 @@ static void net_settings(const enode_config_t *cfg, en_net_settings_t *s)
     s->verify_user = cfg->verify_user;
     s->verify_funs = cfg->verify_funs;
     s->n_verify_funs = cfg->n_verify_funs;
+    s->allowed = &cfg->allowed;
 }
 
 /* The services every node runs; a peer would miss any of them. */

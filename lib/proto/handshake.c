@@ -324,6 +324,7 @@ int en_hs_init(en_hs_t *hs, const en_hs_config_t *cfg)
     hs->self_flags = cfg->self_flags;
     hs->required_flags = cfg->required_flags;
     hs->resolve = cfg->resolve;
+    hs->allowed = cfg->allowed;
     hs->random32 = cfg->random32;
     hs->ud = cfg->ud;
 
@@ -411,8 +412,9 @@ static void on_status(en_hs_t *hs, const uint8_t *m, size_t n, en_buf_t *out)
              peer(hs));
     } else if (status_is(text, tlen, "not_allowed")) {
         fail(hs, EN_HS_ERR_NOT_ALLOWED,
-             "%s refused the connection (status not_allowed): it may require "
-             "distribution flags we do not set, or refuse our name or host",
+             "%s refused the connection (status not_allowed): its allow "
+             "list (net_kernel:allow/1) does not hold our node name, or it "
+             "requires distribution flags we do not set",
              peer(hs));
     } else if (tlen >= 6 && memcmp(text, "named:", 6) == 0) {
         fail(hs, EN_HS_ERR_PROTOCOL,
@@ -617,6 +619,17 @@ static void on_name(en_hs_t *hs, const uint8_t *m, size_t n, en_buf_t *out)
     memcpy(hs->peer_name, buf, nlen + 1);
     hs->peer_flags = en_dflags_expand(hs->peer_flags);
 
+    /* dist_util refuses a node its allow list does not hold as soon as
+     * it has read the name, before it looks at the flags. */
+    if (hs->allowed && !hs->allowed(hs->ud, hs->peer_name)) {
+        if (send_status(hs, out, "not_allowed") == 0)
+            fail(hs, EN_HS_ERR_NOT_ALLOWED,
+                 "connection attempt from disallowed node %s: refused "
+                 "(sent not_allowed), it is not in the node's allow list",
+                 hs->peer_name);
+        return;
+    }
+
     /* OTP checks flags before anything else and answers not_allowed.
      * After a v5 'n' only the low half is known; HANDSHAKE_23 must be in
      * it, since the challenge we send is the v6 'N'. */
@@ -724,6 +737,11 @@ static const char *close_hint(const en_hs_t *hs, int step)
     if (step == STEP_I_STATUS && hs->lenbytes == 2)
         return "; it may speak TLS distribution (inet_tls_dist), which "
                "takes no plain TCP";
+    /* inet_tls_dist closes before reading our name when its allow list
+     * holds no host our certificate names */
+    if (step == STEP_I_STATUS)
+        return "; its allow list (net_kernel:allow/1) may hold no host that "
+               "our certificate names";
     switch (step) {
     case STEP_I_ACK:
         /* dist_util closes without a word when the 'r' digest is wrong */

@@ -93,6 +93,11 @@ typedef struct en_hs_config {
      * (en_hs_simultaneous_status() compares names as OTP does), NOT_ALLOWED
      * to refuse, else OK. */
     enum en_hs_status (*resolve)(void *ud, const char *peer_name);
+    /* Acceptor only, optional (NULL allows every node): called once with
+     * the peer's full name as soon as its send_name is read, before the
+     * flag check, as dist_util checks net_kernel:allow/1's list; false
+     * refuses the peer with "not_allowed". */
+    bool (*allowed)(void *ud, const char *peer_name);
     /* Source of the 32-bit challenge, injectable for tests; NULL means
      * wolfCrypt's RNG. */
     uint32_t (*random32)(void *ud);
@@ -107,6 +112,7 @@ typedef struct en_hs {
     uint64_t self_flags;
     uint64_t required_flags;
     enum en_hs_status (*resolve)(void *ud, const char *peer_name);
+    bool (*allowed)(void *ud, const char *peer_name);
     uint32_t (*random32)(void *ud);
     void *ud;
     char self_name[EN_HS_NAME_MAX];

@@ -4,6 +4,7 @@
  *   byte 0  bit 0: 0 = we initiate, 1 = we accept
  *           bit 1: 0 = 2-byte lengths (TCP), 1 = 4-byte lengths (TLS)
  *           bits 2-4: the acceptor's verdict (enum en_hs_status, mod 5)
+ *           bit 5: 1 = the acceptor's allow list refuses the peer
  *   byte 1  chunk size for delivery, 0 = everything at once
  *
  * The settings match the OTP 25 captures in tests/unit/test_handshake.c
@@ -39,6 +40,16 @@ static enum en_hs_status resolve(void *ud, const char *peer_name)
     return verdict;
 }
 
+static bool refuse_all;
+
+static bool allowed(void *ud, const char *peer_name)
+{
+    (void)ud;
+    if (!peer_name || !strchr(peer_name, '@'))
+        abort(); /* the machine promised a full node name */
+    return !refuse_all;
+}
+
 static void check(int ok)
 {
     if (!ok)
@@ -52,6 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool acceptor = data[0] & 1;
     unsigned lenbytes = (data[0] & 2) ? 4 : 2;
     verdict = (enum en_hs_status)(((data[0] >> 2) & 7) % 5);
+    refuse_all = (data[0] >> 5) & 1;
     size_t chunk = data[1] ? data[1] : SIZE_MAX;
     data += 2;
     size -= 2;
@@ -66,6 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .cookie = "secret",
         .dialled_name = "b@vm",
         .resolve = resolve,
+        .allowed = allowed,
         .random32 = fixed_challenge,
     };
     en_hs_t hs;
@@ -89,6 +102,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st == EN_HS_FAILED)
         check(hs.err != EN_HS_ERR_NONE && hs.errmsg[0] != '\0' &&
               memchr(hs.errmsg, '\0', sizeof hs.errmsg) != NULL);
+    if (st == EN_HS_DONE)
+        check(!(acceptor && refuse_all));
     if (st == EN_HS_DONE)
         check(hs.flags == (hs.self_flags & hs.peer_flags) &&
               (hs.peer_flags & EN_DFLAGS_MANDATORY_26) ==

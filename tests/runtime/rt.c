@@ -79,6 +79,8 @@ enode_t *rt_node_new(const rt_node_opts_t *opts)
     cr_assert_eq(enode_config_set_log(cfg, keep_log, NULL, ENODE_LOG_DEBUG),
                  0);
     cr_assert_eq(enode_config_set_connect_all(cfg, !opts->global_off), 0);
+    for (size_t i = 0; i < opts->n_allowed; i++)
+        cr_assert_eq(enode_config_add_allowed_node(cfg, opts->allowed[i]), 0);
     /* Another test process may take the port between the two steps. */
     for (int attempt = 0; attempt < 20 && !n; attempt++) {
         cr_assert_eq(enode_config_set_dist_port(cfg, free_port()), 0);

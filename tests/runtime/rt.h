@@ -31,6 +31,8 @@ typedef struct rt_node_opts {
     unsigned max_fragmented; /* 0: the default */
     size_t mbox_max_len, mbox_max_bytes; /* 0: none */
     size_t busy_limit;  /* dist_buf_busy_limit; 0: the default */
+    const char *const *allowed; /* enode_config_add_allowed_node, each */
+    size_t n_allowed;
 } rt_node_opts_t;
 
 extern enode_t *rt_node;

@@ -336,6 +336,126 @@ Test(hs_pair, status_not_allowed)
     side_free(&b);
 }
 
+/* The allow list's hook: asked once, with the initiator's name, as soon
+ * as its name is read; before the flag check (dist_util checks
+ * net_kernel:allow/1's list in recv_name) and before resolve. */
+struct allow_probe {
+    int asked, resolved;
+    char name[64];
+    bool answer;
+};
+
+static bool allow_with(void *ud, const char *peer_name)
+{
+    struct allow_probe *p = ud;
+    p->asked++;
+    snprintf(p->name, sizeof p->name, "%s", peer_name);
+    return p->answer;
+}
+
+static enum en_hs_status resolve_count(void *ud, const char *peer_name)
+{
+    (void)peer_name;
+    ((struct allow_probe *)ud)->resolved++;
+    return EN_HS_STATUS_OK;
+}
+
+static void run_allowing(struct allow_probe *p, uint64_t initiator_flags,
+                         struct side *a, struct side *b)
+{
+    en_hs_config_t ic = initiator_cfg(4), ac = acceptor_cfg(4);
+    ic.self_flags = initiator_flags;
+    ac.allowed = allow_with;
+    ac.resolve = resolve_count;
+    ac.ud = p;
+    ac.random32 = NULL;
+    side_init(a, &ic);
+    side_init(b, &ac);
+    run_pair(a, b, SIZE_MAX);
+}
+
+Test(hs_pair, a_node_the_list_allows_connects)
+{
+    struct allow_probe p = {.answer = true};
+    struct side a, b;
+    run_allowing(&p, OTP_FLAGS, &a, &b);
+    cr_assert_eq(a.hs.state, EN_HS_DONE, "%s", a.hs.errmsg);
+    cr_assert_eq(b.hs.state, EN_HS_DONE, "%s", b.hs.errmsg);
+    cr_assert_eq(p.asked, 1);
+    cr_assert_str_eq(p.name, "a@host");
+    side_free(&a);
+    side_free(&b);
+}
+
+Test(hs_pair, a_node_the_list_refuses_gets_not_allowed)
+{
+    struct allow_probe p = {.answer = false};
+    struct side a, b;
+    run_allowing(&p, OTP_FLAGS, &a, &b);
+    cr_assert_eq(b.hs.state, EN_HS_FAILED);
+    cr_assert_eq(b.hs.err, EN_HS_ERR_NOT_ALLOWED);
+    cr_assert_str_eq(b.hs.errmsg,
+                     "connection attempt from disallowed node a@host: "
+                     "refused (sent not_allowed), it is not in the node's "
+                     "allow list");
+    cr_assert_eq(p.resolved, 0, "refused before resolve");
+    /* the initiator read the status, and says what it most likely means */
+    cr_assert_eq(a.hs.err, EN_HS_ERR_NOT_ALLOWED);
+    cr_assert(strstr(a.hs.errmsg,
+                     "b@host refused the connection (status not_allowed): "
+                     "its allow list (net_kernel:allow/1) does not hold our "
+                     "node name"),
+              "%s", a.hs.errmsg);
+    side_free(&a);
+    side_free(&b);
+}
+
+Test(hs_pair, the_allow_list_is_asked_before_the_flags)
+{
+    struct allow_probe p = {.answer = false};
+    struct side a, b;
+    run_allowing(&p, OTP_FLAGS & ~EN_DFLAG_UNLINK_ID, &a, &b);
+    cr_assert_eq(b.hs.err, EN_HS_ERR_NOT_ALLOWED, "%s", b.hs.errmsg);
+    cr_assert_eq(p.asked, 1);
+    side_free(&a);
+    side_free(&b);
+}
+
+Test(hs_acceptor, not_allowed_is_the_status_otp_sends)
+{
+    struct allow_probe p = {.answer = false};
+    en_hs_config_t ac = acceptor_cfg(2);
+    ac.allowed = allow_with;
+    ac.ud = &p;
+    ac.random32 = NULL;
+    en_hs_t hs;
+    cr_assert_eq(en_hs_init(&hs, &ac), 0);
+    en_buf_t name = EN_BUF_INIT, out = EN_BUF_INIT;
+    /* 'N', flags, creation, name length, "a@host", framed in 2 bytes */
+    uint8_t msg[1 + 8 + 4 + 2 + 6] = {'N'};
+    uint64_t f = OTP_FLAGS;
+    for (int i = 0; i < 8; i++)
+        msg[1 + i] = (uint8_t)(f >> (56 - 8 * i));
+    msg[14] = 6;
+    memcpy(msg + 15, "a@host", 6);
+    uint8_t len[2] = {0, sizeof msg};
+    en_buf_append(&name, len, 2);
+    en_buf_append(&name, msg, sizeof msg);
+    size_t used;
+    cr_assert_eq(en_hs_feed(&hs, name.data, name.len, &used, &out),
+                 EN_HS_FAILED);
+    cr_assert_eq(used, name.len);
+    en_buf_t want = EN_BUF_INIT;
+    uint8_t wlen[2] = {0, 12};
+    en_buf_append(&want, wlen, 2);
+    en_buf_append(&want, "snot_allowed", 12);
+    cr_assert_eq(out.len, want.len);
+    cr_assert(memcmp(out.data, want.data, want.len) == 0);
+    en_buf_free(&name);
+    en_buf_free(&out);
+    en_buf_free(&want);
+}
+
 Test(hs_pair, status_ok_simultaneous)
 {
     struct side a, b;
