@@ -197,8 +197,15 @@ void en_up_on_timer(en_conn_t *c, uint64_t now)
 {
     switch (en_ticker_check(&c->ticker, now)) {
     case EN_TICK_SEND:
-        if (en_conn_unsent(c) == 0 && en_frame_put_tick(&c->out) == 0)
-            en_conn_kick(c);
+        /* Nothing went out for a while: the output buffer, sized for
+         * the largest burst so far, goes too, so that an idle connection
+         * holds only the few bytes of its ticks. */
+        if (en_conn_unsent(c) == 0) {
+            en_buf_free(&c->out);
+            c->out_sent = 0;
+            if (en_frame_put_tick(&c->out) == 0)
+                en_conn_kick(c);
+        }
         break;
     case EN_TICK_TIMEOUT:
         en_conn_fail(c, ENODE_ETIMEOUT,
