@@ -1036,7 +1036,10 @@ static long erl_rss_kb(h_node_t *n)
 
 static long server_rss(bench_t *b, int erl)
 {
-    sleep_ms(500); /* let the server settle after the last connection */
+    /* Idle: 4 s after the last connection came up, as a node is between
+     * bursts; enode empties wolfSSL's cache of ECC points once
+     * handshakes stop for 3 s (lib/net/loop.c). The same wait for OTP. */
+    sleep_ms(4000);
     return erl ? erl_rss_kb(b->em) : rss_kb(h_cnode_pid(b->cn_mem));
 }
 
@@ -1159,8 +1162,8 @@ static void print_memory(const bench_t *b)
 
     if (b->mem_c.rss_kb[2] <= 0)
         return;
-    printf("\nIdle resident memory (VmRSS, KiB) of one server with TLS "
-           "connections "
+    printf("\nIdle resident memory (VmRSS, KiB, read 4 s after the last "
+           "connection came up) of one server with TLS connections "
            "from %d hidden C nodes:\n\n",
            N_MEM_CONNS);
     printf("| %-22s| %-10s| %-10s| %-10s| %-22s|\n", "server", "0 conns",

@@ -156,6 +156,10 @@ uint64_t en_conn_deadline(const en_conn_t *c);
 /* Take the connections waiting on the listening socket. */
 void en_conn_accept(en_net_t *net);
 
+/* A TLS handshake ended: the loop empties wolfSSL's point cache once
+ * handshakes have stopped for a while (loop.c; see tls.h). */
+void en_net_ecc_used(en_net_t *net);
+
 /* verifyfun.c: find the C functions that the sides' verify_fun options
  * name (ENODE_EINVAL with err if one is not registered); and run c's
  * side's on the peer's chain after the handshake: 0, or -1 with c

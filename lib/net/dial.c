@@ -144,6 +144,8 @@ static void tls_step(en_conn_t *c)
     enum en_io io = en_tls_handshake(c->ssl, err, sizeof err);
 
     c->tls_wants_write = io == EN_IO_WANT_WRITE;
+    if (io != EN_IO_WANT_READ && io != EN_IO_WANT_WRITE)
+        en_net_ecc_used(c->net);
     if (io == EN_IO_DONE) {
         if (en_verify_fun_run(c) == 0 && app_verify(c) == 0 &&
             en_allow_by_cert(c) == 0)

@@ -8,16 +8,23 @@
 #include "base/list.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <wolfssl/wolfcrypt/ecc.h>
+/* Handshakes stopped for this long: wolfSSL's point cache goes. */
+#define EN_ECC_IDLE_MS 3000
+
+void en_net_ecc_used(en_net_t *net)
+{
+    net->ecc_forget_at = en_now_ms() + EN_ECC_IDLE_MS;
+}
 
 static uint64_t next_deadline(en_net_t *net)
 {
-    uint64_t d = UINT64_MAX;
+    uint64_t d = net->ecc_forget_at ? net->ecc_forget_at : UINT64_MAX;
     for (en_conn_t *c = net->conns; c; c = c->next) {
         uint64_t cd = en_conn_deadline(c);
         if (cd < d)
@@ -85,6 +92,15 @@ static void run_timers(en_net_t *net)
     for (en_conn_t *c = net->conns; c; c = c->next)
         if (en_conn_deadline(c) <= now)
             en_conn_on_timer(c, now);
+    if (net->ecc_forget_at && net->ecc_forget_at <= now) {
+        en_tls_forget_ecc_points();
+#ifdef __GLIBC__
+        /* The cache's blocks came from the heap (glibc raises its mmap
+         * threshold as large blocks are freed): give the pages back. */
+        malloc_trim(0);
+#endif
+        net->ecc_forget_at = 0;
+    }
 }
 
 /* The wait before the loop's next turn, in ms (-1: none), at most
@@ -140,10 +156,8 @@ static void *loop_thread(void *arg)
             break;
         en_net_process(net, -1);
     }
-#ifdef FP_ECC
     /* wolfSSL keeps a per-thread cache of ECC points; it dies with us. */
-    wc_ecc_fp_free();
-#endif
+    en_tls_forget_ecc_points();
     return NULL;
 }
 

@@ -143,6 +143,8 @@ typedef struct en_net {
     en_conn_t *conns;
     int corked;   /* some connection has packets waiting */
     int bursting; /* some connection wrote since the loop's turn */
+    uint64_t ecc_forget_at; /* when to empty wolfSSL's ECC point cache
+                             * (en_tls_forget_ecc_points); 0: no need */
     int in_loop;  /* the loop is handling events: it flushes after */
     en_buf_t rx;  /* where connections that are up read into */
     struct en_peer_port *peer_ports;

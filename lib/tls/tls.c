@@ -298,13 +298,6 @@ void en_tls_forget_ecc_points(void)
 #endif
 }
 
-/* The end of a handshake, either way: see en_tls_forget_ecc_points(). */
-static enum en_io handshake_over(enum en_io io)
-{
-    en_tls_forget_ecc_points();
-    return io;
-}
-
 enum en_io en_tls_handshake(WOLFSSL *ssl, char *err, size_t errlen)
 {
     /* CRLs changed on disk count from the next handshake on, as in OTP */
@@ -313,13 +306,10 @@ enum en_io en_tls_handshake(WOLFSSL *ssl, char *err, size_t errlen)
     int ret = wolfSSL_is_server(ssl) ? wolfSSL_accept(ssl)
                                      : wolfSSL_connect(ssl);
     if (ret == WOLFSSL_SUCCESS)
-        return handshake_over(en_tls_check_session(ssl, err, errlen) < 0
-                                  ? EN_IO_ERROR
-                                  : EN_IO_DONE);
+        return en_tls_check_session(ssl, err, errlen) < 0 ? EN_IO_ERROR
+                                                           : EN_IO_DONE;
     int code = wolfSSL_get_error(ssl, ret);
     enum en_io io = classify(ssl, ret, err, errlen);
-    if (io != EN_IO_WANT_READ && io != EN_IO_WANT_WRITE)
-        en_tls_forget_ecc_points();
     /* closed or reset before the server said a word */
     if ((io == EN_IO_EOF || code == SOCKET_ERROR_E) &&
         !wolfSSL_is_server(ssl) && en_tls_rx_first_byte(ssl) < 0)

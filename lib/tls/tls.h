@@ -36,10 +36,11 @@ enum en_io en_tls_handshake(WOLFSSL *ssl, char *err, size_t errlen);
 /* Frees the calling thread's cache of elliptic-curve points (wolfSSL built
  * with FP_ECC, as Debian's is). wolfSSL adds every point it multiplies to
  * that cache, with a table of 256 points (about 800 KiB at SP_INT_BITS
- * 4096) for each, up to 15 per thread; in TLS nearly every point is a
- * peer's ephemeral key, never seen again, so the cache only holds memory:
- * 12 MiB per thread that does handshakes. A handshake that ends (either
- * way) empties it. A no-op without FP_ECC. */
+ * 4096) for each, up to 15 per thread. Most are peers' ephemeral keys,
+ * never seen again; the one that counts is the curve's generator, whose
+ * table makes our own key operations several times faster, so the cache
+ * is emptied only once handshakes stop for a while (net/loop.c), not
+ * after each. A no-op without FP_ECC. */
 void en_tls_forget_ecc_points(void);
 
 /* Read decrypted bytes; *n gets how many when EN_IO_DONE. */
