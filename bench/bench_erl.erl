@@ -23,7 +23,7 @@
 -module(bench_erl).
 
 -export([start_receiver/0, send/5, ping/2, connect_times/2, rss_kb/0,
-         check_receiver/1]).
+         check_receiver/1, send_one/2]).
 
 %% ---- the receiver ---------------------------------------------------------
 
@@ -212,3 +212,16 @@ rss_kb() ->
     [_, After] = binary:split(Status, <<"VmRSS:">>),
     [Kb | _] = string:lexemes(After, " \t\n"),
     binary_to_integer(Kb).
+
+%% One binary of Size bytes to Dest as {0, Bin}, then bench_end: ok once
+%% the receiver has counted it (the peak memory figure).
+send_one(Dest, Size) ->
+    flush(),
+    Dest ! {0, binary:copy(<<7>>, Size)},
+    Dest ! {bench_end, self(), 1, Size},
+    receive
+        {bench_done, ok, 1, Size} -> ok;
+        {bench_done, Result, Count, Got} -> {error, {Result, Count, Got}}
+    after 120000 ->
+        {error, no_bench_done}
+    end.

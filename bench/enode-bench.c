@@ -163,8 +163,9 @@ static void progress(const char *fmt, ...)
     va_end(ap);
 }
 
-/* VmRSS of a process, in KiB; -1 if unreadable. */
-static long rss_kb(pid_t pid)
+/* A "Vm...:" figure (fmt: "VmRSS: %ld") of a process, in KiB; -1 if
+ * unreadable. */
+static long proc_status_kb(pid_t pid, const char *fmt)
 {
     char path[64], line[256];
     long kb = -1;
@@ -172,11 +173,17 @@ static long rss_kb(pid_t pid)
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     FILE *f = fopen(path, "r");
     while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+        if (sscanf(line, fmt, &kb) == 1)
             break;
     if (f)
         fclose(f);
     return kb;
+}
+
+/* VmRSS of a process, in KiB; -1 if unreadable. */
+static long rss_kb(pid_t pid)
+{
+    return proc_status_kb(pid, "VmRSS: %ld");
 }
 
 /* ---- statistics ---------------------------------------------------------- */
@@ -671,6 +678,13 @@ typedef struct memfig {
     long rss_kb[3]; /* idle with 0, 1 and N_MEM_CONNS connections */
 } memfig_t;
 
+/* The peak while a fresh C node receives one large binary over TLS:
+ * VmHWM after it, minus VmRSS before it. */
+#define PEAK_MSG_BYTES (64L * 1024 * 1024)
+typedef struct peakfig {
+    long base_kb, hwm_kb; /* 0: not measured */
+} peakfig_t;
+
 typedef struct bench {
     opts_t o;
     h_cluster_t *cluster;
@@ -679,6 +693,7 @@ typedef struct bench {
     cside_t c_tls, c_tcp;
     path_t paths[N_PATHS];
     memfig_t mem_c, mem_erl;
+    peakfig_t peak;
     wolfinfo_t wolf;
     char otp[256], cpu[128], date[64];
     double load_start;
@@ -1060,6 +1075,36 @@ static void measure_memory(bench_t *b, enode_t **clients, int erl, memfig_t *m)
     m->rss_kb[2] = server_rss(b, erl);
 }
 
+/* A C node of its own, so that its VmHWM is this message's alone: it
+ * gets pinged (connected, warm), then one PEAK_MSG_BYTES binary from
+ * the OTP node. */
+static void run_peak(bench_t *b)
+{
+    char name[64], out[256];
+
+    progress("memory: one %ld MiB binary from an OTP node to a fresh C node, "
+             "TLS", PEAK_MSG_BYTES >> 20);
+    snprintf(name, sizeof name, "cn_peak_%d", (int)getpid());
+    h_cnode_t *cn = start_cnode(b, "bench/bench-cnode", name, "inet_tls");
+    erl_eval(b->em, out, sizeof out, "bench_erl:ping({bench, '%s'}, 1).",
+             h_cnode_name(cn));
+    sleep_ms(500);
+    b->peak.base_kb = rss_kb(h_cnode_pid(cn));
+    erl_eval(b->em, out, sizeof out, "bench_erl:send_one({bench, '%s'}, %ld).",
+             h_cnode_name(cn), PEAK_MSG_BYTES);
+    if (strcmp(out, "ok") != 0)
+        fail("one large message to %s: %s", h_cnode_name(cn), out);
+    b->peak.hwm_kb = proc_status_kb(h_cnode_pid(cn), "VmHWM: %ld");
+}
+
+/* The peak above the idle node, as a multiple of the message's size. */
+static double peak_ratio(const peakfig_t *p)
+{
+    return p->hwm_kb > 0
+               ? (double)(p->hwm_kb - p->base_kb) * 1024 / PEAK_MSG_BYTES
+               : 0;
+}
+
 static void run_memory(bench_t *b)
 {
     enode_t *clients[N_MEM_CONNS];
@@ -1077,6 +1122,7 @@ static void run_memory(bench_t *b)
     measure_memory(b, clients, 1, &b->mem_erl);
     for (int i = 0; i < N_MEM_CONNS; i++)
         enode_free(clients[i]);
+    run_peak(b);
 }
 
 static double per_conn_kb(const memfig_t *m)
@@ -1181,6 +1227,12 @@ static void print_memory(const bench_t *b)
         printf("| %-22s| %-10ld| %-10ld| %-10ld| %-22s|\n", names[i],
                ms[i]->rss_kb[0], ms[i]->rss_kb[1], ms[i]->rss_kb[2], per);
     }
+    if (b->peak.hwm_kb > 0)
+        printf("\nPeak resident memory of a fresh C node receiving one %ld MiB "
+               "binary from an OTP node over TLS (VmHWM after it minus VmRSS "
+               "before): +%ld KiB, %.2fx the message\n",
+               PEAK_MSG_BYTES >> 20, b->peak.hwm_kb - b->peak.base_kb,
+               peak_ratio(&b->peak));
 }
 
 /* Detail: every figure with min and max and the number of samples. */
@@ -1345,9 +1397,15 @@ static int collect_targets(const bench_t *b, target_t *t)
     n = targets_no_cliff(b, t, n);
     n = targets_beside_ei(b, t, n);
     double kb = per_conn_kb(&b->mem_c);
-    return add_target(t, n, b->mem_c.rss_kb[2] > 0, kb < 64,
-                      "idle memory per additional TLS connection under 64 KiB",
-                      "%.1f KiB", kb);
+    n = add_target(t, n, b->mem_c.rss_kb[2] > 0, kb < 64,
+                   "idle memory per additional TLS connection under 64 KiB",
+                   "%.1f KiB", kb);
+    double peak = peak_ratio(&b->peak);
+    return add_target(t, n, b->peak.hwm_kb > 0, peak <= 2.0,
+                      "peak memory receiving one 64 MiB message at most 2x "
+                      "its size",
+                      "%.2fx (+%ld KiB)", peak,
+                      b->peak.hwm_kb - b->peak.base_kb);
 }
 
 static void print_targets(const target_t *t, int n)
@@ -1537,6 +1595,10 @@ static void write_json(const bench_t *b, const target_t *t, int n_targets)
     json_memory(f, "enode_c_node", &b->mem_c);
     fprintf(f, ",\n");
     json_memory(f, "erlang_node", &b->mem_erl);
+    fprintf(f, ",\n    \"peak_one_message\": {\"bytes\": %ld, \"rss_kb_before\": "
+               "%ld, \"hwm_kb\": %ld, \"ratio\": %.2f}",
+            PEAK_MSG_BYTES, b->peak.base_kb, b->peak.hwm_kb,
+            peak_ratio(&b->peak));
     fprintf(f, "\n  },\n");
     json_targets(f, t, n_targets);
     fprintf(f, "}\n");
