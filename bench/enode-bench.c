@@ -397,9 +397,14 @@ static void cside_drain(cside_t *cs)
         enode_msg_free(&m);
 }
 
+/* Over dist_buf_busy_limit the send is refused (event-loop mode): the
+ * loop writes some, and it goes again, as OTP suspends a sender. */
 static void cside_send(cside_t *cs, const char *peer, const ei_x_buff *x)
 {
-    if (enode_reg_send(cs->mbox, peer, "bench", x) < 0)
+    int rc;
+    while ((rc = enode_reg_send(cs->mbox, peer, "bench", x)) == ENODE_EBUSY)
+        enode_process(cs->node, 10);
+    if (rc < 0)
         fail("send to %s: %s", peer, enode_last_error(cs->node));
 }
 
