@@ -307,7 +307,8 @@ int enode_config_set_auto_connect(enode_config_t *config,
  * list. No entry (the default): every node may connect. A node not
  * allowed is refused once it has sent its name, with the status
  * "not_allowed"; over TLS with a client certificate (verify_peer), only
- * entries whose host the certificate names count (see enode_allow(3)).
+ * the hosts of the list that the certificate names count, as hosts (any
+ * node there; see enode_allow(3)).
  * ENODE_EINVAL for an entry that can match no node ("", "@host",
  * "a@b@c"). Entries given twice are kept once. */
 int enode_config_add_allowed_node(enode_config_t *config, const char *node);

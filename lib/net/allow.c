@@ -6,7 +6,7 @@
  *  - a node the list does not hold is refused once it has sent its name,
  *    with the status "not_allowed" (dist_util's check_allowed);
  *  - over TLS, when the client sent a certificate (the server asked for
- *    one: verify_peer), only the entries whose host the certificate names
+ *    one: verify_peer), only the hosts of the entries the certificate names
  *    count for that connection, and as hosts: any node of such a host
  *    gets in, whatever its name (allow([a@h]) admits b@h when the
  *    certificate is for h), plus the client's IP address as a host when

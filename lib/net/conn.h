@@ -65,7 +65,7 @@ struct en_conn {
     int fail_code;        /* ENODE_E* once it failed */
     uint64_t serial;      /* which connection this is, for en_net_wait_room */
     /* Acceptor under TLS with a client certificate and an allow list: the
-     * entries whose host the certificate names (allow.c); NULL: the
+     * hosts of the list the certificate names (allow.c); NULL: the
      * node's list as it is. */
     en_allow_t *cert_allowed;
 };
@@ -169,7 +169,7 @@ int en_verify_fun_resolve(en_net_t *net, const en_net_settings_t *s, char *err,
 int en_verify_fun_run(en_conn_t *c);
 
 /* allow.c: the allow list at an acceptor. After its TLS handshake,
- * keep only the entries whose host the client's certificate names (as
+ * keep only the hosts of the list the client's certificate names (as
  * inet_tls_dist does): 0 to go on, -1 when none is left (c failed, with
  * no status sent). Then the handshake's hook: may the peer named so
  * connect? */
