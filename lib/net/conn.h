@@ -156,9 +156,16 @@ uint64_t en_conn_deadline(const en_conn_t *c);
 /* Take the connections waiting on the listening socket. */
 void en_conn_accept(en_net_t *net);
 
+/* Handshakes stopped for this long: wolfSSL's point cache goes. */
+#define EN_ECC_IDLE_MS 3000
+
 /* A TLS handshake ended: the loop empties wolfSSL's point cache once
- * handshakes have stopped for a while (loop.c; see tls.h). */
-void en_net_ecc_used(en_net_t *net);
+ * handshakes have stopped for EN_ECC_IDLE_MS (loop.c; see tls.h). Inline:
+ * dial.c comes before loop.c. */
+static inline void en_net_ecc_used(en_net_t *net)
+{
+    net->ecc_forget_at = en_now_ms() + EN_ECC_IDLE_MS;
+}
 
 /* verifyfun.c: find the C functions that the sides' verify_fun options
  * name (ENODE_EINVAL with err if one is not registered); and run c's

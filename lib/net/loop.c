@@ -5,6 +5,7 @@
  * wait itself happens without it, so other threads can send meanwhile.
  */
 #include "net/conn.h"
+#include "tls/ecc_cache.h"
 #include "base/list.h"
 
 #include <errno.h>
@@ -13,14 +14,6 @@
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
-
-/* Handshakes stopped for this long: wolfSSL's point cache goes. */
-#define EN_ECC_IDLE_MS 3000
-
-void en_net_ecc_used(en_net_t *net)
-{
-    net->ecc_forget_at = en_now_ms() + EN_ECC_IDLE_MS;
-}
 
 static uint64_t next_deadline(en_net_t *net)
 {

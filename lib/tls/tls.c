@@ -15,7 +15,6 @@
 #include "tls/tlsconf.h"
 
 #include <wolfssl/openssl/evp.h>
-#include <wolfssl/wolfcrypt/ecc.h>
 
 /* wolfSSL sends the middlebox-compatibility CCS itself only when built
  * for it; otherwise enode does (tls_ccs.h). */
@@ -289,13 +288,6 @@ static enum en_io classify(WOLFSSL *ssl, int ret, char *err, size_t errlen)
         describe_error(ssl, code, err, errlen);
         return EN_IO_ERROR;
     }
-}
-
-void en_tls_forget_ecc_points(void)
-{
-#if defined(FP_ECC) && defined(HAVE_ECC)
-    wc_ecc_fp_free();
-#endif
 }
 
 enum en_io en_tls_handshake(WOLFSSL *ssl, char *err, size_t errlen)

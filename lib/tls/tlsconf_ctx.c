@@ -13,7 +13,7 @@
 #include <wolfssl/ssl.h>
 
 #include "base/errmsg.h"
-#include "tls/tls.h"
+#include "tls/ecc_cache.h"
 #include "tls/tls_certreq.h"
 #include "tls/tlsconf_int.h"
 
