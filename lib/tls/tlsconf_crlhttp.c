@@ -70,6 +70,10 @@ static int read_allowed(opt_call_t *c, int *idx, char ***out, int *n_out)
         free(hosts);
         return -1;
     }
+    if (n == 0) { /* [] allows what no list allows */
+        free(hosts);
+        hosts = NULL;
+    }
     *out = hosts;
     *n_out = n;
     return 0;
