@@ -16,6 +16,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1273,6 +1274,49 @@ Test(tls, crl_http_slow_server_holds_up_no_other_peer, .init = up_http,
               (unsigned long long)d.ms);
     enode_mbox_free(box);
     c_free(c);
+}
+
+/* In event-loop mode the application's poll on enode_fd() learns that a
+ * fetch is over (the fetch thread wakes the loop's fd): the waiting
+ * connection goes on then, not at its set-up deadline. */
+Test(tls, crl_http_event_loop_mode_is_woken, .init = up_http,
+     .fini = down_http, .timeout = 120)
+{
+    char extra[900], slow[400], err[512];
+    set_crl_cache_http(SLOW_S * 1000 + 3000);
+    snprintf(slow, sizeof slow, "%s/slow", http_pki);
+    cafile = both_cas;
+    h_node_t *a = otp_launch("slowpeer", optfile_for("slowpeer", slow, slow,
+                                                     ""));
+    enode_config_t *cfg = h_enode_config(cluster, "polled");
+    cr_assert_not_null(cfg);
+    cr_assert_eq(enode_config_set_ssl_dist_optfile(
+                     cfg, optfile_for("polled", "node", "node",
+                                      crl_extra("true", "", extra,
+                                                sizeof extra))),
+                 0);
+    cr_assert_eq(enode_config_set_setup_time_ms(cfg, 20000), 0);
+    enode_t *n;
+    cr_assert_eq(enode_new(&n, cfg, err, sizeof err), 0, "%s", err);
+    enode_config_free(cfg);
+    otp_ready(a);
+    cr_assert(h_eval_expectf(a, "ok", "spawn(net_adm, ping, ['%s']), ok.",
+                             enode_name(n)));
+    uint64_t t0 = now_ms(), fetched = 0;
+    while (!enode_is_connected(n, h_node_name(a)) && now_ms() - t0 < 15000) {
+        struct pollfd p = {.fd = enode_fd(n), .events = POLLIN};
+        poll(&p, 1, enode_timeout(n) < 0 ? 15000 : enode_timeout(n));
+        cr_assert_eq(enode_process(n, 0), 0);
+        if (!fetched && requested("/slow/ca.crl", 0))
+            fetched = now_ms();
+    }
+    uint64_t ms = now_ms() - t0;
+    cr_assert(enode_is_connected(n, h_node_name(a)), "not connected: %s",
+              enode_last_error(n));
+    cr_assert(fetched && ms >= (SLOW_S - 1) * 1000 &&
+                  ms < SLOW_S * 1000 + 2000,
+              "connected after %llu ms", (unsigned long long)ms);
+    enode_free(n);
 }
 
 /* A node freed while a fetch is under way stops its fetch thread at once:
