@@ -387,6 +387,28 @@ const char *en_tls_crl_reason(WOLFSSL *ssl)
     return s && s->refusal[0] ? s->refusal : NULL;
 }
 
+/* Whether body is a CRL whose nextUpdate has passed: wolfSSL 5.5 says
+ * only ASN_PARSE_E when it loads one. */
+static int out_of_date(const unsigned char *body, size_t len, int pem)
+{
+    WOLFSSL_X509_CRL *crl = NULL;
+    if (pem) {
+        WOLFSSL_BIO *bio = wolfSSL_BIO_new_mem_buf(body, (int)len);
+        if (bio)
+            crl = wolfSSL_PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+        wolfSSL_BIO_free(bio);
+    } else {
+        const unsigned char *p = body;
+        crl = wolfSSL_d2i_X509_CRL(NULL, p, (int)len);
+    }
+    WOLFSSL_ASN1_TIME *next = crl ? wolfSSL_X509_CRL_get_nextUpdate(crl)
+                                  : NULL;
+    int old = next && wolfSSL_X509_cmp_current_time(next) < 0;
+    wolfSSL_X509_CRL_free(crl);
+    wolfSSL_ERR_clear_error();
+    return old;
+}
+
 /* Why wolfSSL would not load a body as a CRL. */
 static const char *load_failure(int code)
 {
@@ -421,15 +443,17 @@ static int check_wait(struct en_ctx_state *d, struct crl_wait *w, char *why,
     /* another connection may have loaded it since */
     int r = wolfSSL_CertManagerCheckCRL(cm, w->der, w->len);
     if (r == CRL_MISSING) {
-        int type = len > 10 && memcmp(body, "-----BEGIN", 10) == 0
-                       ? WOLFSSL_FILETYPE_PEM
-                       : WOLFSSL_FILETYPE_ASN1;
-        int loaded = wolfSSL_CertManagerLoadCRLBuffer(cm, body, (long)len,
-                                                      type);
+        int pem = len > 10 && memcmp(body, "-----BEGIN", 10) == 0;
+        int loaded = wolfSSL_CertManagerLoadCRLBuffer(
+            cm, body, (long)len,
+            pem ? WOLFSSL_FILETYPE_PEM : WOLFSSL_FILETYPE_ASN1);
         wolfSSL_ERR_clear_error();
+        if (loaded == ASN_PARSE_E && out_of_date(body, len, pem))
+            loaded = CRL_CERT_DATE_ERR;
         if (loaded != WOLFSSL_SUCCESS) {
-            snprintf(why, size, "the answer from %s is no good: %s", w->url,
-                     load_failure(loaded));
+            snprintf(why, size, "the answer from %s is no good: %s (wolfSSL "
+                     "%d)",
+                     w->url, load_failure(loaded), loaded);
             return -1;
         }
         r = wolfSSL_CertManagerCheckCRL(cm, w->der, w->len);

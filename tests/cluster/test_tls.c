@@ -1276,6 +1276,67 @@ Test(tls, crl_http_slow_server_holds_up_no_other_peer, .init = up_http,
     c_free(c);
 }
 
+/* How many times the CRL server was asked for path. */
+static int requests_for(const char *path)
+{
+    char log[400], line[200];
+    int n = 0;
+    snprintf(log, sizeof log, "%s/requests.log", http_pki);
+    FILE *f = fopen(log, "r");
+    while (f && fgets(line, sizeof line, f))
+        n += strcmp(line, path) == 0;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* Serve the CA's CRL afresh, valid for `seconds`. */
+static void new_ca_crl(int seconds)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && openssl ca -config db/ca.cnf -cert ca.pem -keyfile "
+             "ca.key -gencrl -crlsec %d -out db/new.pem 2>/dev/null && "
+             "openssl crl -in db/new.pem -outform DER -out ca.crl.new && "
+             "mv ca.crl.new ca.crl",
+             http_pki, seconds);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* A CRL is fetched once and kept until its nextUpdate; then fetched
+ * again, and one already out of date is no CRL. */
+Test(tls, crl_http_kept_until_next_update, .init = up_http,
+     .fini = down_http, .timeout = 120)
+{
+    char extra[900], good[400], why[400];
+    snprintf(good, sizeof good, "%s/good", http_pki);
+    cafile = both_cas;
+    h_node_t *otp = otp_launch("goodpeer", optfile_for("goodpeer", good, good,
+                                                       ""));
+    cnode_t *c = c_node("cacher", optfile_for("cacher", "node", "node",
+                                              crl_extra("true", "", extra,
+                                                        sizeof extra)));
+    otp_ready(otp);
+    new_ca_crl(8);
+    uint64_t made = now_ms();
+    c_dials(c, otp, NULL);
+    c_dials(c, otp, NULL);
+    cr_assert_eq(requests_for("/ca.crl\n"), 1, "fetched again before its "
+                 "nextUpdate");
+    while (now_ms() - made < 9500)
+        usleep(100000);
+    snprintf(why, sizeof why,
+             UNDETERMINED "the answer from %s/ca.crl is no good: it is out "
+                          "of date (its nextUpdate has passed)",
+             crl_url);
+    c_dials(c, otp, why);
+    cr_assert_eq(requests_for("/ca.crl\n"), 2);
+    new_ca_crl(3600);
+    c_dials(c, otp, NULL);
+    cr_assert_eq(requests_for("/ca.crl\n"), 3);
+    c_free(c);
+}
+
 /* In event-loop mode the application's poll on enode_fd() learns that a
  * fetch is over (the fetch thread wakes the loop's fd): the waiting
  * connection goes on then, not at its set-up deadline. */
