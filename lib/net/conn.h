@@ -144,9 +144,9 @@ void en_setup_start_handshake(en_conn_t *c);
 void en_setup_feed_handshake(en_conn_t *c);
 /* Free the list of peers reached without EPMD. */
 void en_dial_free_peer_ports(en_net_t *net);
-/* Go on with the connections whose TLS handshake waited for CRLs that
- * have come (or failed) since; each turn of the loop. */
-void en_dial_crl_resume(en_net_t *net);
+/* Go on with c, whose TLS handshake waited for CRLs that have come (or
+ * failed) since. */
+void en_setup_crl_resume(en_conn_t *c);
 
 /* ---- event.c: events and timers, whatever the phase ---- */
 void en_conn_on_event(en_conn_t *c, uint32_t events);
@@ -156,6 +156,8 @@ void en_conn_on_timer(en_conn_t *c, uint64_t now);
 uint64_t en_conn_deadline(const en_conn_t *c);
 /* Take the connections waiting on the listening socket. */
 void en_conn_accept(en_net_t *net);
+/* Go on with the connections whose CRL fetches are over; each turn. */
+void en_conns_crl_resume(en_net_t *net);
 
 /* verifyfun.c: find the C functions that the sides' verify_fun options
  * name (ENODE_EINVAL with err if one is not registered); and run c's

@@ -162,7 +162,7 @@ static void tls_step(en_conn_t *c)
     char err[256];
 
     if (c->crl_wait)
-        return; /* en_dial_crl_resume() goes on */
+        return; /* en_conns_crl_resume() goes on */
     enum en_io io = en_tls_handshake(c->ssl, err, sizeof err);
 
     c->tls_wants_write = io == EN_IO_WANT_WRITE;
@@ -178,19 +178,12 @@ static void tls_step(en_conn_t *c)
         en_conn_fail(c, ENODE_ETLS, "%s", err);
 }
 
-void en_dial_crl_resume(en_net_t *net)
+void en_setup_crl_resume(en_conn_t *c)
 {
-    for (en_conn_t *c = net->conns; c; c = c->next) {
-        if (!c->crl_wait || c->phase != EN_PH_TLS ||
-            en_tls_crl_waiting(c->ssl))
-            continue;
-        c->crl_wait = 0;
-        tls_done(c);
-        if (c->phase != EN_PH_DEAD) {
-            en_conn_update_watch(c);
-            en_conn_end_turn(c); /* what the peer sent meanwhile */
-        }
-    }
+    c->crl_wait = 0;
+    tls_done(c);
+    if (c->phase != EN_PH_DEAD)
+        en_conn_update_watch(c);
 }
 
 /* ---- EPMD port lookup ------------------------------------------------------ */
