@@ -15,6 +15,8 @@
 #             signature
 #   dead      DEADURL/ca.crl
 #   nocdp     no distribution point at all
+#   chain     URL/sub.crl, signed by subca (URL/ca.crl, which revokes it);
+#             chain.pem holds the certificate, then subca's
 set -eu
 
 if [ $# -ne 4 ]; then
@@ -56,6 +58,7 @@ CNF
 }
 cadb ca
 cadb imposter
+cadb sub
 
 subject="/CN=enode test HTTP CRL CA $(openssl rand -hex 4)"
 key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
@@ -70,7 +73,7 @@ openssl req -x509 -new -key imposter.key -sha256 -days 3650 -subj "$subject" \
     -addext "basicConstraints=critical,CA:TRUE" \
     -addext "keyUsage=critical,keyCertSign,cRLSign" -out db/imposter.pem
 
-# cert NAME CDP-URL ("" for none)
+# cert NAME CDP-URL ("" for none), signed by the CA (ISSUER=sub: subca)
 cert() {
     key "$1.key"
     openssl req -new -key "$1.key" -subj "/CN=$host/OU=$1" -out "db/$1.csr"
@@ -83,9 +86,15 @@ subjectKeyIdentifier=hash
 authorityKeyIdentifier=keyid,issuer
 EXT
     [ -n "$2" ] && echo "crlDistributionPoints=URI:$2" >> "db/$1.ext"
-    openssl ca -batch -config db/ca.cnf -cert ca.pem -keyfile ca.key \
-        -in "db/$1.csr" -extfile "db/$1.ext" -notext -days 3650 \
-        -out "$1.pem" 2>/dev/null
+    if [ "${ISSUER:-ca}" = sub ]; then
+        openssl ca -batch -config db/sub.cnf -cert subca.pem \
+            -keyfile subca.key -in "db/$1.csr" -extfile "db/$1.ext" -notext \
+            -days 3650 -out "$1.pem" 2>/dev/null
+    else
+        openssl ca -batch -config db/ca.cnf -cert ca.pem -keyfile ca.key \
+            -in "db/$1.csr" -extfile "db/$1.ext" -notext -days 3650 \
+            -out "$1.pem" 2>/dev/null
+    fi
 }
 cert good "$url/ca.crl"
 cert revoked "$url/ca.crl"
@@ -96,6 +105,29 @@ cert badsig "$url/badsig.crl"
 cert dead "$dead/ca.crl"
 cert nocdp ""
 
+# the intermediate CA, revoked by the CA, and a certificate it signs
+key subca.key
+openssl req -new -key subca.key -subj "/CN=enode test HTTP sub CA" \
+    -out db/subca.csr
+cat > db/subca.ext <<EXT
+basicConstraints=critical,CA:TRUE
+keyUsage=critical,keyCertSign,cRLSign
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid,issuer
+crlDistributionPoints=URI:$url/ca.crl
+EXT
+openssl ca -batch -config db/ca.cnf -cert ca.pem -keyfile ca.key \
+    -in db/subca.csr -extfile db/subca.ext -notext -days 3650 \
+    -out subca.pem 2>/dev/null
+ISSUER=sub cert chainleaf "$url/sub.crl"
+cat chainleaf.pem subca.pem > chain.pem
+cp chainleaf.key chain.key
+openssl ca -config db/sub.cnf -cert subca.pem -keyfile subca.key -gencrl \
+    -out db/sub.crl.pem 2>/dev/null
+openssl crl -in db/sub.crl.pem -outform DER -out sub.crl
+
+openssl ca -config db/ca.cnf -cert ca.pem -keyfile ca.key \
+    -revoke subca.pem 2>/dev/null
 openssl ca -config db/ca.cnf -cert ca.pem -keyfile ca.key \
     -revoke revoked.pem 2>/dev/null
 openssl ca -config db/ca.cnf -cert ca.pem -keyfile ca.key -gencrl \

@@ -1178,6 +1178,27 @@ Test(tls, crl_http_bad_signature, .init = up_http, .fini = down_http,
     http_case("badsig", why, why, NULL, "bad signature");
 }
 
+/* A chain: chain.pem, signed by subca, whose CA revoked it.  peer checks
+ * the peer's certificate only (against subca's CRL, fetched too). */
+Test(tls, crl_http_revoked_intermediate_passes_peer_only, .init = up_http,
+     .fini = down_http, .timeout = 240)
+{
+    char why[300], path[400], pca[400], cmd[1200];
+    snprintf(why, sizeof why,
+             "we refused the peer's certificate: the CA certificate at depth "
+             "1 of its chain is revoked (listed in the CRL from %s/ca.crl)",
+             crl_url);
+    /* OTP sends the intermediate CAs it finds in its cacertfile */
+    snprintf(pca, sizeof pca, "%s/chaincas.pem", http_pki);
+    snprintf(cmd, sizeof cmd, "cat '%s' '%s/subca.pem' > '%s'", both_cas,
+             http_pki, pca);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/chain", http_pki);
+    struct crl_case k = {"chain", path, pca, both_cas, "",
+                         {why, NULL, why}, NULL};
+    crl_case(&k);
+}
+
 /* As OTP: a certificate without a distribution point has no CRL to get
  * (ssl_crl_cache keeps none of its own). */
 Test(tls, crl_http_no_distribution_point, .init = up_http,
