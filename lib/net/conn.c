@@ -74,7 +74,9 @@ void en_conn_update_watch(en_conn_t *c)
 {
     uint32_t ev = EPOLLIN;
 
-    if (c->phase == EN_PH_CONNECT)
+    if (c->crl_wait)
+        ev = 0; /* nothing is read or written until the CRLs are in */
+    else if (c->phase == EN_PH_CONNECT)
         ev = EPOLLOUT;
     else if (en_conn_unsent(c) > 0 || c->tls_inflight > 0 || c->tls_wants_write)
         ev |= EPOLLOUT;

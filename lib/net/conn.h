@@ -44,6 +44,8 @@ struct en_conn {
     WOLFSSL *ssl;
     uint32_t events;                   /* epoll interest registered */
     int tls_wants_write;               /* a TLS read needs the fd writable */
+    int crl_wait;                      /* TLS done, CRLs being fetched: the
+                                          socket is not watched meanwhile */
     int drained;                       /* the last read emptied the socket */
     int corked;                        /* has packets waiting for a flush */
     int bursting;                      /* wrote since the loop's last turn */
@@ -146,6 +148,9 @@ void en_setup_start_handshake(en_conn_t *c);
 void en_setup_feed_handshake(en_conn_t *c);
 /* Free the list of peers reached without EPMD. */
 void en_dial_free_peer_ports(en_net_t *net);
+/* Go on with c, whose TLS handshake waited for CRLs that have come (or
+ * failed) since. */
+void en_setup_crl_resume(en_conn_t *c);
 
 /* ---- event.c: events and timers, whatever the phase ---- */
 void en_conn_on_event(en_conn_t *c, uint32_t events);
@@ -155,6 +160,8 @@ void en_conn_on_timer(en_conn_t *c, uint64_t now);
 uint64_t en_conn_deadline(const en_conn_t *c);
 /* Take the connections waiting on the listening socket. */
 void en_conn_accept(en_net_t *net);
+/* Go on with the connections whose CRL fetches are over; each turn. */
+void en_conns_crl_resume(en_net_t *net);
 
 /* Handshakes stopped for this long: wolfSSL's point cache goes. */
 #define EN_ECC_IDLE_MS 3000

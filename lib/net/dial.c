@@ -137,23 +137,56 @@ static int app_verify(en_conn_t *c)
     return -1;
 }
 
+/* The TLS handshake is through: the CRLs fetched over HTTP (if it waited
+ * for some), the verify_fun, the application's check; then the
+ * distribution handshake. */
+static void tls_done(en_conn_t *c)
+{
+    char why[700], warn[700];
+    const char *role = c->initiator ? "TLS client" : "TLS server";
+
+    if (en_tls_crl_verdict(c->ssl, why, sizeof why, warn, sizeof warn) < 0) {
+        en_conn_fail(c, ENODE_ETLS, "%s: we refused the peer's certificate: "
+                     "%s", role, why);
+        return;
+    }
+    if (warn[0])
+        en_core_log(c->net->core, ENODE_LOG_WARNING, "%s: %s%s%s", role,
+                    warn, c->peer[0] ? ", peer " : "", c->peer);
+    if (en_verify_fun_run(c) == 0 && app_verify(c) == 0 &&
+        en_allow_by_cert(c) == 0)
+        en_setup_start_handshake(c);
+}
+
 static void tls_step(en_conn_t *c)
 {
     char err[256];
 
+    if (c->crl_wait)
+        return; /* en_conns_crl_resume() goes on */
     enum en_io io = en_tls_handshake(c->ssl, err, sizeof err);
 
     c->tls_wants_write = io == EN_IO_WANT_WRITE;
     if (io != EN_IO_WANT_READ && io != EN_IO_WANT_WRITE)
         en_net_ecc_used(c->net);
-    if (io == EN_IO_DONE) {
-        if (en_verify_fun_run(c) == 0 && app_verify(c) == 0 &&
-            en_allow_by_cert(c) == 0)
-            en_setup_start_handshake(c);
+    if (io == EN_IO_DONE && en_tls_crl_waiting(c->ssl)) {
+        /* other connections go on meanwhile; the fetcher wakes the loop */
+        c->crl_wait = 1;
+        en_conn_update_watch(c);
+    } else if (io == EN_IO_DONE) {
+        tls_done(c);
     } else if (io == EN_IO_WANT_READ || io == EN_IO_WANT_WRITE)
         en_conn_update_watch(c);
     else if (!refuse_not_tls(c))
         en_conn_fail(c, ENODE_ETLS, "%s", err);
+}
+
+void en_setup_crl_resume(en_conn_t *c)
+{
+    c->crl_wait = 0;
+    tls_done(c);
+    if (c->phase != EN_PH_DEAD)
+        en_conn_update_watch(c);
 }
 
 /* ---- EPMD port lookup ------------------------------------------------------ */

@@ -124,3 +124,15 @@ void en_conn_accept(en_net_t *net)
         }
     }
 }
+
+void en_conns_crl_resume(en_net_t *net)
+{
+    for (en_conn_t *c = net->conns; c; c = c->next) {
+        if (!c->crl_wait || c->phase != EN_PH_TLS ||
+            en_tls_crl_waiting(c->ssl))
+            continue;
+        en_setup_crl_resume(c);
+        if (c->phase != EN_PH_DEAD)
+            en_conn_end_turn(c); /* what the peer sent meanwhile */
+    }
+}

@@ -127,6 +127,7 @@ int en_net_process(en_net_t *net, int timeout_ms)
     net->in_loop = 1;
     for (int i = 0; i < count; i++)
         handle_event(net, &evs[i]);
+    en_conns_crl_resume(net);
     run_timers(net);
     /* Replies and signals the events caused go out in one write each. */
     en_conns_flush_corked(net);

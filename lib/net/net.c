@@ -66,6 +66,11 @@ static void warn_option(void *user, const char *msg)
 }
 
 /* TLS contexts from the optfile and the -ssl_dist_opt pairs. */
+static void wake_loop(void *net)
+{
+    en_net_wake(net);
+}
+
 static int open_tls(en_net_t *net, const en_net_settings_t *s, char *err,
                     size_t errlen)
 {
@@ -94,6 +99,9 @@ static int open_tls(en_net_t *net, const en_net_settings_t *s, char *err,
     net->tls_client = en_tls_ctx_new(&net->tlsconf.client, 1, err, errlen);
     if (!net->tls_client)
         return ENODE_ETLS;
+    /* CRLs fetched over HTTP: the fetch thread wakes the loop when done */
+    en_tls_ctx_set_wake(net->tls_server, wake_loop, net);
+    en_tls_ctx_set_wake(net->tls_client, wake_loop, net);
     int rc = en_verify_fun_resolve(net, s, err, errlen);
     if (rc < 0)
         return rc;

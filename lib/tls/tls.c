@@ -184,6 +184,12 @@ static void describe_error(WOLFSSL *ssl, int code, char *err, size_t errlen)
     }
     /* after a CA's CRL failure, wolfSSL's code is the peer's: unknown CA */
     int crl = en_tls_crl_refusal(ssl);
+    const char *crl_why = crl ? en_tls_crl_reason(ssl) : NULL;
+    if (crl_why) {
+        snprintf(err, errlen, "%s: we refused the peer's certificate: %s",
+                 role, crl_why);
+        return;
+    }
     const char *why = local_reason(crl ? crl : code);
     if (!why) {
         long v = wolfSSL_get_verify_result(ssl);
@@ -268,6 +274,7 @@ void en_tls_free(WOLFSSL *ssl)
     if (EN_NEED_CCS_SHIM && wolfSSL_is_server(ssl))
         en_ccs_detach(ssl);
     en_tls_rx_detach(ssl);
+    en_tls_crl_session_free(ssl);
     wolfSSL_free(ssl);
 }
 

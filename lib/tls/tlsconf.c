@@ -38,6 +38,9 @@ void tc_side_free(en_tls_side_t *side)
     free(side->ciphers);
     free(side->sni_host);
     free(side->crl_dir);
+    for (int i = 0; i < side->n_crl_allowed; i++)
+        free(side->crl_allowed[i]);
+    free(side->crl_allowed);
     free(side->verify_module);
     free(side->verify_function);
     free(side->verify_state);

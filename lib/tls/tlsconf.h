@@ -15,7 +15,9 @@
  * server_name_indication, eccs, supported_groups, signature_algs,
  * crl_check and crl_cache (the {ssl_crl_hash_dir, {internal, [{dir,
  * Dir}]}} form: CRLs from a directory, read when the context is made and
- * again when its files change, see en_tls_ctx_refresh()).  Options that
+ * again when its files change, see en_tls_ctx_refresh(); and the
+ * {ssl_crl_cache, {internal, [{http, Timeout}]}} form: CRLs fetched from
+ * the certificates' distribution points, see en_tls_crl_waiting()).  Options that
  * only tune OTP's own implementation
  * (secure_renegotiate, reuse_sessions, hibernate_after, log_level, ...) are
  * accepted and reported through the warning callback.  Everything else is
@@ -63,6 +65,12 @@ typedef struct en_tls_side {
     char *sni_host;           /* server_name_indication: "host" */
     int crl_check;            /* 0 false, 1 true, 2 peer, 3 best_effort */
     char *crl_dir;            /* crl_cache {ssl_crl_hash_dir, ... dir} */
+    /* crl_cache {ssl_crl_cache, {internal, [{http, Timeout}]}}: CRLs from
+     * the certificates' distribution points; 0 when not given.  With
+     * allowed_hosts ("host" for port 80, "host:port"), from those only. */
+    long crl_http_ms;
+    char **crl_allowed;
+    int n_crl_allowed;
     /* eccs (TLS 1.2 curves), supported_groups (TLS 1.3 groups) and
      * signature_algs, in the order given, as indexes into the tables of
      * tlsconf_algs.c, of what wolfSSL can do; n_* = 0: not given. */
@@ -180,6 +188,37 @@ int en_tls_check_session(WOLFSSL *ssl, char *err, size_t errlen);
  * or 0.  wolfSSL's own error is the last one, which after a CA's failure
  * says unknown CA. */
 int en_tls_crl_refusal(WOLFSSL *ssl);
+
+/* ---- CRLs over HTTP: crl_cache {ssl_crl_cache, {internal, [{http, T}]}}
+ *
+ * A certificate whose CRL is not at hand passes the handshake for now,
+ * while a worker thread fetches its CRL: the caller must hold the
+ * connection after the handshake, reading and writing nothing, while
+ * en_tls_crl_waiting() says so, and then take en_tls_crl_verdict()'s.
+ * The worker calls the context's wake function when a fetch is over.
+ * Contexts without that cache: never waiting, verdict 0 at once. */
+
+/* Who to wake (from the worker thread) when a CRL fetch is over. */
+void en_tls_ctx_set_wake(WOLFSSL_CTX *ctx, void (*fn)(void *), void *arg);
+
+/* Whether the session's handshake left CRL fetches under way. */
+int en_tls_crl_waiting(WOLFSSL *ssl);
+
+/* Once nothing is waited for: 0 to go on (warn, if not empty, says what
+ * crl_check best_effort let through, to log), or -1 with why the peer is
+ * refused in why ("the peer's certificate is revoked (listed in the CRL
+ * from http://...)", "the revocation status of ... is undetermined
+ * (crl_check): cannot fetch the CRL from URL: timed out after 500 ms").
+ * Both buffers get a sentence without the "we refused" prefix. */
+int en_tls_crl_verdict(WOLFSSL *ssl, char *why, size_t whylen, char *warn,
+                       size_t warnlen);
+
+/* Why crl_check refused the peer during a failed handshake, with the URL
+ * of the CRL, when the CRLs came over HTTP; NULL otherwise. */
+const char *en_tls_crl_reason(WOLFSSL *ssl);
+
+/* Forget what a session kept of CRLs over HTTP (en_tls_free() does). */
+void en_tls_crl_session_free(WOLFSSL *ssl);
 
 /* Whether the peer's chain verified, counting certificates without a CRL
  * that crl_check best_effort let through (wolfSSL leaves them marked

@@ -1,7 +1,9 @@
 /* tlsconf_crl.c - crl_check with CRLs from a directory, as OTP's
  * ssl_crl_hash_dir: reading the directory, reading it again when its
  * files change, and deciding on a certificate without a CRL or a revoked
- * one as OTP decides under crl_check true, peer and best_effort.
+ * one as OTP decides under crl_check true, peer and best_effort.  The
+ * verify callback hands certificates to tlsconf_crlhttp.c when the CRLs
+ * come over HTTP instead.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -210,11 +212,8 @@ static int recheck_with_pending(struct en_ctx_state *d,
     return r == WOLFSSL_SUCCESS || r == CRL_CERT_REVOKED ? r : CRL_MISSING;
 }
 
-/* The CRL verdict of a session, in its ex_data: 0 none yet, CRL_PASSED
- * when the callback let a CRL failure through, or the first refusal
- * (CRL_MISSING or CRL_CERT_REVOKED), which wins. */
-#define CRL_PASSED 1
-
+/* The CRL verdict of a session, in its ex_data: 0 none yet, or as
+ * tc_note_crl() says. */
 static intptr_t crl_verdict(WOLFSSL *ssl)
 {
     return tc_verdict_index() < 0
@@ -222,7 +221,7 @@ static intptr_t crl_verdict(WOLFSSL *ssl)
                : (intptr_t)wolfSSL_get_ex_data(ssl, tc_verdict_index());
 }
 
-static void note_crl(WOLFSSL *ssl, intptr_t verdict)
+void tc_note_crl(WOLFSSL *ssl, intptr_t verdict)
 {
     intptr_t now = crl_verdict(ssl);
     /* the first refusal wins over everything, a pass over nothing */
@@ -241,15 +240,25 @@ int tc_verify_crl(int preverify, WOLFSSL_X509_STORE_CTX *store)
     WOLFSSL *ssl = wolfSSL_X509_STORE_CTX_get_ex_data(store, 0);
     struct en_ctx_state *d = ssl ? tc_state_of(wolfSSL_get_SSL_CTX(ssl)) : NULL;
     int error = store->error;
-    if (!d || !d->dir || !(crl_missing(error) || crl_revoked(error)))
+    if (!d || !(crl_missing(error) || crl_revoked(error)))
+        return 0;
+    if (d->fetcher)
+        return tc_verify_crl_http(d, ssl, store, crl_revoked(error));
+    if (!d->dir)
         return 0;
     if (crl_missing(error))
         error = recheck_with_pending(d, store);
     if (error != WOLFSSL_SUCCESS && !(d->check == 3 && crl_missing(error))) {
-        note_crl(ssl, crl_revoked(error) ? CRL_CERT_REVOKED : CRL_MISSING);
+        tc_note_crl(ssl, crl_revoked(error) ? CRL_CERT_REVOKED : CRL_MISSING);
         return 0;
     }
-    note_crl(ssl, CRL_PASSED);
+    return tc_crl_pass(d, ssl, store);
+}
+
+int tc_crl_pass(struct en_ctx_state *d, WOLFSSL *ssl,
+                WOLFSSL_X509_STORE_CTX *store)
+{
+    tc_note_crl(ssl, CRL_PASSED);
     /* wolfSSL adds a CA of the chain that passed its checks to those it
      * trusts, but not one whose failure a callback overrode (with
      * WOLFSSL_ALT_CERT_CHAINS, as Debian builds it): the peer's own
@@ -287,13 +296,20 @@ int tc_load_crls(WOLFSSL_CTX *ctx, en_tls_side_t *side, char *err,
 {
     if (!side->crl_check)
         return 0;
-    if (!side->crl_dir)
+    if (!side->crl_dir && !side->crl_http_ms)
         return en_errf(
             err, errlen,
             "crl_check needs crl_cache {ssl_crl_hash_dir, {internal, "
-            "[{dir, Dir}]}}: enode reads CRLs from a directory only");
+            "[{dir, Dir}]}} or {ssl_crl_cache, {internal, [{http, "
+            "Timeout}]}}: without either, OTP finds no CRL and refuses "
+            "every peer");
     if (!side->cacertfile)
         return en_errf(err, errlen, "crl_check needs a cacertfile");
+    if (side->crl_http_ms) {
+        struct en_ctx_state *d = tc_state_of(ctx);
+        d->check = side->crl_check;
+        return tc_crl_http_setup(d, side, err, errlen);
+    }
     DIR *probe = opendir(side->crl_dir);
     if (!probe)
         return en_errf(err, errlen, "crl_cache: cannot read directory %s: %s",

@@ -8,6 +8,7 @@
  *   tlsconf_args.c    -ssl_dist_opt pairs and the ssl_dist_optfile
  *   tlsconf_state.c   what a wolfSSL context keeps once it is made
  *   tlsconf_crl.c     crl_check with CRLs from a directory
+ *   tlsconf_crlhttp.c crl_check with CRLs fetched over HTTP
  *   tlsconf_verifyfun.c  verify_fun, named as OTP names it
  *   tlsconf_ctx.c     the wolfSSL context an option side describes
  */
@@ -88,6 +89,11 @@ int tc_opt_signature_algs(opt_call_t *c);
 int tc_opt_verify_fun(opt_call_t *c);
 int tc_verify_fun_arg(ei_x_buff *x, const char *value);
 
+/* crl_cache {ssl_crl_cache, {internal, Args}}, Args at c->buf[idx]
+ * (tlsconf_crlhttp.c); and forgetting such an option. */
+int tc_crl_cache_http(opt_call_t *c, int idx);
+void tc_crl_http_clear(en_tls_side_t *side);
+
 /* The one term of text value ("{a, b}", a final '.' optional) into x;
  * -2 if it is not one term (tlsconf_args.c). */
 int tc_encode_term_text(ei_x_buff *x, const char *value);
@@ -135,8 +141,12 @@ typedef struct crl_pending {
 struct en_ctx_state {
     struct en_ctx_state *next;
     WOLFSSL_CTX *ctx;
-    char *dir;      /* crl_cache directory; NULL: no crl_check */
+    char *dir;      /* crl_cache directory; NULL: none */
     int check;      /* crl_check: 1 true, 2 peer, 3 best_effort */
+    /* crl_cache {ssl_crl_cache, ...}: who fetches CRLs over HTTP, and the
+     * side, for its allowed_hosts; NULL: not that cache */
+    struct en_crl_fetcher *fetcher;
+    const en_tls_side_t *side;
     uint64_t stamp; /* of the files last read; see tlsconf_crl.c */
     crl_pending_t *pending;
     size_t n_pending;
@@ -157,10 +167,13 @@ void tc_states_free(struct en_ctx_state *d);
 /* Forget the CRLs that wait for their issuer. */
 void tc_drop_pending(struct en_ctx_state *d);
 
-/* The ex_data indexes of a session: its CRL verdict (tlsconf_crl.c), and
- * whether it saw its CRLs refreshed.  -1 until tc_state_of() made them. */
+/* The ex_data indexes of a session: its CRL verdict (tlsconf_crl.c),
+ * whether it saw its CRLs refreshed, and what it waits for and was told
+ * of CRLs over HTTP (tlsconf_crlhttp.c).  -1 until tc_state_of() made
+ * them. */
 int tc_verdict_index(void);
 int tc_fresh_index(void);
+int tc_crlhttp_index(void);
 
 /* ---- the context (tlsconf_ctx.c, tlsconf_crl.c, tlsconf_algs.c) ---- */
 
@@ -176,6 +189,26 @@ int tc_verify_crl(int preverify, WOLFSSL_X509_STORE_CTX *store);
 /* crl_check with crl_cache: the CRLs of the directory (tlsconf_crl.c). */
 int tc_load_crls(WOLFSSL_CTX *ctx, en_tls_side_t *side, char *err,
                  size_t errlen);
+
+/* The CRL verdict of a session (tlsconf_crl.c): CRL_PASSED when the
+ * verify callback let a CRL failure through, else the first refusal,
+ * CRL_MISSING or CRL_CERT_REVOKED, which wins. */
+#define CRL_PASSED 1
+void tc_note_crl(WOLFSSL *ssl, intptr_t verdict);
+
+/* Let the certificate of store through the verify callback: noted as
+ * passed, and a CA of the chain trusted for the rest (tlsconf_crl.c).
+ * Returns 1, the callback's answer. */
+int tc_crl_pass(struct en_ctx_state *d, WOLFSSL *ssl,
+                WOLFSSL_X509_STORE_CTX *store);
+
+/* CRLs over HTTP (tlsconf_crlhttp.c): the context's fetcher, and the
+ * verify callback's decision on a certificate with error CRL_MISSING or
+ * CRL_CERT_REVOKED (0 refuse, 1 let through). */
+int tc_crl_http_setup(struct en_ctx_state *d, en_tls_side_t *side,
+                      char *err, size_t errlen);
+int tc_verify_crl_http(struct en_ctx_state *d, WOLFSSL *ssl,
+                       WOLFSSL_X509_STORE_CTX *store, int revoked);
 
 /* eccs / supported_groups and signature_algs (tlsconf_algs.c). */
 int tc_set_groups(WOLFSSL_CTX *ctx, const en_tls_side_t *side, char *err,

@@ -200,25 +200,29 @@ static int opt_crl_check(opt_call_t *c)
 }
 
 /* crl_cache: {ssl_crl_hash_dir, {internal, [{dir, Dir}]}}, a directory
- * of CRLs named as openssl rehash names them.  OTP's default cache
- * (ssl_crl_cache, which fetches CRLs from distribution points) is not
- * available. */
+ * of CRLs named as openssl rehash names them; or {ssl_crl_cache,
+ * {internal, [{http, Timeout}]}}, OTP's default cache, which fetches
+ * CRLs from the certificates' distribution points (tlsconf_crlhttp.c). */
 static int opt_crl_cache(opt_call_t *c)
 {
     static const char *const shape =
-        "must be {ssl_crl_hash_dir, {internal, [{dir, Dir}]}} (enode reads "
-        "CRLs from a hashed directory only)";
+        "must be {ssl_crl_hash_dir, {internal, [{dir, Dir}]}} or "
+        "{ssl_crl_cache, {internal, [{http, Timeout}]}}";
     int idx = c->index, arity, n;
-    char name[MAXATOMLEN_UTF8], *dir = NULL;
+    char module[MAXATOMLEN_UTF8], name[MAXATOMLEN_UTF8], *dir = NULL;
     if (ei_decode_tuple_header(c->buf, &idx, &arity) < 0 || arity != 2 ||
-        ei_decode_atom_as(c->buf, &idx, name, sizeof name, ERLANG_UTF8, NULL,
-                          NULL) < 0 ||
-        strcmp(name, "ssl_crl_hash_dir") != 0 ||
+        ei_decode_atom_as(c->buf, &idx, module, sizeof module, ERLANG_UTF8,
+                          NULL, NULL) < 0 ||
+        (strcmp(module, "ssl_crl_hash_dir") != 0 &&
+         strcmp(module, "ssl_crl_cache") != 0) ||
         ei_decode_tuple_header(c->buf, &idx, &arity) < 0 || arity != 2 ||
         ei_decode_atom_as(c->buf, &idx, name, sizeof name, ERLANG_UTF8, NULL,
                           NULL) < 0 ||
-        strcmp(name, "internal") != 0 ||
-        ei_decode_list_header(c->buf, &idx, &n) < 0)
+        strcmp(name, "internal") != 0)
+        return tc_bad_value(c, shape);
+    if (strcmp(module, "ssl_crl_cache") == 0)
+        return tc_crl_cache_http(c, idx);
+    if (ei_decode_list_header(c->buf, &idx, &n) < 0)
         return tc_bad_value(c, shape);
     for (int i = 0; i < n; i++) {
         char *value = NULL;
@@ -236,6 +240,7 @@ static int opt_crl_cache(opt_call_t *c)
     }
     if (!dir)
         return tc_bad_value(c, shape);
+    tc_crl_http_clear(c->side);
     free(c->side->crl_dir);
     c->side->crl_dir = dir;
     return 0;

@@ -7,12 +7,14 @@
 #include <stdlib.h>
 
 #include "base/errmsg.h"
+#include "tls/tls_crlfetch.h"
 #include "tls/tlsconf_int.h"
 
 static pthread_once_t state_index_once = PTHREAD_ONCE_INIT;
 static int state_index = -1;   /* a context's en_ctx_state */
 static int verdict_index = -1; /* a session's CRL verdict (tlsconf_crl.c) */
 static int fresh_index = -1;   /* a session saw its CRLs refreshed */
+static int crlhttp_index = -1; /* a session's CRLs over HTTP */
 
 /* Index 0 is wolfSSL's app data (wolfSSL_set_app_data()): leave it to
  * whoever wants it. */
@@ -32,6 +34,7 @@ static void make_state_index(void)
     while (state_index == 0);
     verdict_index = new_ssl_index();
     fresh_index = new_ssl_index();
+    crlhttp_index = new_ssl_index();
 }
 
 struct en_ctx_state *tc_state_of(WOLFSSL_CTX *ctx)
@@ -73,6 +76,7 @@ void tc_states_free(struct en_ctx_state *d)
     while (d) {
         struct en_ctx_state *next = d->next;
         tc_drop_pending(d);
+        en_crl_fetcher_free(d->fetcher);
         free(d->dir);
         free(d);
         d = next;
@@ -87,4 +91,9 @@ int tc_verdict_index(void)
 int tc_fresh_index(void)
 {
     return fresh_index;
+}
+
+int tc_crlhttp_index(void)
+{
+    return crlhttp_index;
 }

@@ -1,6 +1,7 @@
 /* test_tls.c - TLS against real OTP nodes: every refusal, in both roles,
  * says which side refused, which peer and why, and a good peer connects
- * right after; CRLs (crl_check with a hashed crl_cache directory); the
+ * right after; CRLs (crl_check with a hashed crl_cache directory, and
+ * fetched over HTTP from a server the tests start); the
  * application's verify callback and the pinning example; the interop
  * matrix (TLS 1.2 and 1.3, ECDSA and RSA, AES-GCM and ChaCha20-Poly1305,
  * an encrypted key); RSA-2048, RSA-4096, P-256 and P-384 certificates in
@@ -13,6 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cnode.h"
@@ -754,10 +765,18 @@ Test(tls, matrix_tls13_rsa, .init = up, .fini = down, .timeout = 120)
 
 static const char *const crl_modes[3] = {"true", "peer", "best_effort"};
 
+/* The crl_cache term of the CRLs over HTTP tests; "": pki/<dir>. */
+static char crl_cache_http[600];
+
 /* Options checking the CRLs of pki/<dir> with crl_check `mode`. */
 static const char *crl_extra(const char *mode, const char *dir, char *buf,
                              size_t len)
 {
+    if (crl_cache_http[0]) {
+        snprintf(buf, len, "{crl_check,%s},{crl_cache,%s},", mode,
+                 crl_cache_http);
+        return buf;
+    }
     snprintf(buf, len,
              "{crl_check,%s},{crl_cache,{ssl_crl_hash_dir,{internal,"
              "[{dir,\"%s/%s\"}]}}},",
@@ -817,6 +836,7 @@ static void otp_decides(h_node_t *checker, cnode_t *presenter, bool ok,
 struct crl_case {
     const char *tag, *cert, *pca, *ca, *dir;
     const char *why[3];
+    const char *warn; /* logged when best_effort lets the peer through */
 };
 
 static void crl_case(const struct crl_case *k)
@@ -846,6 +866,10 @@ static void crl_case(const struct crl_case *k)
         c_dials(c_checker[m], presenter, k->why[m]);
         otp_dials(c_checker[m], presenter, k->why[m]);
         otp_decides(checker[m], c_presenter, k->why[m] == NULL, crl_modes[m]);
+        if (k->warn && m == 2)
+            cr_assert(logged(&c_checker[m]->log, k->warn, 0),
+                      "expected \"%s\" in: %s", k->warn,
+                      c_checker[m]->log.text);
         c_free(c_checker[m]);
     }
     c_free(c_presenter);
@@ -860,7 +884,7 @@ Test(tls, crl_check_revoked_leaf_refused_in_every_mode, .init = up,
      .fini = down, .timeout = 180)
 {
     struct crl_case k = {"crlleaf", "revoked", "ca.pem", "ca.pem", "crl",
-                         {REVOKED, REVOKED, REVOKED}};
+                         {REVOKED, REVOKED, REVOKED}, NULL};
     crl_case(&k);
 }
 
@@ -875,7 +899,7 @@ Test(tls, crl_check_issuer_without_crl_passes_best_effort_only, .init = up,
              pki, other, pki);
     cr_assert_eq(system(cmd), 0);
     struct crl_case k = {"crlnone", cert, "both.pem", "both.pem", "crl",
-                         {NO_CRL, NO_CRL, NULL}};
+                         {NO_CRL, NO_CRL, NULL}, NULL};
     crl_case(&k);
 }
 
@@ -885,7 +909,7 @@ Test(tls, crl_check_revoked_intermediate_passes_peer_only, .init = up,
      .fini = down, .timeout = 180)
 {
     struct crl_case k = {"crlint", "chain", "chaincas.pem", "ca.pem", "crlint",
-                         {REVOKED, NULL, REVOKED}};
+                         {REVOKED, NULL, REVOKED}, NULL};
     crl_case(&k);
 }
 
@@ -894,7 +918,7 @@ Test(tls, crl_check_intermediate_without_crl, .init = up, .fini = down,
      .timeout = 180)
 {
     struct crl_case k = {"crlsub", "chain", "chaincas.pem", "ca.pem", "crlsub",
-                         {NO_CRL, NULL, NULL}};
+                         {NO_CRL, NULL, NULL}, NULL};
     crl_case(&k);
 }
 
@@ -944,6 +968,472 @@ Test(tls, crls_added_later_count_for_new_connections, .init = up,
     c_dials(c, otp, NULL);
     otp_dials(c, otp, NULL);
     c_free(c);
+}
+
+/* ---- crl_cache ssl_crl_cache: CRLs fetched over HTTP ----------------------- */
+
+/* The test's CRL server (crlserver.py, killed by PID in down_http), which
+ * answers /slow/ after SLOW_S seconds; a port where nothing listens; the
+ * PKI of crlcerts.sh, whose certificates point at them; both.pem trusts
+ * that CA and the cluster's. */
+#define SLOW_S 3
+static pid_t crl_server;
+static int crl_port, dead_port;
+static char http_pki[300], both_cas[400], crl_url[64], dead_url[64];
+
+static int closed_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+              getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void start_crl_server(const char *dir)
+{
+    char script[600], slow[8], line[32] = "";
+    int p[2];
+    snprintf(script, sizeof script, "%s/crlserver.py", h_srcdir());
+    snprintf(slow, sizeof slow, "%d", SLOW_S);
+    cr_assert_eq(pipe(p), 0);
+    crl_server = fork();
+    cr_assert(crl_server >= 0);
+    if (crl_server == 0) {
+        /* it goes with the test, even one whose .init failed (no .fini) */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(p[1], 1);
+        dup2(null, 2); /* the test's output must not wait for it */
+        close(p[0]);
+        close(p[1]);
+        execlp("python3", "python3", script, dir, slow, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    FILE *f = fdopen(p[0], "r");
+    cr_assert_not_null(fgets(line, sizeof line, f), "crlserver.py did not "
+                       "start");
+    fclose(f);
+    crl_port = atoi(line);
+    cr_assert(crl_port > 0);
+}
+
+/* What the OTP release under test does with crl_cache ssl_crl_cache:
+ * "no inets" (it cannot fetch at all), "allowed_hosts" (OTP 29's
+ * ssl_crl_cache, which fetches from 127.0.0.1 only when allowed_hosts
+ * names it, and reads no other list than [{http, T}] before), or "". */
+static const char *otp_crl_fetching(void)
+{
+    static char out[64];
+    char cmd[800];
+    snprintf(cmd, sizeof cmd,
+             "'%s' -noshell -eval 'io:put_chars(case code:which(httpc) of "
+             "non_existing -> \"no inets\"; _ -> {module, _} = "
+             "code:ensure_loaded(ssl_crl_cache), case erlang:"
+             "function_exported(ssl_crl_cache, is_allowed, 3) of true -> "
+             "\"allowed_hosts\"; false -> \"\" end end), halt().'",
+             h_erl());
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    if (!fgets(out, sizeof out, p))
+        out[0] = '\0';
+    pclose(p);
+    return out;
+}
+
+/* The crl_cache term of OTP's guides for the release under test, Timeout
+ * ms: with allowed_hosts naming the test's ports where OTP needs it. */
+static void set_crl_cache_http(int timeout_ms)
+{
+    const char *fetching = otp_crl_fetching();
+    if (strcmp(fetching, "allowed_hosts") == 0)
+        snprintf(crl_cache_http, sizeof crl_cache_http,
+                 "{ssl_crl_cache,{internal,[{http,%d},{allowed_hosts,"
+                 "[\"127.0.0.1:%d\",\"127.0.0.1:%d\"]}]}}",
+                 timeout_ms, crl_port, dead_port);
+    else
+        snprintf(crl_cache_http, sizeof crl_cache_http,
+                 "{ssl_crl_cache,{internal,[{http,%d}]}}", timeout_ms);
+}
+
+static void up_http(void)
+{
+    char cmd[2000], host[256] = "";
+    /* before anything is started that a failed .init would leave behind */
+    cr_assert(strcmp(otp_crl_fetching(), "no inets") != 0,
+              "%s has no inets (httpc), so OTP cannot fetch CRLs: install "
+              "erlang-inets, or run ./dev otp N again", h_erl());
+    up();
+    snprintf(http_pki, sizeof http_pki, "%s/http", h_cluster_dir(cluster));
+    cr_assert_eq(mkdir(http_pki, 0755), 0);
+    start_crl_server(http_pki);
+    dead_port = closed_port();
+    snprintf(crl_url, sizeof crl_url, "http://127.0.0.1:%d", crl_port);
+    snprintf(dead_url, sizeof dead_url, "http://127.0.0.1:%d", dead_port);
+    gethostname(host, sizeof host - 1);
+    snprintf(cmd, sizeof cmd, "sh '%s/crlcerts.sh' '%s' '%s' '%s' '%s'",
+             h_srcdir(), http_pki, host, crl_url, dead_url);
+    cr_assert_eq(system(cmd), 0, "crlcerts.sh failed");
+    snprintf(both_cas, sizeof both_cas, "%s/both.pem", http_pki);
+    snprintf(cmd, sizeof cmd, "cat '%s/ca.pem' '%s/ca.pem' > '%s'", pki,
+             http_pki, both_cas);
+    cr_assert_eq(system(cmd), 0);
+    set_crl_cache_http(1000);
+}
+
+static void down_http(void)
+{
+    if (crl_server > 0) {
+        kill(crl_server, SIGTERM);
+        waitpid(crl_server, NULL, 0);
+        crl_server = 0;
+    }
+    down();
+}
+
+/* A peer presenting http/<cert>.pem, checked by nodes with crl_check in
+ * each mode and the CRLs over HTTP: why[] as in crl_case. */
+static void http_case(const char *cert, const char *w_true,
+                      const char *w_peer, const char *w_best,
+                      const char *warn)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", http_pki, cert);
+    struct crl_case k = {cert, path, both_cas, both_cas, "",
+                         {w_true, w_peer, w_best}, warn};
+    crl_case(&k);
+}
+
+#define UNDETERMINED                                                         \
+    "we refused the peer's certificate: the revocation status of the "      \
+    "peer's certificate is undetermined (crl_check): "
+
+/* UNDETERMINED, then fmt with url for its %s. */
+static const char *undetermined(const char *fmt, const char *url)
+{
+    static char text[4][500];
+    static int next;
+    char *t = text[next++ % 4];
+    int n = snprintf(t, 500, "%s", UNDETERMINED);
+    snprintf(t + n, 500 - (size_t)n, fmt, url);
+    return t;
+}
+
+Test(tls, crl_http_revoked_refused_in_every_mode, .init = up_http,
+     .fini = down_http, .timeout = 240)
+{
+    char why[300];
+    snprintf(why, sizeof why,
+             "we refused the peer's certificate: the peer's certificate is "
+             "revoked (listed in the CRL from %s/ca.crl)",
+             crl_url);
+    http_case("revoked", why, why, why, NULL);
+}
+
+Test(tls, crl_http_good_peer_accepted_in_every_mode, .init = up_http,
+     .fini = down_http, .timeout = 240)
+{
+    http_case("good", NULL, NULL, NULL, NULL);
+}
+
+Test(tls, crl_http_slow_server_times_out, .init = up_http,
+     .fini = down_http, .timeout = 240)
+{
+    const char *why = undetermined("cannot fetch the CRL from "
+                                   "%s/slow/ca.crl: timed out after 1000 "
+                                   "ms",
+                                   crl_url);
+    http_case("slow", why, why, NULL,
+              "crl_check best_effort let the peer's certificate through: "
+              "cannot fetch the CRL from");
+}
+
+Test(tls, crl_http_dead_server, .init = up_http, .fini = down_http,
+     .timeout = 240)
+{
+    const char *why = undetermined("cannot fetch the CRL from %s/ca.crl: ",
+                                    dead_url);
+    http_case("dead", why, why, NULL, "through: cannot fetch the CRL from");
+}
+
+Test(tls, crl_http_not_found, .init = up_http, .fini = down_http,
+     .timeout = 240)
+{
+    const char *why = undetermined("cannot fetch the CRL from "
+                                   "%s/missing.crl: HTTP status 404",
+                                   crl_url);
+    http_case("missing", why, why, NULL, "HTTP status 404");
+}
+
+Test(tls, crl_http_garbage_body, .init = up_http, .fini = down_http,
+     .timeout = 240)
+{
+    const char *why = undetermined("the answer from %s/garbage.crl is no "
+                                   "good: it is not a CRL",
+                                   crl_url);
+    http_case("garbage", why, why, NULL, "it is not a CRL");
+}
+
+Test(tls, crl_http_bad_signature, .init = up_http, .fini = down_http,
+     .timeout = 240)
+{
+    const char *why = undetermined("the answer from %s/badsig.crl is no "
+                                   "good: its signature does not verify "
+                                   "(bad signature)",
+                                   crl_url);
+    http_case("badsig", why, why, NULL, "bad signature");
+}
+
+/* A chain: chain.pem, signed by subca, whose CA revoked it.  peer checks
+ * the peer's certificate only (against subca's CRL, fetched too). */
+Test(tls, crl_http_revoked_intermediate_passes_peer_only, .init = up_http,
+     .fini = down_http, .timeout = 240)
+{
+    char why[300], path[400], pca[400], cmd[1200];
+    snprintf(why, sizeof why,
+             "we refused the peer's certificate: the CA certificate at depth "
+             "1 of its chain is revoked (listed in the CRL from %s/ca.crl)",
+             crl_url);
+    /* OTP sends the intermediate CAs it finds in its cacertfile */
+    snprintf(pca, sizeof pca, "%s/chaincas.pem", http_pki);
+    snprintf(cmd, sizeof cmd, "cat '%s' '%s/subca.pem' > '%s'", both_cas,
+             http_pki, pca);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/chain", http_pki);
+    struct crl_case k = {"chain", path, pca, both_cas, "",
+                         {why, NULL, why}, NULL};
+    crl_case(&k);
+}
+
+/* As OTP: a certificate without a distribution point has no CRL to get
+ * (ssl_crl_cache keeps none of its own). */
+Test(tls, crl_http_no_distribution_point, .init = up_http,
+     .fini = down_http, .timeout = 240)
+{
+    const char *why = undetermined("it has no http CRL distribution point",
+                                    crl_url);
+    http_case("nocdp", why, why, NULL, "no http CRL distribution point");
+}
+
+/* ---- a slow CRL server holds up no other connection ---- */
+
+struct dial {
+    cnode_t *c;
+    h_node_t *otp;
+    int rc;
+    uint64_t ms;
+    volatile int done;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void *dial_thread(void *arg)
+{
+    struct dial *d = arg;
+    uint64_t t0 = now_ms();
+    d->rc = enode_connect(d->c->node, h_node_name(d->otp));
+    d->ms = now_ms() - t0;
+    d->done = 1;
+    return NULL;
+}
+
+/* Whether the CRL server was asked for path within timeout_ms. */
+static bool requested(const char *path, int timeout_ms)
+{
+    char log[400], needle[100];
+    snprintf(log, sizeof log, "%s/requests.log", http_pki);
+    snprintf(needle, sizeof needle, "%s\n", path);
+    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+        if (file_contains(log, needle))
+            return true;
+        usleep(50000);
+    }
+    return false;
+}
+
+Test(tls, crl_http_slow_server_holds_up_no_other_peer, .init = up_http,
+     .fini = down_http, .timeout = 180)
+{
+    char extra[900], slow[400], good[400];
+    set_crl_cache_http(SLOW_S * 1000 + 3000); /* the slow fetch succeeds */
+    snprintf(slow, sizeof slow, "%s/slow", http_pki);
+    snprintf(good, sizeof good, "%s/good", http_pki);
+    cafile = both_cas;
+    h_node_t *a = otp_launch("slowpeer", optfile_for("slowpeer", slow, slow,
+                                                     ""));
+    h_node_t *b = otp_launch("other", optfile_for("other", good, good, ""));
+    cnode_t *c = c_node("holder", optfile_for("holder", "node", "node",
+                                              crl_extra("true", "", extra,
+                                                        sizeof extra)));
+    enode_mbox_t *box;
+    cr_assert_eq(enode_mbox_new(c->node, &box), 0);
+    cr_assert_eq(enode_register(box, "inbox"), 0);
+    otp_ready(a);
+    otp_ready(b);
+
+    struct dial d = {c, a, -1, 0, 0};
+    pthread_t t;
+    uint64_t t0 = now_ms();
+    cr_assert_eq(pthread_create(&t, NULL, dial_thread, &d), 0);
+    cr_assert(requested("/slow/ca.crl", 5000), "no fetch of the slow CRL");
+
+    /* while that fetch is under way, b connects and a message flows */
+    otp_pings(b, c);
+    cr_assert(h_eval_expectf(b, "ok", "{inbox, '%s'} ! hello_while_slow, ok.",
+                             enode_name(c->node)));
+    enode_msg_t msg;
+    cr_assert_eq(enode_receive(box, &msg, 3000), 0, "no message from b");
+    enode_msg_free(&msg);
+    uint64_t b_ms = now_ms() - t0;
+    cr_assert(!d.done && b_ms < SLOW_S * 1000,
+              "b was held up: its message came after %llu ms, the slow "
+              "dial %s", (unsigned long long)b_ms,
+              d.done ? "was over" : "was not");
+
+    pthread_join(t, NULL);
+    cr_assert_eq(d.rc, 0, "%s", enode_last_error(c->node));
+    cr_assert(d.ms >= (SLOW_S - 1) * 1000, "the slow peer took %llu ms only",
+              (unsigned long long)d.ms);
+    enode_mbox_free(box);
+    c_free(c);
+}
+
+/* How many times the CRL server was asked for path. */
+static int requests_for(const char *path)
+{
+    char log[400], line[200];
+    int n = 0;
+    snprintf(log, sizeof log, "%s/requests.log", http_pki);
+    FILE *f = fopen(log, "r");
+    while (f && fgets(line, sizeof line, f))
+        n += strcmp(line, path) == 0;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* Serve the CA's CRL afresh, valid for `seconds`. */
+static void new_ca_crl(int seconds)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && openssl ca -config db/ca.cnf -cert ca.pem -keyfile "
+             "ca.key -gencrl -crlsec %d -out db/new.pem 2>/dev/null && "
+             "openssl crl -in db/new.pem -outform DER -out ca.crl.new && "
+             "mv ca.crl.new ca.crl",
+             http_pki, seconds);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* A CRL is fetched once and kept until its nextUpdate; then fetched
+ * again, and one already out of date is no CRL. */
+Test(tls, crl_http_kept_until_next_update, .init = up_http,
+     .fini = down_http, .timeout = 120)
+{
+    char extra[900], good[400], why[400];
+    snprintf(good, sizeof good, "%s/good", http_pki);
+    cafile = both_cas;
+    h_node_t *otp = otp_launch("goodpeer", optfile_for("goodpeer", good, good,
+                                                       ""));
+    cnode_t *c = c_node("cacher", optfile_for("cacher", "node", "node",
+                                              crl_extra("true", "", extra,
+                                                        sizeof extra)));
+    otp_ready(otp);
+    new_ca_crl(15); /* room for two connections, even on a loaded machine */
+    uint64_t made = now_ms();
+    c_dials(c, otp, NULL);
+    c_dials(c, otp, NULL);
+    cr_assert(now_ms() - made < 15000, "too slow to test the cache");
+    cr_assert_eq(requests_for("/ca.crl\n"), 1, "fetched again before its "
+                 "nextUpdate");
+    while (now_ms() - made < 16500)
+        usleep(100000);
+    snprintf(why, sizeof why,
+             UNDETERMINED "the answer from %s/ca.crl is no good: it is out "
+                          "of date (its nextUpdate has passed)",
+             crl_url);
+    c_dials(c, otp, why);
+    cr_assert_eq(requests_for("/ca.crl\n"), 2);
+    new_ca_crl(3600);
+    c_dials(c, otp, NULL);
+    cr_assert_eq(requests_for("/ca.crl\n"), 3);
+    c_free(c);
+}
+
+/* In event-loop mode the application's poll on enode_fd() learns that a
+ * fetch is over (the fetch thread wakes the loop's fd): the waiting
+ * connection goes on then, not at its set-up deadline. */
+Test(tls, crl_http_event_loop_mode_is_woken, .init = up_http,
+     .fini = down_http, .timeout = 120)
+{
+    char extra[900], slow[400], err[512];
+    set_crl_cache_http(SLOW_S * 1000 + 3000);
+    snprintf(slow, sizeof slow, "%s/slow", http_pki);
+    cafile = both_cas;
+    h_node_t *a = otp_launch("slowpeer", optfile_for("slowpeer", slow, slow,
+                                                     ""));
+    enode_config_t *cfg = h_enode_config(cluster, "polled");
+    cr_assert_not_null(cfg);
+    cr_assert_eq(enode_config_set_ssl_dist_optfile(
+                     cfg, optfile_for("polled", "node", "node",
+                                      crl_extra("true", "", extra,
+                                                sizeof extra))),
+                 0);
+    cr_assert_eq(enode_config_set_setup_time_ms(cfg, 20000), 0);
+    enode_t *n;
+    cr_assert_eq(enode_new(&n, cfg, err, sizeof err), 0, "%s", err);
+    enode_config_free(cfg);
+    otp_ready(a);
+    cr_assert(h_eval_expectf(a, "ok", "spawn(net_adm, ping, ['%s']), ok.",
+                             enode_name(n)));
+    uint64_t t0 = now_ms(), fetched = 0;
+    while (!enode_is_connected(n, h_node_name(a)) && now_ms() - t0 < 15000) {
+        struct pollfd p = {.fd = enode_fd(n), .events = POLLIN};
+        poll(&p, 1, enode_timeout(n) < 0 ? 15000 : enode_timeout(n));
+        cr_assert_eq(enode_process(n, 0), 0);
+        if (!fetched && requested("/slow/ca.crl", 0))
+            fetched = now_ms();
+    }
+    uint64_t ms = now_ms() - t0;
+    cr_assert(enode_is_connected(n, h_node_name(a)), "not connected: %s",
+              enode_last_error(n));
+    cr_assert(fetched && ms >= (SLOW_S - 1) * 1000 &&
+                  ms < SLOW_S * 1000 + 2000,
+              "connected after %llu ms", (unsigned long long)ms);
+    enode_free(n);
+}
+
+/* A node freed while a fetch is under way stops its fetch thread at once:
+ * no wait for the timeout, and no crash. */
+Test(tls, crl_http_node_freed_during_a_fetch, .init = up_http,
+     .fini = down_http, .timeout = 120)
+{
+    char extra[900], slow[400];
+    set_crl_cache_http(30000);
+    snprintf(slow, sizeof slow, "%s/slow", http_pki);
+    cafile = both_cas;
+    h_node_t *a = otp_launch("slowpeer", optfile_for("slowpeer", slow, slow,
+                                                     ""));
+    cnode_t *c = c_node("freed", optfile_for("freed", "node", "node",
+                                             crl_extra("true", "", extra,
+                                                       sizeof extra)));
+    otp_ready(a);
+    cr_assert(h_eval_expectf(a, "ok", "spawn(net_adm, ping, ['%s']), ok.",
+                             enode_name(c->node)));
+    cr_assert(requested("/slow/ca.crl", 10000), "no fetch of the slow CRL");
+    uint64_t t0 = now_ms();
+    c_free(c);
+    uint64_t ms = now_ms() - t0;
+    cr_assert(ms < 2000, "enode_free took %llu ms", (unsigned long long)ms);
 }
 
 /* ---- eccs, supported_groups and signature_algs ---------------------------- */

@@ -16,8 +16,8 @@
  *
  * Seeds (tests/fuzz/corpus/optfile): the optfile that the cluster
  * harness writes for the certificates of tests/cluster/mkcerts.sh, the
- * variants tests/cluster/test_tls.c writes (versions, ciphers, CRLs, a
- * key password), doc/tls.md's example, and the value forms and errors of
+ * variants tests/cluster/test_tls.c writes (versions, ciphers, CRLs from
+ * a directory and over HTTP, a key password), doc/tls.md's example, and the value forms and errors of
  * tests/unit/test_tlsconf.c.
  *
  * Build with libFuzzer: make fuzz (see README.md).
@@ -65,6 +65,13 @@ static void check_side(const en_tls_side_t *s)
     check_string(s->ciphers);
     check_string(s->sni_host);
     check_string(s->crl_dir);
+    /* one crl_cache: a directory, or over HTTP with its allowed hosts */
+    CHECK(s->crl_http_ms >= 0 && !(s->crl_http_ms && s->crl_dir));
+    CHECK(s->n_crl_allowed >= 0 && (s->n_crl_allowed == 0) ==
+                                       (s->crl_allowed == NULL));
+    CHECK(s->crl_http_ms > 0 || s->n_crl_allowed == 0);
+    for (int i = 0; i < s->n_crl_allowed; i++)
+        CHECK(s->crl_allowed[i] && s->crl_allowed[i][0] != '\0');
     CHECK(s->verify == EN_VERIFY_DEFAULT || s->verify == EN_VERIFY_NONE ||
           s->verify == EN_VERIFY_PEER);
     CHECK(s->fail_if_no_peer_cert >= -1 && s->fail_if_no_peer_cert <= 1);

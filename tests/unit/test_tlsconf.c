@@ -380,7 +380,16 @@ Test(tlsconf, optfile_errors)
     optfile_fails("[{client, [{crl_check, maybe}]}].",
                   "true, false, peer or best_effort", NULL);
     optfile_fails("[{client, [{crl_cache, {ssl_crl_cache, {internal, []}}}]}].",
-                  "ssl_crl_hash_dir", "hashed directory");
+                  "ssl_crl_cache", "{http, Timeout}");
+    optfile_fails("[{client, [{crl_cache, {ssl_crl_cache, {internal, "
+                  "[{http, 0}]}}}]}].", "Timeout", NULL);
+    optfile_fails("[{client, [{crl_cache, {ssl_crl_cache, {internal, "
+                  "[{http, 500}, {ldap, 1}]}}}]}].", "ssl_crl_cache", NULL);
+    optfile_fails("[{client, [{crl_cache, {ssl_crl_cache, {internal, "
+                  "[{http, 500}, {allowed_hosts, [h|x]}]}}}]}].",
+                  "allowed_hosts", NULL);
+    optfile_fails("[{client, [{crl_cache, {my_cache, {internal, "
+                  "[{http, 500}]}}}]}].", "ssl_crl_hash_dir", NULL);
     optfile_fails("[{client, [{crl_cache, {ssl_crl_hash_dir, {internal, "
                   "[{dir, x}]}}}]}].", "ssl_crl_hash_dir", NULL);
     optfile_fails("[{client, [{server_name_indication, yes}]}].",
@@ -842,6 +851,42 @@ Test(tlsconf, crl_options)
     cr_assert_str_eq(conf.server.crl_dir, "/c");
     cr_assert_eq(en_tls_conf_set_opt(&conf, "server_crl_cache", "{oops",
                                      err, sizeof err), -1);
+    en_tls_conf_free(&conf);
+    /* OTP's default cache, with its timeout and the hosts it may ask */
+    conf_with_warnings(&conf, &w);
+    cr_assert_eq(en_tls_conf_read_optfile(
+                     &conf,
+                     optfile("[{client, [{crl_check, true}, "
+                             "{crl_cache, {ssl_crl_cache, {internal, "
+                             "[{http, 5000}, {allowed_hosts, "
+                             "[\"crl.example:8080\", <<\"ca\">>]}]}}}]}]."),
+                     err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(conf.client.crl_http_ms, 5000);
+    cr_assert_null(conf.client.crl_dir);
+    cr_assert_eq(conf.client.n_crl_allowed, 2);
+    cr_assert_str_eq(conf.client.crl_allowed[0], "crl.example:8080");
+    cr_assert_str_eq(conf.client.crl_allowed[1], "ca");
+    en_tls_conf_free(&conf);
+    /* the last crl_cache given wins */
+    conf_with_warnings(&conf, &w);
+    cr_assert_eq(en_tls_conf_set_opt(&conf, "client_crl_cache",
+                                     "{ssl_crl_cache, {internal, "
+                                     "[{http, 700}, {allowed_hosts, "
+                                     "[\"h\"]}]}}", err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(en_tls_conf_set_opt(&conf, "client_crl_cache",
+                                     "{ssl_crl_hash_dir, {internal, "
+                                     "[{dir, \"/d\"}]}}", err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(conf.client.crl_http_ms, 0);
+    cr_assert_eq(conf.client.n_crl_allowed, 0);
+    cr_assert_eq(en_tls_conf_set_opt(&conf, "client_crl_cache",
+                                     "{ssl_crl_cache, {internal, "
+                                     "[{http, 700}]}}", err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(conf.client.crl_http_ms, 700);
+    cr_assert_null(conf.client.crl_dir);
     en_tls_conf_free(&conf);
     /* crl_check needs the directory, and the directory must exist */
     harness_conf(&conf);
