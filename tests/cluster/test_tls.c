@@ -249,16 +249,25 @@ static void refused_as_server(cnode_t *c, h_node_t *otp, const char *why)
  * the lost connection: a ping in between can get pang without trying to
  * connect, so wait for net_kernel too.  And the C node's loop may not
  * have seen a close by otp yet, when enode_connect() would find the old
- * connection up. */
+ * connection up.  Rarely (about 1 run in 30 under load) the connection
+ * comes back at once, a message of a global exchange still under way
+ * dialling again; then otp disconnects it once more, twice at most. */
 static void forgotten(h_node_t *otp, cnode_t *c)
 {
     const char *name = enode_name(c->node);
-    char expr[300];
+    char expr[300], gone[300], again[300];
     snprintf(expr, sizeof expr, "lists:member('%s', nodes()).", name);
-    cr_assert(h_wait_until(otp, expr, "false", 10000));
-    snprintf(expr, sizeof expr, "element(1, net_kernel:node_info('%s')).",
+    snprintf(gone, sizeof gone, "element(1, net_kernel:node_info('%s')).",
              name);
-    if (!h_wait_until(otp, expr, "error", 10000)) {
+    snprintf(again, sizeof again, "erlang:disconnect_node('%s').", name);
+    bool done = false;
+    for (int attempt = 0; attempt < 3 && !done; attempt++) {
+        if (attempt > 0)
+            h_evalf(otp, NULL, 0, 0, "%s", again);
+        cr_assert(h_wait_until(otp, expr, "false", 10000));
+        done = h_wait_until(otp, gone, "error", 10000);
+    }
+    if (!done) {
         char info[1024] = "";
         h_evalf(otp, info, sizeof info, 0,
                 "{nodes(), net_kernel:node_info('%s')}.", name);
