@@ -258,8 +258,10 @@ enum en_io en_conn_read_into(en_conn_t *c, en_buf_t *b, char *err,
         c->drained = got < room;
     }
     b->len += got;
-    if (c->phase == EN_PH_UP)
+    if (c->phase == EN_PH_UP) {
         en_ticker_on_read(&c->ticker, en_now_ms());
+        c->net->rx_turn = 1;
+    }
     return EN_IO_DONE;
 }
 

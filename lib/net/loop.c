@@ -107,6 +107,80 @@ static int loop_wait_ms(en_net_t *net, int timeout_ms)
     return t;
 }
 
+/* ---- waiting for events, and spinning first -------------------------------- */
+
+/* A peer that streams small messages at a receiver faster than itself
+ * leaves it one or two packets per wake-up: the receiver drains the
+ * socket, sleeps, and each packet wakes it again. On a virtual machine
+ * each sleep idles the CPU and each wake-up costs an interrupt between
+ * CPUs, paid by the sender, so a receiver that sleeps at once slows its
+ * sender down more than one that is slower but always busy (ei's blocking
+ * reads of a packet's length and body). So the loop polls for up to
+ * EN_SPIN_US before it sleeps, as OTP's schedulers busy-wait before
+ * theirs; only while input streams in: after a turn that read from a
+ * connection that is up, and when the last wait ended within EN_SPIN_US.
+ * An idle node, or one that gets a message now and then, spins at most
+ * once per lull. A host loop's enode_process(node, 0) never spins. */
+#define EN_SPIN_US 50
+#define EN_SPIN_POLL_US 5
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Until `until` (in now_us() time), without a system call. */
+static void pause_until(uint64_t until)
+{
+    while (now_us() < until) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+}
+
+/* Events, or 0 once EN_SPIN_US passed (or timeout_ms, if shorter). The
+ * polls are EN_SPIN_POLL_US apart: each is a system call, and those cost
+ * more than the few packets that come meanwhile wait. */
+static int spin(en_net_t *net, struct epoll_event *evs, int n, int timeout_ms,
+                uint64_t start)
+{
+    uint64_t budget = EN_SPIN_US;
+
+    if (timeout_ms >= 0 && (uint64_t)timeout_ms * 1000 < budget)
+        budget = (uint64_t)timeout_ms * 1000;
+    for (uint64_t at = start; at - start < budget;) {
+        int count = epoll_wait(net->epfd, evs, n, 0);
+        if (count != 0)
+            return count;
+        pause_until(at += EN_SPIN_POLL_US);
+    }
+    return 0;
+}
+
+/* epoll_wait, spinning first if may_spin; *waited_us: how long it took. */
+static int wait_events(en_net_t *net, struct epoll_event *evs, int n,
+                       int timeout_ms, int may_spin, uint64_t *waited_us)
+{
+    uint64_t start = now_us();
+    int count = 0;
+
+    if (timeout_ms != 0 && may_spin)
+        count = spin(net, evs, n, timeout_ms, start);
+    if (count == 0) {
+        int left = timeout_ms;
+        if (left > 0) {
+            uint64_t spent_ms = (now_us() - start) / 1000;
+            left = spent_ms >= (uint64_t)left ? 0 : left - (int)spent_ms;
+        }
+        count = epoll_wait(net->epfd, evs, n, left);
+    }
+    *waited_us = now_us() - start;
+    return count;
+}
+
 int en_net_process(en_net_t *net, int timeout_ms)
 {
     struct epoll_event evs[64];
@@ -116,14 +190,18 @@ int en_net_process(en_net_t *net, int timeout_ms)
     pthread_mutex_lock(lock);
     en_conns_flush_corked(net);
     int t = loop_wait_ms(net, timeout_ms);
+    int may_spin = net->rx_turn && net->last_wait_us < EN_SPIN_US;
+    net->rx_turn = 0;
     pthread_mutex_unlock(lock);
 
-    int count = epoll_wait(net->epfd, evs, 64, t);
+    uint64_t waited_us;
+    int count = wait_events(net, evs, 64, t, may_spin, &waited_us);
     if (count < 0 && errno != EINTR) {
         en_core_error(net->core, "epoll_wait: %s", strerror(errno));
         return ENODE_ESYS;
     }
     pthread_mutex_lock(lock);
+    net->last_wait_us = waited_us;
     net->in_loop = 1;
     for (int i = 0; i < count; i++)
         handle_event(net, &evs[i]);

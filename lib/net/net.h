@@ -146,6 +146,8 @@ typedef struct en_net {
     uint64_t ecc_forget_at; /* when to empty wolfSSL's ECC point cache
                              * (en_tls_forget_ecc_points); 0: no need */
     int in_loop;  /* the loop is handling events: it flushes after */
+    int rx_turn;  /* a connection that is up read input in this turn */
+    uint64_t last_wait_us; /* how long the loop's last wait took (loop.c) */
     en_buf_t rx;  /* where connections that are up read into */
     struct en_peer_port *peer_ports;
     int last_conn_code; /* why the last connection failed */
