@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "proto/epmd_codec.h"
+#include "tls/tls_chain.h"
 #include "tls/tls_rx.h"
 
 /* ---- TCP and TLS ------------------------------------------------------- */
@@ -153,8 +154,10 @@ static void tls_done(en_conn_t *c)
     if (warn[0])
         en_core_log(c->net->core, ENODE_LOG_WARNING, "%s: %s%s%s", role,
                     warn, c->peer[0] ? ", peer " : "", c->peer);
-    if (en_verify_fun_run(c) == 0 && app_verify(c) == 0 &&
-        en_allow_by_cert(c) == 0)
+    int passed = en_verify_fun_run(c) == 0 && app_verify(c) == 0 &&
+                 en_allow_by_cert(c) == 0;
+    en_tls_chain_forget(c->ssl); /* an idle connection keeps no chain */
+    if (passed)
         en_setup_start_handshake(c);
 }
 

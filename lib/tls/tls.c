@@ -12,6 +12,7 @@
 
 #include "tls/tls_ccs.h"
 #include "tls/tls_certreq.h"
+#include "tls/tls_chain.h"
 #include "tls/tlsconf.h"
 
 #include <wolfssl/openssl/evp.h>
@@ -275,6 +276,7 @@ void en_tls_free(WOLFSSL *ssl)
         en_ccs_detach(ssl);
     en_tls_rx_detach(ssl);
     en_tls_crl_session_free(ssl);
+    en_tls_chain_forget(ssl);
     wolfSSL_free(ssl);
 }
 

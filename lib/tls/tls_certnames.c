@@ -9,6 +9,8 @@
 
 #include <wolfssl/openssl/x509v3.h>
 
+#include "tls/tls_chain.h"
+
 /* ---- reading ------------------------------------------------------------- */
 
 /* A copy of an ASN.1 string's bytes, lower-cased (ASCII), or NULL when
@@ -111,15 +113,13 @@ int en_cert_names_read(const unsigned char *der, size_t len,
 
 int en_tls_peer_cert(WOLFSSL *ssl, const unsigned char **der, size_t *len)
 {
-    WOLFSSL_X509_CHAIN *chain = wolfSSL_get_peer_chain(ssl);
-    if (!chain || wolfSSL_get_chain_count(chain) <= 0)
-        return 0;
-    *der = wolfSSL_get_chain_cert(chain, 0);
-    int n = wolfSSL_get_chain_length(chain, 0);
-    if (!*der || n <= 0)
-        return -1;
-    *len = (size_t)n;
-    return 1;
+    int has = en_tls_chain_cert(ssl, 0, der, len);
+    if (has != 0)
+        return has;
+    /* no chain known: is there a certificate all the same? */
+    WOLFSSL_X509 *x = wolfSSL_get_peer_certificate(ssl);
+    wolfSSL_X509_free(x);
+    return x ? -1 : 0;
 }
 
 void en_cert_names_free(en_cert_names_t *n)

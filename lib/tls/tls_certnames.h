@@ -43,7 +43,7 @@ typedef struct en_cert_names {
 int en_cert_names_read(const unsigned char *der, size_t len,
                        en_cert_names_t *n);
 
-/* The peer's own certificate, as wolfSSL kept it after the handshake:
+/* The peer's own certificate, as the handshake left it (tls_chain.h):
  * 1 with *der and *len set, 0 when the peer sent none, -1 if it cannot
  * be read. */
 int en_tls_peer_cert(WOLFSSL *ssl, const unsigned char **der, size_t *len);

@@ -15,6 +15,7 @@
 #include "base/errmsg.h"
 #include "tls/ecc_cache.h"
 #include "tls/tls_certreq.h"
+#include "tls/tls_chain.h"
 #include "tls/tlsconf_int.h"
 
 #if defined(OPENSSL_EXTRA) && defined(KEEP_OUR_CERT)
@@ -213,6 +214,21 @@ static void set_depth(WOLFSSL_CTX *ctx, int depth)
     }
 }
 
+/* The verify callbacks of a context that verifies its peers: each keeps
+ * the chain the peer sent for the checks after the handshake (verify_fun,
+ * the allow list: tls_chain.h), and changes no verdict but CRL ones. */
+static int verify_keep(int preverify, WOLFSSL_X509_STORE_CTX *store)
+{
+    en_tls_chain_keep(wolfSSL_X509_STORE_CTX_get_ex_data(store, 0), store);
+    return preverify;
+}
+
+static int verify_keep_crl(int preverify, WOLFSSL_X509_STORE_CTX *store)
+{
+    en_tls_chain_keep(wolfSSL_X509_STORE_CTX_get_ex_data(store, 0), store);
+    return tc_verify_crl(preverify, store);
+}
+
 static int set_verify(WOLFSSL_CTX *ctx, const en_tls_side_t *side, int role,
                       char *err, size_t errlen)
 {
@@ -231,11 +247,15 @@ static int set_verify(WOLFSSL_CTX *ctx, const en_tls_side_t *side, int role,
         return en_errf(err, errlen,
                        "fail_if_no_peer_cert needs verify_peer (and "
                        "a cacertfile)");
-    int mode = WOLFSSL_VERIFY_NONE;
     if (verify == EN_VERIFY_PEER)
-        mode = WOLFSSL_VERIFY_PEER |
-               (fail_if_none ? WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
-    wolfSSL_CTX_set_verify(ctx, mode, side->crl_check ? tc_verify_crl : NULL);
+        wolfSSL_CTX_set_verify(
+            ctx,
+            WOLFSSL_VERIFY_PEER |
+                (fail_if_none ? WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+            side->crl_check ? verify_keep_crl : verify_keep);
+    else
+        wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE,
+                               side->crl_check ? tc_verify_crl : NULL);
     if (side->depth >= 0)
         set_depth(ctx, side->depth);
     return 0;
@@ -354,6 +374,12 @@ static WOLFSSL_CTX *new_ctx(const en_tls_side_t *side, int role, char *err,
                 "wolfSSL_Init() was not called)");
         return NULL;
     }
+    /* No session of enode's is ever resumed: the checks after each
+     * handshake need the peer's chain, which only a full handshake
+     * brings (tls_chain.h). The cache would only hold copies of sessions,
+     * up to 33 of them, each with its peer chains when wolfSSL keeps
+     * them (SESSION_CERTS: 37 KiB a session). */
+    wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF);
     if (v12_only_with_groups)
         wolfSSL_CTX_set_options(ctx, WOLFSSL_OP_NO_TLSv1_3);
     if ((versions == (EN_TLS_V12 | EN_TLS_V13) || v12_only_with_groups) &&

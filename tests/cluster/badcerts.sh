@@ -16,6 +16,9 @@
 #   chain       signed by subca, an intermediate CA that the CA signed;
 #               chain.pem holds the certificate, then subca's;
 #               chaincas.pem holds the CA and subca
+#   big         like chain, with 100 more DNS SANs: over 3 KiB of DER,
+#               more than wolfSSL keeps of a certificate in a session
+#               (MAX_X509_SIZE, 2 KiB)
 # and CRL directories for crl_cache ssl_crl_hash_dir, each CRL named as
 # `openssl rehash` names it (<hash>.r0):
 #   crl/        the CA's CRL, revoking `revoked`
@@ -154,6 +157,11 @@ openssl ca -batch -config ca.db/ca.cnf -cert ca.pem -keyfile ca.key \
 ISSUER=sub cert chainleaf ec "$san" -days 3650
 cat chainleaf.pem subca.pem > chain.pem
 cp chainleaf.key chain.key
+many=$san
+for i in $(seq 1 100); do many="$many,DNS:name-$i.enode-test.invalid"; done
+ISSUER=sub cert bigleaf ec "$many" -days 3650
+cat bigleaf.pem subca.pem > big.pem
+cp bigleaf.key big.key
 # OTP sends the intermediate CAs it finds in its cacertfile
 cat ca.pem subca.pem > chaincas.pem
 

@@ -4,7 +4,8 @@
  * State, and refuses the peer when it says so; a name not registered, a
  * verify_fun without verify_peer and the built-in verify_client on the
  * client side stop the node at start-up.  The OTP peer presents a chain
- * of badcerts.sh: chainleaf under subca under the cluster's CA.
+ * of badcerts.sh: chainleaf (or big, a certificate over 2 KiB) under
+ * subca under the cluster's CA.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -69,6 +70,7 @@ typedef struct seen {
     pthread_mutex_t mu;
     int calls, refuse_depth; /* refuse at that depth; -1: never */
     int depths[8], servers[8], state_ok[8];
+    size_t der_lens[8];
     char subjects[8][256];
 } seen_t;
 
@@ -82,6 +84,7 @@ static int record(void *user, const enode_cert_event_t *ev, char *why,
     pthread_mutex_lock(&s->mu);
     int i = s->calls++ % 8;
     s->depths[i] = ev->depth;
+    s->der_lens[i] = ev->der_len;
     s->servers[i] = ev->we_are_server;
     s->state_ok[i] = ev->state_len == (int)sizeof st_1 &&
                      memcmp(ev->state, st_1, sizeof st_1) == 0 &&
@@ -173,15 +176,21 @@ static int c_new(enode_t **n, const char *name, const char *conf, seen_t *s,
     return rc;
 }
 
-static h_node_t *otp_with_chain(void)
+/* An OTP node presenting <cert>.pem, a leaf under subca, with subca. */
+static h_node_t *otp_presenting(const char *cert)
 {
     h_node_opts_t o = H_NODE_OPTS_INIT;
-    o.optfile = optfile("otp_chain", "chain", "chaincas.pem", "verify_peer",
+    o.optfile = optfile("otp_chain", cert, "chaincas.pem", "verify_peer",
                         "{fail_if_no_peer_cert,true},", "");
     h_node_t *n = h_node_launch(cluster, "vfpeer", &o);
     cr_assert_not_null(n);
     cr_assert_eq(h_node_wait_ready(n, 30000), 0);
     return n;
+}
+
+static h_node_t *otp_with_chain(void)
+{
+    return otp_presenting("chain");
 }
 
 /* Wait until neither side knows the connection any more. */
@@ -247,6 +256,37 @@ Test(verify_fun, sees_the_chain_and_decides_in_both_roles, .init = up,
     forget(&s, -1);
     cr_assert_eq(enode_connect(c, h_node_name(otp)), 0, "%s",
                  enode_last_error(c));
+    enode_free(c);
+}
+
+/* wolfSSL keeps no certificate over MAX_X509_SIZE (2 KiB) in a session's
+ * chain (SESSION_CERTS): read from there, the chain would lack the peer's
+ * own and start at the sub CA. */
+Test(verify_fun, a_certificate_over_2_kib_is_seen_whole, .init = up,
+     .fini = down, .timeout = 180)
+{
+    seen_t s = {.mu = PTHREAD_MUTEX_INITIALIZER, .refuse_depth = -1};
+    char err[512];
+    enode_t *c;
+    h_node_t *otp = otp_presenting("big");
+    const char *conf = optfile("c_big", "node", "ca.pem", "verify_peer",
+                               "{fail_if_no_peer_cert,true}," VF, VF);
+    cr_assert_eq(c_new(&c, "vfbig", conf, &s, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(enode_start_thread(c), 0);
+
+    for (int we_are_server = 0; we_are_server < 2; we_are_server++) {
+        if (we_are_server)
+            cr_assert(h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
+                                     enode_name(c)));
+        else
+            cr_assert_eq(enode_connect(c, h_node_name(otp)), 0, "%s",
+                         enode_last_error(c));
+        saw_the_chain(&s, we_are_server);
+        cr_assert_gt(s.der_lens[1], 3072, "the peer's certificate: %zu bytes",
+                     s.der_lens[1]);
+        apart(otp, c);
+        forget(&s, -1);
+    }
     enode_free(c);
 }
 

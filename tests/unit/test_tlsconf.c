@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tls/tls_chain.h"
 #include "tls/tlsconf.h"
 
 /* ------------------------------------------------------------------ */
@@ -722,6 +723,8 @@ static int handshake_ctx(WOLFSSL_CTX *sctx, WOLFSSL_CTX *cctx, char *version,
     last_error = s_state < 0   ? wolfSSL_get_error(s, 0)
                  : c_state < 0 ? wolfSSL_get_error(c, 0)
                                : 0;
+    en_tls_chain_forget(s); /* as en_tls_free() does */
+    en_tls_chain_forget(c);
     wolfSSL_free(s);
     wolfSSL_free(c);
     close(fds[0]);
@@ -739,6 +742,92 @@ static int handshake(en_tls_side_t *server, en_tls_side_t *client,
     wolfSSL_CTX_free(sctx);
     wolfSSL_CTX_free(cctx);
     return r;
+}
+
+/* What the server made of a handshake in which the client offered to
+ * resume a session. */
+typedef struct resumption {
+    WOLFSSL_SESSION *client_session; /* to offer next time */
+    int resumed;                     /* the server took the offer */
+    int chain;                       /* the server has the client's chain */
+} resumption_t;
+
+/* A handshake between sctx and cctx in which the client offers the
+ * session `offer` (NULL: none); 0 when it went through. */
+static int handshake_offering(WOLFSSL_CTX *sctx, WOLFSSL_CTX *cctx,
+                              WOLFSSL_SESSION *offer, resumption_t *r)
+{
+    int fds[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    nonblocking(fds[0]);
+    nonblocking(fds[1]);
+    WOLFSSL *s = wolfSSL_new(sctx), *c = wolfSSL_new(cctx);
+    wolfSSL_set_fd(s, fds[0]);
+    wolfSSL_set_fd(c, fds[1]);
+    /* wolfSSL refuses a session the server gave no ID: nothing to offer */
+    if (offer)
+        wolfSSL_set_session(c, offer);
+    int s_state = 0, c_state = 0;
+    for (int i = 0; i < 200 && (s_state == 0 || c_state == 0); i++) {
+        if (c_state == 0)
+            c_state = step(c, 1);
+        if (s_state == 0)
+            s_state = step(s, 0);
+        if (s_state < 0 || c_state < 0)
+            break;
+    }
+    const unsigned char *der;
+    size_t len;
+    r->resumed = wolfSSL_session_reused(s);
+    r->chain = en_tls_chain_cert(s, 0, &der, &len) == 1;
+    r->client_session = wolfSSL_get1_session(c);
+    en_tls_chain_forget(s);
+    en_tls_chain_forget(c);
+    wolfSSL_free(s);
+    wolfSSL_free(c);
+    close(fds[0]);
+    close(fds[1]);
+    return s_state == 1 && c_state == 1 ? 0 : -1;
+}
+
+/* A client of wolfSSL's own, with the session cache and the client's
+ * certificate of conf, that verifies nothing: it offers to resume. */
+static WOLFSSL_CTX *resuming_client(const en_tls_side_t *side)
+{
+    WOLFSSL_CTX *ctx = wolfSSL_CTX_new(wolfTLSv1_2_client_method());
+    cr_assert_not_null(ctx);
+    cr_assert_eq(wolfSSL_CTX_use_certificate_file(ctx, side->certfile,
+                                                  WOLFSSL_FILETYPE_PEM),
+                 WOLFSSL_SUCCESS);
+    cr_assert_eq(wolfSSL_CTX_use_PrivateKey_file(ctx, side->keyfile,
+                                                 WOLFSSL_FILETYPE_PEM),
+                 WOLFSSL_SUCCESS);
+    wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
+    return ctx;
+}
+
+/* A peer that offers to resume a session gets a full handshake, with
+ * its chain for verify_fun and the allow list: a resumed one brings no
+ * certificate. */
+Test(tlsconf, no_session_is_resumed)
+{
+    en_tls_conf_t conf;
+    resumption_t first, second;
+    harness_conf(&conf);
+    WOLFSSL_CTX *sctx = ctx_ok(&conf.server, EN_TLS_SERVER);
+    WOLFSSL_CTX *cctx = resuming_client(&conf.client);
+    cr_assert_eq(handshake_offering(sctx, cctx, NULL, &first), 0);
+    cr_assert(first.chain);
+    cr_assert_not_null(first.client_session);
+    cr_assert_eq(
+        handshake_offering(sctx, cctx, first.client_session, &second), 0);
+    cr_assert_not(second.resumed, "the server resumed the session");
+    cr_assert(second.chain, "no chain from the client");
+    wolfSSL_SESSION_free(first.client_session);
+    wolfSSL_SESSION_free(second.client_session);
+    wolfSSL_CTX_free(sctx);
+    wolfSSL_CTX_free(cctx);
+    en_tls_conf_free(&conf);
 }
 
 Test(tlsconf, handshake_uses_tls12_when_options_lack_versions)
