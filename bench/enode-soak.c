@@ -18,11 +18,19 @@
  * without global (-connect_all false), whose partition prevention would
  * answer each disconnect by cutting the lasting connections too.
  *
- * Every minute it prints the process's RSS and open descriptors and the
- * messages each stream delivered. It fails (exit 1) on a message out of
- * order or lost, on a stream that stops, or on RSS or descriptors that
- * grow after the first minute (RSS by more than 10% + 8 MiB: allocator
- * noise; descriptors by more than 2).
+ * Links and monitors churn too: each burst's sender links to the sink
+ * and monitors it, and the sink monitors the sender when its burst
+ * begins, so every disconnect must bring the sink one EXIT and one DOWN
+ * with reason noconnection (the sender's side gets the same of the sink).
+ *
+ * Every minute it prints the process's RSS and open descriptors, the
+ * messages each stream sent and the sink received, and the bursts, EXITs
+ * and DOWNs so far. It fails (exit 1) on a message out of order or lost,
+ * on a stream that stops, on a burst whose disconnect brought no EXIT or
+ * no DOWN (or one with another reason), or on RSS or descriptors that
+ * grow after the first minute: RSS by more than 8 MiB (1 MiB messages in
+ * flight and the allocator's free lists make it move by a few MiB),
+ * descriptors by more than 2.
  */
 #include "config.h"
 
@@ -60,7 +68,8 @@ typedef struct soak {
     char sink_expr[512]; /* the sink's pid as Erlang text */
     pthread_mutex_t mu;
     stream_t streams[N_STREAMS];
-    long exits, downs;
+    long exits, downs, bad_reasons; /* of the churning streams' signals */
+    long c_sent[N_STREAMS];          /* the C streams' messages sent */
     volatile int stopping;      /* the streamers stop */
     volatile int sink_stopping; /* then the sink */
 } soak_t;
@@ -125,6 +134,9 @@ static void take_data(soak_t *s, int id, long seq, erlang_pid *from,
     pthread_mutex_lock(&s->mu);
     if (churning && seq == 0) {
         st->bursts++; /* a new burst; the last one may have lost its tail */
+        erlang_ref ref;
+        if (enode_monitor(s->sink, from, &ref) < 0)
+            die("the sink cannot monitor %s's sender", stream_names[id]);
     } else if (seq != st->next) {
         st->errors++;
         fprintf(stderr, "enode-soak: %s: got %ld, expected %ld\n",
@@ -134,7 +146,6 @@ static void take_data(soak_t *s, int id, long seq, erlang_pid *from,
     st->got++;
     pthread_mutex_unlock(&s->mu);
     *ack = seq % ACK_EVERY == ACK_EVERY - 1;
-    (void)from;
 }
 
 static void ack(soak_t *s, const erlang_pid *to, long seq)
@@ -161,8 +172,15 @@ static void sink_take(soak_t *s, const ei_x_buff *m)
         ei_decode_atom(m->buff, &i, tag) < 0)
         die("the sink got a message it cannot read");
     if (strcmp(tag, "EXIT") == 0 || strcmp(tag, "DOWN") == 0) {
+        /* {'EXIT', Pid, Reason} or {'DOWN', Ref, process, Pid, Reason} */
+        int down = tag[0] == 'D', ok = arity == (down ? 5 : 3);
+        for (int k = 2; ok && k < arity; k++)
+            ok = ei_skip_term(m->buff, &i) == 0;
+        ok = ok && ei_decode_atom(m->buff, &i, name) == 0 &&
+             strcmp(name, "noconnection") == 0;
         pthread_mutex_lock(&s->mu);
-        *(tag[0] == 'E' ? &s->exits : &s->downs) += 1;
+        *(down ? &s->downs : &s->exits) += 1;
+        s->bad_reasons += !ok;
         pthread_mutex_unlock(&s->mu);
         return;
     }
@@ -233,6 +251,11 @@ static int c_send_one(soak_t *s, enode_mbox_t *mb, const char *stream,
         ei_x_encode_binary(&x, &seq, sizeof seq);
     int rc = enode_send(mb, enode_mbox_pid(s->sink), &x);
     ei_x_free(&x);
+    if (rc == 0) {
+        pthread_mutex_lock(&s->mu);
+        s->c_sent[strcmp(stream, "c_a") == 0 ? S_C_A : S_C_B]++;
+        pthread_mutex_unlock(&s->mu);
+    }
     while (rc == 0 && seq % ACK_EVERY == ACK_EVERY - 1 &&
            *acked < seq - 2 * ACK_EVERY && !s->stopping) {
         enode_msg_t m;
@@ -306,6 +329,7 @@ static void otp_stream(soak_t *s, h_node_t *n, const char *stream, int burst)
         "Send = fun S(N, Max, A) when N >= Max -> A; S(N, Max, A) -> "
         "  P = case N rem 200 of 0 -> Big; _ -> <<N:64>> end, "
         "  Sink ! {soak, %s, self(), N, P}, "
+        "  ets:update_counter(soak_sent, n, 1), "
         "  A2 = case N rem %d of %d -> Wait(N, A); _ -> A end, "
         "  S(N + 1, Max, A2) end, "
         "Loop = fun L() -> "
@@ -317,7 +341,9 @@ static void otp_stream(soak_t *s, h_node_t *n, const char *stream, int burst)
         "         timer:sleep(500), erlang:disconnect_node('%s'), "
         "         timer:sleep(300), L() "
         "  end end, "
-        "register(soak_streamer, spawn(fun() -> Loop() end)), ok.",
+        "register(soak_streamer, spawn(fun() -> "
+        "  ets:new(soak_sent, [named_table, public]), "
+        "  ets:insert(soak_sent, {n, 0}), Loop() end)), ok.",
         s->sink_expr, 2 * ACK_EVERY, stream, ACK_EVERY, ACK_EVERY - 1, burst,
         soak_name, soak_name);
     if (!h_eval_expect(n, expr, "ok"))
@@ -371,17 +397,57 @@ static void start(soak_t *s)
 typedef struct sample {
     long rss_kb;
     int fds;
+    long sent[N_STREAMS]; /* -1 when an OTP node did not say */
     long got[N_STREAMS];
 } sample_t;
+
+/* What the streamer on OTP node n has sent so far, or -1. */
+static long otp_sent(h_node_t *n)
+{
+    char out[64];
+    if (h_eval(n, "ets:lookup_element(soak_sent, n, 2).", out, sizeof out,
+               10000) != H_OK)
+        return -1;
+    return atol(out);
+}
 
 static void take_sample(soak_t *s, sample_t *out)
 {
     out->rss_kb = rss_kb();
     out->fds = open_fds();
+    out->sent[S_OTP_A] = otp_sent(s->otp_a);
+    out->sent[S_OTP_B] = otp_sent(s->otp_b);
     pthread_mutex_lock(&s->mu);
+    out->sent[S_C_A] = s->c_sent[S_C_A];
+    out->sent[S_C_B] = s->c_sent[S_C_B];
     for (int i = 0; i < N_STREAMS; i++)
         out->got[i] = s->streams[i].got;
     pthread_mutex_unlock(&s->mu);
+}
+
+/* The churn's signals: every burst but the one under way (on each of the
+ * two churning streams) must have brought one EXIT and one DOWN, all
+ * with reason noconnection. The number of failures. */
+static int check_signals(soak_t *s)
+{
+    int bad = 0;
+    pthread_mutex_lock(&s->mu);
+    long bursts = s->streams[S_OTP_B].bursts + s->streams[S_C_B].bursts;
+    if (s->exits < bursts - 2 || s->exits > bursts) {
+        printf("  %ld EXITs for %ld bursts\n", s->exits, bursts);
+        bad++;
+    }
+    if (s->downs < bursts - 2 || s->downs > bursts) {
+        printf("  %ld DOWNs for %ld bursts\n", s->downs, bursts);
+        bad++;
+    }
+    if (s->bad_reasons) {
+        printf("  %ld EXITs or DOWNs with a reason other than noconnection\n",
+               s->bad_reasons);
+        bad++;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return bad;
 }
 
 /* Print one minute; the number of failures it shows. */
@@ -390,11 +456,14 @@ static int report(soak_t *s, int minute, const sample_t *now,
 {
     int bad = 0;
 
-    printf("minute %2d: RSS %6ld KiB, %3d fds, messages", minute, now->rss_kb,
-           now->fds);
+    printf("minute %2d: RSS %6ld KiB, %3d fds, sent/received", minute,
+           now->rss_kb, now->fds);
     for (int i = 0; i < N_STREAMS; i++) {
         long delta = now->got[i] - prev->got[i];
-        printf(" %s %ld", stream_names[i], delta);
+        long sent = now->sent[i] < 0 || prev->sent[i] < 0
+                        ? -1
+                        : now->sent[i] - prev->sent[i];
+        printf(" %s %ld/%ld", stream_names[i], sent, delta);
         if (delta == 0) {
             printf(" (STOPPED)");
             bad++;
@@ -405,7 +474,8 @@ static int report(soak_t *s, int minute, const sample_t *now,
            s->streams[S_OTP_B].bursts, s->streams[S_C_B].bursts, s->exits,
            s->downs);
     pthread_mutex_unlock(&s->mu);
-    if (first && now->rss_kb > first->rss_kb + first->rss_kb / 10 + 8192) {
+    bad += check_signals(s);
+    if (first && now->rss_kb > first->rss_kb + 8192) {
         printf("  RSS grew from %ld KiB after the first minute\n",
                first->rss_kb);
         bad++;

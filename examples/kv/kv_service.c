@@ -2,6 +2,7 @@
  * subscribers and their change notices. */
 #include "kv_service.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ struct kv_service {
     kv_store_t *store;
     struct subscriber *subs;
     size_t nsubs, subs_cap;
+    unsigned long notices_dropped; /* sends that failed, e.g. ENODE_EBUSY */
 };
 
 /* ---- buffers ------------------------------------------------------------- */
@@ -107,8 +109,17 @@ static void notify(kv_service_t *svc, const char *key, size_t key_len,
         ei_x_encode_binary(&m, value, (long)value_len);
     else
         ei_x_encode_atom(&m, "deleted");
-    for (size_t i = 0; i < svc->nsubs; i++)
-        enode_send(svc->mbox, &svc->subs[i].pid, &m);
+    /* The example runs the node in its own loop (event-loop mode): a
+     * subscriber whose connection has stopped reading makes the send
+     * return ENODE_EBUSY rather than wait. A notice is news, not state, so
+     * it is dropped and counted; the first drop is said on stderr. */
+    for (size_t i = 0; i < svc->nsubs; i++) {
+        int rc = enode_send(svc->mbox, &svc->subs[i].pid, &m);
+        if (rc < 0 && svc->notices_dropped++ == 0)
+            fprintf(stderr, "kv: a change notice was dropped (%s); "
+                            "later drops are only counted\n",
+                    enode_strerror(rc));
+    }
     ei_x_free(&m);
 }
 

@@ -11,6 +11,8 @@
  */
 #include "net/conn.h"
 
+#include "base/list.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,11 +71,9 @@ void en_net_bar(en_net_t *net, const char *peer)
 
 void en_net_unbar(en_net_t *net, const char *peer)
 {
-    struct en_barred **b = find_bar(net, peer), *gone = *b;
+    struct en_barred *gone;
 
-    if (!gone)
-        return;
-    *b = gone->next;
+    EN_LIST_UNLINK(&net->barred, gone, strcmp(gone->peer, peer) == 0);
     free(gone);
 }
 

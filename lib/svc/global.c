@@ -117,7 +117,10 @@
  *     OTP 25-29 send.
  *
  * Everything from the peer is decoded defensively: a message of the wrong
- * shape is logged at debug level and dropped. Handlers never keep pointers
+ * shape, or a cast enode does not serve, is logged as a warning and
+ * dropped (global.erl warns of an unexpected cast too); a plain message
+ * with an unknown tag is dropped with a debug line, as global.erl's
+ * handle_info drops it silently. Handlers never keep pointers
  * across a send: sending may dial, a dial may fail at once, and nodedown
  * then arrives re-entrantly; such events are queued and handled when the
  * outermost handler returns.
@@ -241,7 +244,7 @@ static void dispatch_cast(en_global_t *g, const char *peer, const char *buf,
         goto bad;
     return;
 bad:
-    en_core_log(g->proc->core, ENODE_LOG_DEBUG,
+    en_core_log(g->proc->core, ENODE_LOG_WARNING,
                 "global: a cast from %s that enode does not serve; dropped",
                 peer);
 }
@@ -280,7 +283,7 @@ static void from_servers(en_global_t *g, const char *peer, const char *msg,
              get_atom(msg, &i, what) == 0)
         dispatch_plain(g, peer, what, arity, msg, i, len);
     else
-        en_core_log(g->proc->core, ENODE_LOG_DEBUG,
+        en_core_log(g->proc->core, ENODE_LOG_WARNING,
                     "global: a message from %s; dropped", peer);
 }
 

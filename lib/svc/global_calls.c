@@ -31,7 +31,7 @@ static void on_atom_call(en_global_t *g, const char *peer,
     if (rc == 0)
         g_reply(g, caller, tag, tag_len, &r);
     else
-        en_core_log(g->proc->core, ENODE_LOG_INFO,
+        en_core_log(g->proc->core, ENODE_LOG_WARNING,
                     "global: call %s from %s not served", what, peer);
     ei_x_free(&r);
 }
@@ -112,10 +112,10 @@ void g_on_call(en_global_t *g, const char *peer, const erlang_pid *caller,
          * syncers; we are as synced as we will get. */
         g_reply_atom(g, caller, tag, tag_len, "ok");
     } else {
-        en_core_log(g->proc->core, ENODE_LOG_INFO,
+        en_core_log(g->proc->core, ENODE_LOG_WARNING,
                     "global: call {%s, ...} from %s not served", what, peer);
     }
     if (rc < 0)
-        en_core_log(g->proc->core, ENODE_LOG_DEBUG,
+        en_core_log(g->proc->core, ENODE_LOG_WARNING,
                     "global: malformed call from %s", peer);
 }

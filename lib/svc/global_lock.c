@@ -207,7 +207,7 @@ void g_on_lock_set(en_global_t *g, const char *peer, const char *buf, int i,
     if (ei_decode_pid(buf, &i, &pid) < 0 ||
         ei_decode_boolean(buf, &i, &set) < 0 || ei_skip_term(buf, &i) < 0 ||
         (arity == 5 && span(buf, &i, &tag, &tag_len) < 0)) {
-        en_core_log(g->proc->core, ENODE_LOG_DEBUG,
+        en_core_log(g->proc->core, ENODE_LOG_WARNING,
                     "global: malformed lock_set from %s", peer);
         return;
     }

@@ -220,7 +220,7 @@ void g_on_init_connect(en_global_t *g, const char *peer, const char *buf, int i)
         send_init_connect_ack(g, node, tag, tag_len, s->my_tag);
     return;
 bad:
-    en_core_log(g->proc->core, ENODE_LOG_DEBUG,
+    en_core_log(g->proc->core, ENODE_LOG_WARNING,
                 "global: malformed init_connect from %s", peer);
 }
 
@@ -234,7 +234,7 @@ void g_on_init_connect_ack(en_global_t *g, const char *peer, const char *buf,
 
     if (get_atom(buf, &i, node) < 0 || span(buf, &i, &mine, &mine_len) < 0 ||
         span(buf, &i, &his, &his_len) < 0 || strcmp(node, peer) != 0) {
-        en_core_log(g->proc->core, ENODE_LOG_DEBUG,
+        en_core_log(g->proc->core, ENODE_LOG_WARNING,
                     "global: malformed init_connect_ack from %s", peer);
         return;
     }

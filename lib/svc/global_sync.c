@@ -313,7 +313,7 @@ void g_on_new_nodes(en_global_t *g, const char *peer, const char *buf, int i)
         span(buf, &i, &extra, &extra_len) < 0 ||
         parse_node_list(g, nodes, nodes_len, &list) < 0) {
         nl_free(&list);
-        en_core_log(g->proc->core, ENODE_LOG_DEBUG,
+        en_core_log(g->proc->core, ENODE_LOG_WARNING,
                     "global: malformed new_nodes from %s", peer);
         return;
     }

@@ -10,6 +10,8 @@
 
 #include "tls/tls_crlfetch.h"
 
+#include "base/list.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,15 +99,6 @@ const unsigned char *en_crl_req_body(en_crl_req_t *r, size_t *len,
     *len = ok ? r->len : 0;
     *why = ok ? NULL : r->why[0] ? r->why : "not fetched";
     return ok ? r->body : NULL;
-}
-
-static void unlink_req(en_crl_req_t **list, en_crl_req_t *r)
-{
-    for (; *list; list = &(*list)->next)
-        if (*list == r) {
-            *list = r->next;
-            return;
-        }
 }
 
 /* ---- the worker ------------------------------------------------------------ */
@@ -196,7 +189,8 @@ static void finish(en_crl_fetcher_t *f, en_crl_req_t *r, const char *why)
     if (why)
         snprintf(r->why, sizeof r->why, "%s", why);
     r->done = 1;
-    unlink_req(&f->active, r);
+    en_crl_req_t *gone;
+    EN_LIST_UNLINK(&f->active, gone, gone == r);
     pthread_mutex_unlock(&req_lock);
     en_crl_req_release(r);
 }

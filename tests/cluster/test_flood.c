@@ -8,8 +8,14 @@
  * not die of a tick timeout, since the loop keeps writing ticks and
  * reading other peers between the flood's batches. Afterwards every
  * message is in the mailbox, in order.
+ *
+ * Both ways of running the node: its own loop thread (threaded mode),
+ * and event-loop mode, where a loop of the program's (here a thread of
+ * the test's that polls enode_fd() and calls enode_process()) drives it.
  */
 #include <criterion/criterion.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +31,33 @@ static h_cluster_t *cluster;
 static h_node_t *flooder, *pinger;
 static enode_t *node;
 
-static void up(void)
+/* Event-loop mode: the program's loop, on a thread of its own. */
+static pthread_t host_loop;
+static volatile int host_loop_on, host_loop_stop;
+
+static void *run_host_loop(void *arg)
+{
+    (void)arg;
+    while (!host_loop_stop) {
+        struct pollfd p = {.fd = enode_fd(node), .events = POLLIN};
+        int t = enode_timeout(node);
+        poll(&p, 1, t < 0 || t > 100 ? 100 : t);
+        enode_process(node, 0);
+    }
+    return NULL;
+}
+
+/* Stop the program's loop (enode_receive then runs the node itself). */
+static void stop_host_loop(void)
+{
+    if (!host_loop_on)
+        return;
+    host_loop_stop = 1;
+    pthread_join(host_loop, NULL);
+    host_loop_on = 0;
+}
+
+static void start_nodes(int threaded)
 {
     static const char *const tick[] = {"-kernel", "net_ticktime", "4", NULL};
     h_node_opts_t o = H_NODE_OPTS_INIT;
@@ -44,11 +76,27 @@ static void up(void)
     int rc = enode_new(&node, cfg, err, sizeof err);
     enode_config_free(cfg);
     cr_assert_eq(rc, 0, "%s", err);
-    cr_assert_eq(enode_start_thread(node), 0);
+    if (threaded) {
+        cr_assert_eq(enode_start_thread(node), 0);
+    } else {
+        cr_assert_eq(pthread_create(&host_loop, NULL, run_host_loop, NULL), 0);
+        host_loop_on = 1;
+    }
+}
+
+static void up_threaded(void)
+{
+    start_nodes(1);
+}
+
+static void up_event_loop(void)
+{
+    start_nodes(0);
 }
 
 static void down(void)
 {
+    stop_host_loop();
     enode_free(node);
     h_cluster_stop(cluster);
 }
@@ -75,8 +123,7 @@ static long drain_in_order(enode_mbox_t *mb)
     return n;
 }
 
-Test(flood, a_new_peer_is_answered_and_ticks_go_on, .init = up,
-     .fini = down, .timeout = 180)
+static void flood_and_ping(void)
 {
     enode_mbox_t *mb;
     char out[128];
@@ -124,10 +171,23 @@ Test(flood, a_new_peer_is_answered_and_ticks_go_on, .init = up,
     cr_assert(h_eval_expect(flooder, member, "true"),
               "the flooding connection died");
     cr_assert_eq(enode_is_connected(node, h_node_name(flooder)), 1);
+    stop_host_loop();
     long got = drain_in_order(mb);
     fprintf(stderr, "flood: %ld messages in %d s, all in order\n", got,
             2 * TICKTIME);
     cr_assert_eq(got, sent, "%ld sent, %ld in the mailbox", sent, got);
     cr_assert(h_eval_expect(flooder, member, "true"));
     enode_mbox_free(mb);
+}
+
+Test(flood, a_new_peer_is_answered_and_ticks_go_on, .init = up_threaded,
+     .fini = down, .timeout = 180)
+{
+    flood_and_ping();
+}
+
+Test(flood, the_same_in_event_loop_mode, .init = up_event_loop, .fini = down,
+     .timeout = 180)
+{
+    flood_and_ping();
 }

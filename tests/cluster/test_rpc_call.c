@@ -148,32 +148,43 @@ Test(rpc_call, results_of_1_mib_and_16_mib_arrive)
     expect_call(0, "[c, b, a]", "lists", "reverse", "[[a, b, c]]");
 }
 
-/* erlang:error(Bin) with a binary of 1 MiB: the arguments and the
- * exception are both that large. */
-Test(rpc_call, an_exception_of_1_mib_arrives)
+/* erlang:error(Bin) with a binary of `size` bytes: the arguments and the
+ * exception are both that large, and the exception comes whole. */
+static void raise_binary(size_t size)
 {
-    static char bytes[1 << 20];
+    char *bytes = malloc(size);
     ei_x_buff a, result;
     char class[MAXATOMLEN_UTF8];
     int i = 1, arity, type, n;
 
-    memset(bytes, 'y', sizeof bytes);
+    cr_assert(bytes);
+    memset(bytes, 'y', size);
     ei_x_new_with_version(&a);
     ei_x_encode_list_header(&a, 1);
-    ei_x_encode_binary(&a, bytes, sizeof bytes);
+    ei_x_encode_binary(&a, bytes, (long)size);
     ei_x_encode_empty_list(&a);
+    free(bytes);
     int rc = enode_rpc_call(mb, h_node_name(otp), "erlang", "error", &a,
-                            &result, 30000);
+                            &result, 60000);
     ei_x_free(&a);
-    cr_assert_eq(rc, ENODE_ERAISED, "%d %s", rc, enode_last_error(node));
+    cr_assert_eq(rc, ENODE_ERAISED, "%zu bytes: %d %s", size, rc,
+                 enode_last_error(node));
     cr_assert_eq(ei_decode_tuple_header(result.buff, &i, &arity), 0);
     cr_assert_eq(arity, 2);
     cr_assert_eq(ei_decode_atom(result.buff, &i, class), 0);
     cr_assert_str_eq(class, "error");
     cr_assert_eq(ei_get_type(result.buff, &i, &type, &n), 0);
     cr_assert_eq(type, ERL_BINARY_EXT);
-    cr_assert_eq(n, 1 << 20);
+    cr_assert_eq((size_t)n, size);
     ei_x_free(&result);
+}
+
+Test(rpc_call, exceptions_of_1_mib_and_16_mib_arrive, .timeout = 120)
+{
+    raise_binary((size_t)1 << 20);
+    raise_binary((size_t)16 << 20);
+    /* and the node still answers over the connection that carried them */
+    expect_call(0, "ok", "timer", "sleep", "[10]");
 }
 
 Test(rpc_call, a_timeout_leaves_no_late_reply)

@@ -466,7 +466,6 @@ static const parity_case_t apply_cases[] = {
     {"a UTF-8 atom comes back in UTF-8", NULL, {"-a", "erlang list_to_atom [\"ä€\"]"}, ERR_SAME, 0},
     {"a UTF-8 quoted atom", NULL, {"-a", "erlang atom_to_list ['é']"}, ERR_SAME, 0},
     {"a UTF-8 module name", NULL, {"-a", "modülé f"}, ERR_SAME, 0},
-    {"a Latin-1 atom of the node", NULL, {"-a", "erlang list_to_atom [[228]]"}, ERR_SAME, 0},
     {"unreadable Args: no ]", NULL, {"-a", "erlang node [1,"}, ERR_MORE, 0},
     {"unreadable Args: no closing quote", NULL, {"-a", "erlang length [\"abc]"}, ERR_MORE, 0},
     {"unreadable Args: a variable", NULL, {"-a", "lists reverse [X]"}, ERR_MORE, 0},
@@ -603,6 +602,9 @@ static const better_case_t better_cases[] = {
     {"a blank before the module", NULL, {"-a", " erlang is_alive"}, 0, "true", NULL},
     /* erl_call prints {ok,  and stops there */
     {"an atom beyond Latin-1", NULL, {"-a", "erlang list_to_atom [[8364, 97]]"}, 0, "'\xE2\x82\xAC" "a'", NULL},
+    /* erl_call prints the lone byte 0xE4: no UTF-8 */
+    {"a Latin-1 atom of the node prints in UTF-8", NULL, {"-a", "erlang list_to_atom [[228, 98]]"}, 0, "'\xC3\xA4" "b'", NULL},
+    {"-e: a Latin-1 atom of the node", "list_to_atom([233]).\n", {"-e"}, 0, "{ok, '\xC3\xA9'}", NULL},
     {"-e: an atom beyond Latin-1", "list_to_atom([8364]).\n", {"-e"}, 0, "{ok, '\xE2\x82\xAC'}", NULL},
     /* erl_call reads something that was not written: [a, b], [], a clamped
      * integer; enode-call refuses, as for Args it cannot read. */

@@ -12,6 +12,7 @@
  * into fragments; toward one without, it writes the pass-through form.
  */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto/fragment.h"
@@ -398,4 +399,83 @@ Test(dispatch_limits, a_message_over_max_message_size_drops_the_connection)
     cr_assert(strstr(enode_last_error(rt_node), "max_message_size"),
               "last error: %s", enode_last_error(rt_node));
     cr_assert_str_eq(rt_next(mb, 0), "(timeout)");
+}
+
+/* ---- atoms OTP refuses ----------------------------------------------------
+ * OTP makes no atom over 255 characters and no UTF-8 atom that is not
+ * valid UTF-8; a peer that sends one in a message loses the connection,
+ * and the node says which. */
+
+/* Send mb, from the peer's process p, a message that is one
+ * ATOM_UTF8_EXT holding the n bytes at text. The peer's encoder refuses
+ * such atoms, so it encodes a binary of the same size in their place
+ * (BINARY_EXT has two length bytes more than ATOM_UTF8_EXT, hence n - 2
+ * bytes), and the atom is written over it in the packet. */
+static void send_atom(enode_mbox_t *mb, const erlang_pid *p, const char *text,
+                      size_t n)
+{
+    ei_x_buff *ctrl = rt_term_slot(), *msg = rt_term_slot();
+    char *filler = malloc(n - 2);
+    en_buf_t packet = EN_BUF_INIT;
+
+    cr_assert(filler);
+    memset(filler, 0x5A, n - 2);
+    rt_term_check(ei_x_encode_tuple_header(ctrl, 3));
+    rt_term_check(ei_x_encode_long(ctrl, EN_DOP_SEND_SENDER));
+    rt_term_check(ei_x_encode_pid(ctrl, p));
+    rt_term_check(ei_x_encode_pid(ctrl, enode_mbox_pid(mb)));
+    rt_term_check(ei_x_encode_binary(msg, filler, (long)(n - 2)));
+    free(filler);
+    cr_assert_eq(fp_encode_ctrl(rt_fp, &packet, ctrl, msg), 0, "%s",
+                 fp_error(rt_fp));
+    /* the binary is the packet's last 5 + n - 2 bytes */
+    uint8_t *at = packet.data + packet.len - (n + 3);
+    cr_assert_eq(at[0], ERL_BINARY_EXT);
+    at[0] = ERL_ATOM_UTF8_EXT;
+    at[1] = (uint8_t)(n >> 8);
+    at[2] = (uint8_t)(n & 0xff);
+    memcpy(at + 3, text, n);
+    cr_assert_eq(fp_send_bytes(rt_fp, packet.data, packet.len), 0, "%s",
+                 fp_error(rt_fp));
+    en_buf_free(&packet);
+}
+
+static void expect_refused(const char *text, size_t n, const char *why)
+{
+    enode_mbox_t *mb = rt_mbox(NULL, 0);
+    erlang_pid p = rt_peer_pid(1);
+
+    send_atom(mb, &p, text, n);
+    cr_assert_eq(fp_wait_closed(rt_fp, T_MS), 0, "%s", fp_error(rt_fp));
+    cr_assert_str_eq(rt_next(mb, 0), "(timeout)");
+    cr_assert(strstr(rt_log(), why), "%s", rt_log());
+}
+
+Test(dispatch, an_atom_of_256_characters_drops_the_connection)
+{
+    char text[256 * 2];
+    for (size_t k = 0; k < 256; k++) /* U+00E4, two bytes each */
+        text[2 * k] = (char)0xC3, text[2 * k + 1] = (char)0xA4;
+    expect_refused(text, sizeof text, "an atom is over 255 characters long");
+}
+
+Test(dispatch, an_atom_of_255_characters_arrives)
+{
+    enode_mbox_t *mb = rt_mbox(NULL, 0);
+    erlang_pid p = rt_peer_pid(1);
+    char text[255 * 2];
+    for (size_t k = 0; k < 255; k++)
+        text[2 * k] = (char)0xC3, text[2 * k + 1] = (char)0xA4;
+
+    send_atom(mb, &p, text, sizeof text);
+    enode_msg_t m;
+    cr_assert_eq(enode_receive(mb, &m, T_MS), 0);
+    enode_msg_free(&m);
+    cr_assert_eq(enode_is_connected(rt_node, FP_DEFAULT_NAME), 1);
+}
+
+Test(dispatch, an_atom_that_is_not_utf8_drops_the_connection)
+{
+    static const char overlong[] = {'a', (char)0xC0, (char)0xAF}; /* "/" */
+    expect_refused(overlong, sizeof overlong, "an atom is not valid UTF-8");
 }

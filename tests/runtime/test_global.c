@@ -409,6 +409,12 @@ Test(global_calls, garbage_is_dropped_and_the_connection_stays)
     sync_peer();
     cr_assert_eq(fp_count(rt_fp, NULL, NULL), 0);
     cr_assert_eq(enode_is_connected(rt_node, FP_DEFAULT_NAME), 1);
+    cr_assert(strstr(rt_log(), "warning: global: a message from "
+                               "peer@localhost; dropped"), "%s", rt_log());
+    cr_assert(strstr(rt_log(), "warning: global: a cast from peer@localhost "
+                               "that enode does not serve; dropped"));
+    cr_assert(strstr(rt_log(), "warning: global: call {what, ...} from "
+                               "peer@localhost not served"));
 }
 
 /* ---- the registrar: names registered from this node ------------------------
