@@ -557,6 +557,20 @@ static void c_node_in_sync(const char *name)
     sync_quickly(a);
     sees_c_node(b);
     sync_quickly(b);
+    /* The OTP nodes are in sync with us once their global:sync() returns,
+     * but our own session with each may still await its last message:
+     * until it comes, a registration would lock on a alone. Wait until we
+     * know both. */
+    en_global_stats_t st;
+    uint64_t until = now_ms() + 10000;
+    do {
+        en_global_stats(node->global, &st);
+        if (st.known == 2 && st.sessions == 0)
+            return;
+        usleep(20000);
+    } while (now_ms() < until);
+    cr_assert_fail("the C node knows %zu nodes, %zu sessions under way",
+                   st.known, st.sessions);
 }
 
 TestSuite(global_names, .init = up, .fini = down, .timeout = 120);
