@@ -687,6 +687,20 @@ static char last_group[32];
 /* The error of the side that failed in the last handshake, or 0. */
 static int last_error;
 
+/* Step the server s and the client c in turn until both are through
+ * (state 1) or one failed (state < 0), at most 200 rounds. */
+static void drive(WOLFSSL *s, WOLFSSL *c, int *s_state, int *c_state)
+{
+    for (int i = 0; i < 200 && (*s_state == 0 || *c_state == 0); i++) {
+        if (*c_state == 0)
+            *c_state = step(c, 1);
+        if (*s_state == 0)
+            *s_state = step(s, 0);
+        if (*s_state < 0 || *c_state < 0)
+            break;
+    }
+}
+
 /* Handshake over a socketpair between two contexts, each session
  * refreshed first as tls.c does; returns 0 and the client's view of the
  * version, or -1. */
@@ -704,14 +718,7 @@ static int handshake_ctx(WOLFSSL_CTX *sctx, WOLFSSL_CTX *cctx, char *version,
     wolfSSL_set_fd(s, fds[0]);
     wolfSSL_set_fd(c, fds[1]);
     int s_state = 0, c_state = 0;
-    for (int i = 0; i < 200 && (s_state == 0 || c_state == 0); i++) {
-        if (c_state == 0)
-            c_state = step(c, 1);
-        if (s_state == 0)
-            s_state = step(s, 0);
-        if (s_state < 0 || c_state < 0)
-            break;
-    }
+    drive(s, c, &s_state, &c_state);
     /* and the check tls.c makes after wolfSSL's */
     if (s_state == 1 && en_tls_check_session(s, err, sizeof err) < 0)
         s_state = -1;
@@ -768,14 +775,7 @@ static int handshake_offering(WOLFSSL_CTX *sctx, WOLFSSL_CTX *cctx,
     if (offer)
         wolfSSL_set_session(c, offer);
     int s_state = 0, c_state = 0;
-    for (int i = 0; i < 200 && (s_state == 0 || c_state == 0); i++) {
-        if (c_state == 0)
-            c_state = step(c, 1);
-        if (s_state == 0)
-            s_state = step(s, 0);
-        if (s_state < 0 || c_state < 0)
-            break;
-    }
+    drive(s, c, &s_state, &c_state);
     const unsigned char *der;
     size_t len;
     r->resumed = wolfSSL_session_reused(s);
