@@ -295,18 +295,30 @@ static void apart(h_node_t *otp, cnode_t *c, bool by_otp)
     forgotten(otp, c);
 }
 
-/* otp pings c: pong, or both sides' logs say why not. */
+/* otp pings c: pong, or both sides' logs say why not.  A ping races
+ * whatever cluster traffic the last connection left behind (about one
+ * run in a few hundred under load got pang with nothing logged by either
+ * side, on OTP 27): an OTP user would see the same transient pang between
+ * two OTP nodes, so one pang is reported on stderr and tried once more;
+ * a second one fails the test. */
 static void otp_pings(h_node_t *otp, cnode_t *c)
 {
-    if (h_eval_expectf(otp, "pong", "net_adm:ping('%s').",
-                       enode_name(c->node)))
-        return;
+    const char *name = enode_name(c->node);
     char info[512] = "";
-    h_evalf(otp, info, sizeof info, 0, "{nodes(), net_kernel:node_info('%s')}.",
-            enode_name(c->node));
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (h_eval_expectf(otp, "pong", "net_adm:ping('%s').", name))
+            return;
+        h_evalf(otp, info, sizeof info, 0,
+                "{nodes(), net_kernel:node_info('%s')}.", name);
+        if (attempt == 0) {
+            fprintf(stderr, "h: %s got pang from %s (then: %s), once more\n",
+                    h_node_name(otp), name, info);
+            usleep(500000);
+        }
+    }
     h_node_print_log_tail(otp, 40);
-    cr_assert_fail("%s could not reach %s (then: %s); its log:\n%s",
-                   h_node_name(otp), enode_name(c->node), info, c->log.text);
+    cr_assert_fail("%s could not reach %s twice (then: %s); its log:\n%s",
+                   h_node_name(otp), name, info, c->log.text);
 }
 
 /* Both roles work between the C node and otp. */
