@@ -295,12 +295,11 @@ static void apart(h_node_t *otp, cnode_t *c, bool by_otp)
     forgotten(otp, c);
 }
 
-/* otp pings c: pong, or both sides' logs say why not.  A ping races
- * whatever cluster traffic the last connection left behind (about one
- * run in a few hundred under load got pang with nothing logged by either
- * side, on OTP 27): an OTP user would see the same transient pang between
- * two OTP nodes, so one pang is reported on stderr and tried once more;
- * a second one fails the test. */
+/* otp pings c: pong, or both sides' logs say why not.  Once (OTP 27,
+ * under load) a ping got pang with nothing logged by either side; the
+ * cause is not known (perhaps traffic the last connection left behind).
+ * So a first pang is reported on stderr, to be found in CI logs, and
+ * tried once more; a second one fails the test. */
 static void otp_pings(h_node_t *otp, cnode_t *c)
 {
     const char *name = enode_name(c->node);
